@@ -1,0 +1,62 @@
+"""create_app(): assembles routes, static files, the page template and the session runner."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import torch
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app.protocol import protocol_json_schema
+from app.realtime.registry import SessionRegistry
+from app.realtime.websocket import router as websocket_router
+from app.security import SecurityHeadersMiddleware
+from app.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Tiny models on shared cores: one intra-op thread beats two by far (measured, TESTING.md).
+    torch.set_num_threads(1)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = SessionRegistry(settings)
+        app.state.registry = registry
+        await registry.start()
+        try:
+            yield
+        finally:
+            await registry.stop()
+
+    app = FastAPI(title="Backprop Lab", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    templates = Jinja2Templates(directory=ROOT / "templates")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "index.html", {"limits": settings.public_limits().model_dump()}
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        registry: SessionRegistry = app.state.registry
+        return {"status": "ok", "sessions": registry.count()}
+
+    @app.get("/api/schema")
+    async def schema() -> dict[str, object]:
+        """JSON Schema of every websocket message, both directions."""
+        return protocol_json_schema()
+
+    app.include_router(websocket_router)
+    return app

@@ -1,0 +1,94 @@
+"""All live sessions by id: creation within the limit, resumption, expiry, the worker pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from app.realtime.session import LiveSession
+from app.settings import Settings
+from app.training.config import LabConfig
+from app.training.session import TrainingSession
+
+log = logging.getLogger(__name__)
+
+
+class SessionLimitError(Exception):
+    """The server already holds its maximum number of sessions."""
+
+
+class SessionRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sessions: dict[str, LiveSession] = {}
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.worker_threads,
+            thread_name_prefix="train",
+            initializer=torch.set_num_threads,
+            initargs=(1,),
+        )
+        self._reaper: asyncio.Task[None] | None = None
+
+    def count(self) -> int:
+        return len(self.sessions)
+
+    async def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever(), name="session-reaper")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for session in list(self.sessions.values()):
+            await session.close()
+        self.sessions.clear()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    async def open(
+        self, session_id: str | None, config: LabConfig | None
+    ) -> tuple[LiveSession, bool]:
+        """Resume `session_id` if it is still here, else start a new session."""
+        if session_id is not None and session_id in self.sessions:
+            return self.sessions[session_id], True
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise SessionLimitError(
+                f"server busy: all {self.settings.max_sessions} sessions are in use, "
+                "try again in a minute"
+            )
+        loop = asyncio.get_running_loop()
+        engine = await loop.run_in_executor(
+            self.executor, lambda: TrainingSession(config or LabConfig())
+        )
+        new_id = secrets.token_urlsafe(16)
+        session = LiveSession(new_id, engine, self.settings, self.executor)
+        self.sessions[new_id] = session
+        return session, False
+
+    async def expire_idle(self, now: float | None = None) -> int:
+        """Drop sessions no page has watched for `session_ttl_seconds`."""
+        now = time.monotonic() if now is None else now
+        ttl = self.settings.session_ttl_seconds
+        expired = [
+            s
+            for s in self.sessions.values()
+            if s.detached_at is not None and now - s.detached_at > ttl
+        ]
+        for session in expired:
+            del self.sessions[session.id]
+            await session.close()
+        return len(expired)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(10.0, self.settings.session_ttl_seconds / 2))
+            try:
+                await self.expire_idle()
+            except Exception:
+                log.exception("expiring idle sessions failed")

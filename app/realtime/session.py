@@ -1,0 +1,255 @@
+"""A live session: one TrainingSession driven in bursts on a worker thread, fanned out to pages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TypeVar
+
+from app.protocol import (
+    ConfigureRequest,
+    ControlRequest,
+    ErrorFrame,
+    RunStatus,
+    ServerModel,
+    SetRequest,
+    StepFrame,
+)
+from app.realtime.frames import data_frame, loss_points, step_frame
+from app.settings import Settings
+from app.training.config import LabConfig
+from app.training.session import BurstResult, TrainingSession
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
+MAX_STEPS_PER_BURST = 100_000
+
+
+class Subscriber:
+    """One page's view of a session: only the *latest* frame is kept, so a slow page gets
+    fewer, newer frames and never a growing queue. Messages like errors queue (bounded)."""
+
+    def __init__(self) -> None:
+        self.wakeup = asyncio.Event()
+        self.outbox: deque[ServerModel] = deque(maxlen=32)
+        self.frame: StepFrame | None = None
+        self.history_generation = -1
+        self.history_sent = 0
+        self.data_version = -1
+
+    def send(self, message: ServerModel) -> None:
+        self.outbox.append(message)
+        self.wakeup.set()
+
+    def offer(self, frame: StepFrame) -> None:
+        self.frame = frame
+        self.wakeup.set()
+
+
+class LiveSession:
+    def __init__(
+        self, session_id: str, engine: TrainingSession, settings: Settings, executor: Executor
+    ) -> None:
+        self.id = session_id
+        self.engine = engine
+        self.settings = settings
+        self.status: RunStatus = "idle"
+        self.message: str | None = None
+        self.subscribers: set[Subscriber] = set()
+        self.detached_at: float | None = time.monotonic()
+        self.data_version = 0
+        self._executor = executor
+        # Serialises every touch of the engine: commands land between bursts, never inside one.
+        self._engine_lock = asyncio.Lock()
+        self._play_task: asyncio.Task[None] | None = None
+        self._resume_on_attach = False
+        self._steps_per_second = 0.0
+
+    # ---- pages ------------------------------------------------------------------------------
+
+    async def attach(self) -> Subscriber:
+        subscriber = Subscriber()
+        self.subscribers.add(subscriber)
+        self.detached_at = None
+        subscriber.offer(await self._on_engine(self._frame))
+        if self._resume_on_attach:
+            self._resume_on_attach = False
+            self._start_playing()
+        return subscriber
+
+    async def detach(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if not self.subscribers:
+            self.detached_at = time.monotonic()
+            # Nobody watching: stop burning a core, and carry on when the page comes back.
+            if self.status == "running":
+                self._resume_on_attach = True
+                await self._stop_playing("paused")
+
+    def render(self, subscriber: Subscriber) -> list[str]:
+        """Everything this page has not yet received, as JSON texts, oldest first."""
+        out = [m.model_dump_json() for m in subscriber.outbox]
+        subscriber.outbox.clear()
+        if subscriber.data_version != self.data_version:
+            subscriber.data_version = self.data_version
+            out.append(data_frame(self.engine).model_dump_json())
+        frame, subscriber.frame = subscriber.frame, None
+        if frame is not None:
+            history, generation = self.engine.history, self.engine.history_generation
+            reset = generation != subscriber.history_generation
+            start = 0 if reset else subscriber.history_sent
+            # Only points up to this frame's step: later ones go with the next frame.
+            new = [r for r in history[start:] if r.step <= frame.step]
+            subscriber.history_generation = generation
+            subscriber.history_sent = start + len(new)
+            update = {"losses": loss_points(new), "losses_reset": reset}
+            out.append(frame.model_copy(update=update).model_dump_json())
+        return out
+
+    def _publish(self, frame: StepFrame) -> None:
+        for subscriber in self.subscribers:
+            subscriber.offer(frame)
+
+    def broadcast_error(self, field: str | None, message: str) -> None:
+        for subscriber in self.subscribers:
+            subscriber.send(ErrorFrame(field=field, message=message))
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    async def configure(self, request: ConfigureRequest) -> None:
+        was_running = self.status == "running"
+        await self._stop_playing("idle")
+
+        def rebuild() -> StepFrame:
+            self.engine.rebuild(data=request.data, model=request.model)
+            return self._frame()
+
+        frame = await self._on_engine(rebuild)
+        if request.data is not None:
+            self.data_version += 1
+        self.message = None
+        self._publish(frame)
+        if was_running:
+            self._start_playing()
+
+    async def set(self, request: SetRequest) -> None:
+        def apply() -> StepFrame:
+            e = self.engine
+            if request.learning_rate is not None:
+                e.set_learning_rate(request.learning_rate)
+            if request.activation is not None:
+                e.set_activation(request.activation)
+            if request.optimizer is not None:
+                e.set_optimizer(request.optimizer)
+            if request.momentum is not None:
+                e.set_momentum(request.momentum)
+            if request.batch_size is not None:
+                e.set_batch_size(request.batch_size)
+            return self._frame()
+
+        frame = await self._on_engine(apply)
+        if self.status != "running":
+            self._publish(frame)
+
+    async def control(self, request: ControlRequest) -> None:
+        action = request.action
+        if action == "play":
+            if self.status == "diverged":
+                await self._on_engine(self.engine.accept_current_loss)
+            self.message = None
+            self._start_playing()
+        elif action == "pause":
+            await self._stop_playing("paused")
+            self._publish(await self._on_engine(self._frame))
+        elif action == "step":
+            await self._stop_playing("paused")
+            self._publish(await self._on_engine(lambda: self._burst_frame(max_steps=1)))
+        elif action == "reset":
+            await self._stop_playing("idle")
+            self.message = None
+
+            def reset() -> StepFrame:
+                self.engine.reset()
+                return self._frame()
+
+            self._publish(await self._on_engine(reset))
+
+    # ---- the training loop ------------------------------------------------------------------
+
+    def _start_playing(self) -> None:
+        self.status = "running"
+        if self._play_task is None or self._play_task.done():
+            self._play_task = asyncio.create_task(self._play_loop(), name=f"play-{self.id}")
+
+    async def _stop_playing(self, status: RunStatus) -> None:
+        if self.status != "diverged" or status == "idle":
+            self.status = status
+        task, self._play_task = self._play_task, None
+        if task is not None:
+            # The loop ends after its current burst; waiting keeps commands strictly ordered.
+            await asyncio.wait({task})
+
+    async def _play_loop(self) -> None:
+        interval = self.settings.frame_interval_seconds
+        try:
+            while self.status == "running":
+                frame = await self._on_engine(
+                    lambda: self._burst_frame(MAX_STEPS_PER_BURST, interval)
+                )
+                self._publish(frame)
+        except Exception:
+            log.exception("training loop of session %s failed", self.id)
+            self.status = "paused"
+            self.message = "training stopped on an internal error; press Play to try again"
+            self.broadcast_error(None, self.message)
+
+    async def close(self) -> None:
+        await self._stop_playing("paused")
+
+    async def _on_engine(self, work: Callable[[], T]) -> T:
+        async with self._engine_lock:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    # ---- run on the worker thread -----------------------------------------------------------
+
+    def _burst_frame(self, max_steps: int, seconds: float | None = None) -> StepFrame:
+        started = time.perf_counter()
+        deadline = None if seconds is None else started + seconds
+        result: BurstResult = self.engine.burst(max_steps, deadline)
+        elapsed = time.perf_counter() - started
+        if result.steps and elapsed > 0:
+            self._steps_per_second = result.steps / elapsed
+        if result.divergence is not None:
+            d = result.divergence
+            self.status = "diverged"
+            restored = (
+                f" The parameters of step {d.restored_step} were kept."
+                if d.restored_step != d.step
+                else ""
+            )
+            self.message = (
+                f"Diverged at step {d.step}: {d.reason} with learning rate "
+                f"{self.engine.config.training.learning_rate:g}.{restored} "
+                "Lower the learning rate and press Play."
+            )
+        return self._frame()
+
+    def _frame(self) -> StepFrame:
+        return step_frame(
+            self.engine,
+            self.status,
+            self.message,
+            self.settings.boundary_resolution,
+            self.settings.neuron_map_resolution,
+            self._steps_per_second if self.status == "running" else 0.0,
+        )
+
+    @property
+    def config(self) -> LabConfig:
+        return self.engine.config

@@ -1,0 +1,173 @@
+"""The websocket endpoint: validates every message, applies it, and streams frames back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from app.protocol import (
+    ConfigureRequest,
+    ControlRequest,
+    ErrorFrame,
+    HelloRequest,
+    SessionInfo,
+    SetRequest,
+    client_message_adapter,
+)
+from app.realtime.rate_limit import TokenBucket
+from app.realtime.registry import SessionLimitError, SessionRegistry
+from app.realtime.session import LiveSession, Subscriber
+from app.security import origin_allowed
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+def describe_validation_error(error: ValidationError) -> ErrorFrame:
+    """Name the first offending field and say why, the way a person can act on it."""
+    first = error.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return ErrorFrame(field=None, message=f"malformed JSON: {first['msg']}")
+    location = [str(part) for part in first["loc"]]
+    if first["type"] == "union_tag_invalid":
+        tags = first.get("ctx", {}).get("expected_tags", "")
+        got = first.get("ctx", {}).get("tag", "")
+        return ErrorFrame(field="type", message=f"unknown message type {got!r}; expected {tags}")
+    if first["type"] == "union_tag_not_found":
+        return ErrorFrame(field="type", message="every message needs a 'type' field")
+    # The first location entry is the message type (the union's tag); the rest is the field.
+    field = ".".join(location[1:]) or None
+    received = repr(first.get("input"))
+    if len(received) > 60:
+        received = received[:57] + "..."
+    return ErrorFrame(field=field, message=f"{field}: {first['msg']} (received {received})")
+
+
+class Connection:
+    """One websocket: receives and validates, while a separate task does all the sending."""
+
+    def __init__(self, websocket: WebSocket, registry: SessionRegistry, settings: Settings):
+        self.websocket = websocket
+        self.registry = registry
+        self.settings = settings
+        self.bucket = TokenBucket(settings.max_messages_per_second)
+        self.session: LiveSession | None = None
+        self.subscriber: Subscriber | None = None
+
+    async def serve(self) -> None:
+        sender: asyncio.Task[None] | None = None
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    await self.reply(ErrorFrame(field=None, message="send JSON text, not binary"))
+                    continue
+                if len(text.encode()) > self.settings.max_message_bytes:
+                    await self.websocket.close(
+                        CLOSE_MESSAGE_TOO_BIG,
+                        f"message over {self.settings.max_message_bytes} bytes",
+                    )
+                    return
+                if not self.bucket.allow():
+                    limit = self.settings.max_messages_per_second
+                    await self.reply(
+                        ErrorFrame(
+                            field=None,
+                            message=f"too many messages: at most {limit:g} a second; dropped",
+                        )
+                    )
+                    continue
+                try:
+                    request = client_message_adapter.validate_json(text)
+                except ValidationError as error:
+                    await self.reply(describe_validation_error(error))
+                    continue
+                if isinstance(request, HelloRequest):
+                    if not await self.hello(request):
+                        return
+                    if sender is None:
+                        sender = asyncio.create_task(self.send_forever())
+                elif self.session is None:
+                    await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
+                elif isinstance(request, ConfigureRequest):
+                    await self.session.configure(request)
+                elif isinstance(request, SetRequest):
+                    await self.session.set(request)
+                elif isinstance(request, ControlRequest):
+                    await self.session.control(request)
+        except WebSocketDisconnect:
+            return
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+            if self.session is not None and self.subscriber is not None:
+                await self.session.detach(self.subscriber)
+
+    async def hello(self, request: HelloRequest) -> bool:
+        if self.session is not None and self.subscriber is not None:
+            await self.session.detach(self.subscriber)
+            self.session = self.subscriber = None
+        try:
+            session, resumed = await self.registry.open(request.session_id, request.config)
+        except SessionLimitError as error:
+            await self.reply(ErrorFrame(field=None, message=str(error)))
+            await self.websocket.close(CLOSE_TRY_AGAIN_LATER, "server busy")
+            return False
+        self.session = session
+        self.subscriber = await session.attach()
+        self.subscriber.send(
+            SessionInfo(
+                session_id=session.id,
+                resumed=resumed,
+                limits=self.settings.public_limits(),
+                config=session.config,
+            )
+        )
+        return True
+
+    async def reply(self, message: ErrorFrame) -> None:
+        """Errors go through the sender when there is one, so only one task ever writes."""
+        if self.subscriber is not None:
+            self.subscriber.send(message)
+        else:
+            await self.websocket.send_text(message.model_dump_json())
+
+    async def send_forever(self) -> None:
+        assert self.session is not None and self.subscriber is not None
+        while True:
+            subscriber = self.subscriber
+            session = self.session
+            await subscriber.wakeup.wait()
+            subscriber.wakeup.clear()
+            for text in session.render(subscriber):
+                if self.websocket.application_state != WebSocketState.CONNECTED:
+                    return
+                await self.websocket.send_text(text)
+
+
+@router.websocket("/ws")
+async def session_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    registry: SessionRegistry = websocket.app.state.registry
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
+    ):
+        await websocket.close(CLOSE_POLICY_VIOLATION, "origin not allowed")
+        return
+    await websocket.accept()
+    await Connection(websocket, registry, settings).serve()

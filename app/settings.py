@@ -1,0 +1,53 @@
+"""Server settings and hard limits, read once from environment variables (prefix BACKPROP_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import limits
+
+
+class PublicLimits(BaseModel):
+    """The limits the page needs to bound its controls by the numbers the server enforces."""
+
+    max_hidden_layers: int = limits.MAX_HIDDEN_LAYERS
+    min_hidden_layers: int = limits.MIN_HIDDEN_LAYERS
+    max_neurons_per_layer: int = limits.MAX_NEURONS_PER_LAYER
+    max_points: int = limits.MAX_POINTS
+    min_learning_rate: float = limits.MIN_LEARNING_RATE
+    max_learning_rate: float = limits.MAX_LEARNING_RATE
+    max_batch_size: int = limits.MAX_POINTS
+    max_messages_per_second: float
+    max_message_bytes: int
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_", extra="ignore")
+
+    # Sessions live on after a disconnect so a reload resumes the same run.
+    session_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    max_sessions: int = Field(default=64, ge=1, le=1000)
+    # Training workers: one per core, torch at one thread each (tiny models, shared cores).
+    worker_threads: int = Field(default=2, ge=1, le=64)
+    # A burst is the training done between two frames; ~30 frames/s keeps the page fluid.
+    frame_interval_seconds: float = Field(default=1 / 30, gt=0.001, le=1.0)
+    boundary_resolution: int = Field(default=64, ge=8, le=limits.MAX_BOUNDARY_RESOLUTION)
+    neuron_map_resolution: int = Field(default=24, ge=4, le=64)
+    max_message_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_messages_per_second: float = Field(default=60.0, gt=0, le=10_000)
+    # Extra origins allowed to open the websocket, besides the page's own.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    def public_limits(self) -> PublicLimits:
+        return PublicLimits(
+            max_messages_per_second=self.max_messages_per_second,
+            max_message_bytes=self.max_message_bytes,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

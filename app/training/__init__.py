@@ -1,0 +1,1 @@
+"""Pure PyTorch training engine: data, model, optimizers, the session. No web code."""
