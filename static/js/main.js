@@ -1,0 +1,232 @@
+// Wires the page: controls → socket commands, socket messages → store, store → views each frame.
+import { ClientMessage, ControlAction, ServerMessage } from "./protocol.js";
+import { createSocket } from "./socket.js";
+import { cloneConfig, createStore, hashFromConfig, rememberSession } from "./store.js";
+import { createBoundaryView } from "./views/boundary.js";
+import { formatNumber } from "./views/colors.js";
+import { createLossChart } from "./views/lossChart.js";
+import { createNetworkView } from "./views/network.js";
+
+const $ = (id) => document.getElementById(id);
+const ERROR_SHOWN_MS = 8000;
+
+const store = createStore(JSON.parse(document.body.dataset.limits));
+const ui = {
+  showGradients: false,
+  showTest: false,
+  discretize: false,
+  heatmapOverride: null,
+  errorUntil: 0,
+  errorText: "",
+  connection: "connecting",
+};
+
+const network = createNetworkView($("network-graph"), {
+  limits: store.limits,
+  tooltip: $("tooltip"),
+  onLayersChange: (hidden) => configureModel({ hidden_layers: hidden }),
+  onHoverNeuron: (heatmap) => {
+    ui.heatmapOverride = heatmap;
+    store.dirty = true;
+  },
+});
+const boundary = createBoundaryView($("decision-boundary"));
+const lossChart = createLossChart($("loss-chart"));
+let drawnHistoryVersion = -1;
+
+const socket = createSocket({
+  hello: () => (store.sessionId ? { session_id: store.sessionId, config: store.config } : { config: store.config }),
+  onConnection: ({ state, retryInMs, reason }) => {
+    store.connected = state === "open";
+    ui.connection = state === "open" ? "connected" : `disconnected${reason ? ` (${reason})` : ""} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
+    store.dirty = true;
+  },
+  onMessage: handleMessage,
+});
+
+function handleMessage(message) {
+  switch (message.type) {
+    case ServerMessage.SESSION: {
+      const hadSession = store.sessionId && store.sessionId !== message.session_id;
+      rememberSession(store, message.session_id);
+      store.config = message.config;
+      syncControls();
+      if (hadSession) showError("The server restarted or forgot this run: your settings were restored, the run's progress was lost.");
+      break;
+    }
+    case ServerMessage.DATA:
+      store.data = message;
+      break;
+    case ServerMessage.FRAME:
+      if (message.losses_reset) store.lossHistory = [];
+      if (message.losses.length) {
+        store.lossHistory.push(...message.losses);
+        store.historyVersion += 1;
+      } else if (message.losses_reset) {
+        store.historyVersion += 1;
+      }
+      store.frame = message;
+      break;
+    case ServerMessage.ERROR:
+      showError(message.message);
+      break;
+    default:
+      return;
+  }
+  store.dirty = true;
+}
+
+function showError(text) {
+  ui.errorText = text;
+  ui.errorUntil = performance.now() + ERROR_SHOWN_MS;
+  store.dirty = true;
+}
+
+// ---- drawing: the latest state, once per animation frame -----------------------------------
+
+function render() {
+  requestAnimationFrame(render);
+  if (!store.dirty && !(ui.errorUntil && performance.now() > ui.errorUntil)) return;
+  store.dirty = false;
+  const frame = store.frame;
+  if (frame) {
+    $("step-count").textContent = String(frame.step);
+    $("epoch-count").textContent = frame.epoch.toFixed(1);
+    $("train-loss").textContent = formatNumber(frame.train_loss);
+    $("test-loss").textContent = formatNumber(frame.test_loss);
+    $("accuracy").textContent = frame.test_accuracy === null ? "—" : `${(frame.test_accuracy * 100).toFixed(1)}% test, ${(frame.train_accuracy * 100).toFixed(1)}% training`;
+    $("speed").textContent = frame.status === "running" ? `${Math.round(frame.steps_per_second)} steps/s` : "";
+  }
+  network.update({ frame, showGradients: ui.showGradients });
+  boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride });
+  if (drawnHistoryVersion !== store.historyVersion) {
+    drawnHistoryVersion = store.historyVersion;
+    lossChart.update({ lossHistory: store.lossHistory });
+  }
+  renderStatus(frame);
+}
+
+function renderStatus(frame) {
+  const word = !store.connected ? "disconnected" : frame ? frame.status : "connecting";
+  $("status-word").textContent = word;
+  $("status").dataset.state = word;
+  let message = frame?.message || "";
+  if (!store.connected) message = ui.connection;
+  if (ui.errorUntil > performance.now()) message = `error: ${ui.errorText}`;
+  else ui.errorUntil = 0;
+  $("status-message").textContent = message;
+  document.body.classList.toggle("running", frame?.status === "running");
+}
+
+// ---- controls -------------------------------------------------------------------------------
+
+function control(action) {
+  socket.send(ClientMessage.CONTROL, { action });
+}
+
+function setLive(changes) {
+  Object.assign(store.config.training, changes);
+  if ("activation" in changes) store.config.model.activation = changes.activation;
+  delete store.config.training.activation;
+  socket.send(ClientMessage.SET, changes);
+  writeHash();
+}
+
+function configureModel(changes) {
+  store.config.model = { ...store.config.model, ...changes };
+  socket.send(ClientMessage.CONFIGURE, { model: store.config.model });
+  syncControls();
+  writeHash();
+}
+
+function configureData(changes) {
+  store.config.data = { ...store.config.data, ...changes };
+  socket.send(ClientMessage.CONFIGURE, { data: store.config.data });
+  syncControls();
+  writeHash();
+}
+
+function writeHash() {
+  history.replaceState(null, "", hashFromConfig(store.config));
+}
+
+function syncControls() {
+  const { data, model, training } = store.config;
+  $("learning-rate").value = String(training.learning_rate);
+  if ($("learning-rate").value !== String(training.learning_rate)) {
+    // A learning rate from the URL that is not in the list still shows, as its own option.
+    $("learning-rate").add(new Option(String(training.learning_rate), String(training.learning_rate), true, true));
+  }
+  $("activation").value = model.activation;
+  $("optimizer").value = training.optimizer;
+  $("momentum").value = String(training.momentum);
+  $("momentum").disabled = training.optimizer !== "sgd";
+  $("batch-size").value = String(training.batch_size);
+  $("batch-size-value").textContent = String(training.batch_size);
+  $("dataset").value = data.dataset;
+  $("noise").value = String(Math.round(data.noise * 100));
+  $("noise-value").textContent = String(Math.round(data.noise * 100));
+  $("train-fraction").value = String(Math.round(data.train_fraction * 100));
+  $("train-fraction-value").textContent = `${Math.round(data.train_fraction * 100)}%`;
+  $("n-points").value = String(data.n_points);
+  $("n-points-value").textContent = String(data.n_points);
+  $("layer-count").textContent = String(model.hidden_layers.length);
+  document.querySelector('[data-testid="add-layer"]').disabled = model.hidden_layers.length >= store.limits.max_hidden_layers;
+  document.querySelector('[data-testid="remove-layer"]').disabled = model.hidden_layers.length <= store.limits.min_hidden_layers;
+}
+
+function bind() {
+  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  byTestId("play").addEventListener("click", () => control(ControlAction.PLAY));
+  byTestId("pause").addEventListener("click", () => control(ControlAction.PAUSE));
+  byTestId("step").addEventListener("click", () => control(ControlAction.STEP));
+  byTestId("reset").addEventListener("click", () => control(ControlAction.RESET));
+  $("learning-rate").addEventListener("change", (e) => setLive({ learning_rate: Number(e.target.value) }));
+  $("activation").addEventListener("change", (e) => setLive({ activation: e.target.value }));
+  $("optimizer").addEventListener("change", (e) => {
+    setLive({ optimizer: e.target.value });
+    syncControls();
+  });
+  $("momentum").addEventListener("change", (e) => {
+    const m = Math.min(0.99, Math.max(0, Number(e.target.value) || 0));
+    setLive({ momentum: m });
+  });
+  $("batch-size").addEventListener("input", (e) => ($("batch-size-value").textContent = e.target.value));
+  $("batch-size").addEventListener("change", (e) => setLive({ batch_size: Number(e.target.value) }));
+  $("dataset").addEventListener("change", (e) => configureData({ dataset: e.target.value }));
+  $("noise").addEventListener("input", (e) => ($("noise-value").textContent = e.target.value));
+  $("noise").addEventListener("change", (e) => configureData({ noise: Number(e.target.value) / 100 }));
+  $("train-fraction").addEventListener("input", (e) => ($("train-fraction-value").textContent = `${e.target.value}%`));
+  $("train-fraction").addEventListener("change", (e) => configureData({ train_fraction: Number(e.target.value) / 100 }));
+  $("n-points").addEventListener("input", (e) => ($("n-points-value").textContent = e.target.value));
+  $("n-points").addEventListener("change", (e) => configureData({ n_points: Number(e.target.value) }));
+  $("regenerate").addEventListener("click", () => configureData({ seed: (store.config.data.seed + 1) % 2 ** 31 }));
+  byTestId("add-layer").addEventListener("click", () => {
+    const layers = store.config.model.hidden_layers;
+    if (layers.length < store.limits.max_hidden_layers) configureModel({ hidden_layers: [...layers, 2] });
+  });
+  byTestId("remove-layer").addEventListener("click", () => {
+    const layers = store.config.model.hidden_layers;
+    if (layers.length > store.limits.min_hidden_layers) configureModel({ hidden_layers: layers.slice(0, -1) });
+  });
+  $("show-gradients").addEventListener("change", (e) => {
+    ui.showGradients = e.target.checked;
+    store.dirty = true;
+  });
+  $("show-test").addEventListener("change", (e) => {
+    ui.showTest = e.target.checked;
+    store.dirty = true;
+  });
+  $("discretize").addEventListener("change", (e) => {
+    ui.discretize = e.target.checked;
+    store.dirty = true;
+  });
+  $("batch-size").max = String(Math.min(store.limits.max_batch_size, 500));
+}
+
+bind();
+syncControls();
+writeHash();
+requestAnimationFrame(render);
+// For tests and the curious: the live store, read-only by convention.
+window.backpropLab = { store, cloneConfig };

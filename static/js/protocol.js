@@ -1,0 +1,22 @@
+// The websocket message names. A test checks these against the server's /api/schema,
+// so the two sides cannot drift apart; every send and every handler uses these constants.
+export const ClientMessage = Object.freeze({
+  HELLO: "hello",
+  CONFIGURE: "configure",
+  SET: "set",
+  CONTROL: "control",
+});
+
+export const ServerMessage = Object.freeze({
+  SESSION: "session",
+  DATA: "data",
+  FRAME: "frame",
+  ERROR: "error",
+});
+
+export const ControlAction = Object.freeze({
+  PLAY: "play",
+  PAUSE: "pause",
+  STEP: "step",
+  RESET: "reset",
+});

@@ -1,0 +1,51 @@
+// The decision boundary: P(class 1) over the input plane, with the data points on top.
+import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE } from "./colors.js";
+
+const SIZE = 300;
+
+export function createBoundaryView(root) {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = SIZE;
+  canvas.setAttribute("aria-label", "Decision boundary over the input plane, with the data points");
+  canvas.setAttribute("role", "img");
+  root.append(canvas);
+  const ctx = canvas.getContext("2d");
+  const heat = createHeatmapCanvas();
+
+  function toPixel(extent, x1, x2) {
+    return [((x1 + extent) / (2 * extent)) * SIZE, ((extent - x2) / (2 * extent)) * SIZE];
+  }
+
+  function drawPoints(points, extent, isTest) {
+    for (const p of points) {
+      const [px, py] = toPixel(extent, p.x1, p.x2);
+      ctx.beginPath();
+      ctx.arc(px, py, 3.2, 0, Math.PI * 2);
+      ctx.fillStyle = p.label >= 0.5 ? CSS_BLUE : CSS_ORANGE;
+      ctx.fill();
+      ctx.lineWidth = isTest ? 1.5 : 1;
+      ctx.strokeStyle = isTest ? "#000" : "#fff";
+      ctx.stroke();
+    }
+  }
+
+  return {
+    update({ frame, data, showTest, discretize, heatmapOverride }) {
+      const heatmap = heatmapOverride || frame?.boundary;
+      if (heatmap) {
+        heat.draw(heatmap, { discretize });
+        ctx.imageSmoothingEnabled = true;
+        ctx.drawImage(heat.canvas, 0, 0, SIZE, SIZE);
+      } else {
+        ctx.clearRect(0, 0, SIZE, SIZE);
+      }
+      if (data) {
+        drawPoints(data.train, data.extent, false);
+        if (showTest) drawPoints(data.test, data.extent, true);
+      }
+    },
+    destroy() {
+      canvas.remove();
+    },
+  };
+}

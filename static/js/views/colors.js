@@ -1,0 +1,67 @@
+// Playground's diverging scale: orange (−1 / class 0) → light grey (0) → blue (+1 / class 1).
+export const ORANGE = [245, 147, 34];
+export const GREY = [232, 234, 235];
+export const BLUE = [8, 119, 189];
+export const CSS_ORANGE = "#f59322";
+export const CSS_BLUE = "#0877bd";
+
+function mix(a, b, t) {
+  return a.map((v, i) => Math.round(v + (b[i] - v) * t));
+}
+
+// 256 colours for a byte that stands for low…high, where the midpoint is the neutral grey.
+export const DIVERGING_LUT = (() => {
+  const lut = new Uint8ClampedArray(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    const t = i / 255;
+    const rgb = t < 0.5 ? mix(ORANGE, GREY, t * 2) : mix(GREY, BLUE, (t - 0.5) * 2);
+    lut.set([...rgb, 255], i * 4);
+  }
+  return lut;
+})();
+
+export function decodeBase64(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+// A heat map is drawn once into a small canvas of its own resolution, then scaled by the
+// browser: cheap enough to redraw every neuron's map on every frame.
+export function createHeatmapCanvas() {
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d");
+  let image = null;
+  return {
+    canvas,
+    draw(heatmap, { discretize = false } = {}) {
+      const n = heatmap.resolution;
+      if (canvas.width !== n) {
+        canvas.width = canvas.height = n;
+        image = ctx.createImageData(n, n);
+      }
+      const bytes = decodeBase64(heatmap.data);
+      // Where the map's range straddles zero, byte 127.5 is zero: discretising splits there.
+      const zeroByte = heatmap.high > heatmap.low ? (-heatmap.low / (heatmap.high - heatmap.low)) * 255 : 127.5;
+      const px = image.data;
+      for (let i = 0; i < bytes.length; i++) {
+        let v = bytes[i];
+        if (discretize) v = v >= zeroByte ? 255 : 0;
+        px[i * 4] = DIVERGING_LUT[v * 4];
+        px[i * 4 + 1] = DIVERGING_LUT[v * 4 + 1];
+        px[i * 4 + 2] = DIVERGING_LUT[v * 4 + 2];
+        px[i * 4 + 3] = 255;
+      }
+      ctx.putImageData(image, 0, 0);
+    },
+  };
+}
+
+export function formatNumber(value, digits = 3) {
+  if (value === null || value === undefined) return "—";
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 1e4 || abs < 1e-3) return value.toExponential(2);
+  return value.toFixed(digits);
+}

@@ -1,0 +1,225 @@
+// The network graph: neurons show their output over the input plane; edges are coloured by the
+// sign of the weight (or of its gradient) and sized by its magnitude; biases are small squares.
+import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE, formatNumber } from "./colors.js";
+
+const NODE = 40;
+const GAP = 12;
+const COLUMN = 112;
+const TOP = 40;
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// The inputs' own maps: x₁ and x₂ over [-6, 6]², drawn once like any neuron's map.
+function inputHeatmap(which, resolution = 24) {
+  const bytes = new Uint8Array(resolution * resolution);
+  for (let r = 0; r < resolution; r++) {
+    for (let c = 0; c < resolution; c++) {
+      const t = which === 0 ? c / (resolution - 1) : 1 - r / (resolution - 1);
+      bytes[r * resolution + c] = Math.round(t * 255);
+    }
+  }
+  return { resolution, low: -6, high: 6, data: btoa(String.fromCharCode(...bytes)) };
+}
+
+export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip, limits }) {
+  let topology = "";
+  let nodes = [];   // [layer][neuron] → {el, heat, bias, x, y}
+  let edges = [];   // flat: {path, layer, out, in}
+  let latest = null;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.classList.add("edges");
+  const layerControls = document.createElement("div");
+  layerControls.className = "layer-controls";
+  root.append(svg, layerControls);
+
+  function build(sizes) {
+    svg.replaceChildren();
+    layerControls.replaceChildren();
+    root.querySelectorAll(".neuron").forEach((el) => el.remove());
+    const tallest = Math.max(...sizes);
+    const height = TOP + tallest * (NODE + GAP);
+    const width = (sizes.length - 1) * COLUMN + NODE + 20;
+    root.style.height = `${height}px`;
+    root.style.width = `${width}px`;
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    nodes = sizes.map((count, layer) =>
+      Array.from({ length: count }, (_, i) => {
+        const x = 10 + layer * COLUMN;
+        const y = TOP + i * (NODE + GAP);
+        const el = document.createElement("div");
+        el.className = "neuron";
+        el.style.left = `${x}px`;
+        el.style.top = `${y}px`;
+        el.dataset.layer = layer;
+        el.dataset.neuron = i;
+        el.tabIndex = 0;
+        const heat = createHeatmapCanvas();
+        heat.canvas.className = "neuron-map";
+        el.append(heat.canvas);
+        let bias = null;
+        if (layer === 0) {
+          el.classList.add("input");
+          el.title = i === 0 ? "x₁" : "x₂";
+          heat.draw(inputHeatmap(i));
+          const label = document.createElement("span");
+          label.className = "input-label";
+          label.textContent = i === 0 ? "X₁" : "X₂";
+          el.append(label);
+        } else {
+          bias = document.createElement("div");
+          bias.className = "bias";
+          el.append(bias);
+        }
+        el.addEventListener("mouseenter", () => hoverNeuron(layer, i, el));
+        el.addEventListener("focus", () => hoverNeuron(layer, i, el));
+        el.addEventListener("mouseleave", unhover);
+        el.addEventListener("blur", unhover);
+        root.append(el);
+        return { el, heat, bias, x, y };
+      }),
+    );
+    edges = [];
+    for (let layer = 1; layer < sizes.length; layer++) {
+      for (let out = 0; out < sizes[layer]; out++) {
+        for (let inp = 0; inp < sizes[layer - 1]; inp++) {
+          const a = nodes[layer - 1][inp];
+          const b = nodes[layer][out];
+          const x1 = a.x + NODE, y1 = a.y + NODE / 2, x2 = b.x, y2 = b.y + NODE / 2;
+          const mid = (x1 + x2) / 2;
+          const path = document.createElementNS(SVG_NS, "path");
+          path.setAttribute("d", `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
+          path.classList.add("edge");
+          const edge = { path, layer: layer - 1, out, in: inp };
+          path.addEventListener("mouseenter", (e) => showEdge(edge, e));
+          path.addEventListener("mouseleave", () => (tooltip.hidden = true));
+          svg.append(path);
+          edges.push(edge);
+        }
+      }
+    }
+    buildLayerControls(sizes);
+  }
+
+  function buildLayerControls(sizes) {
+    const hidden = sizes.slice(1, -1);
+    hidden.forEach((count, h) => {
+      const box = document.createElement("div");
+      box.className = "layer-control";
+      box.style.left = `${10 + (h + 1) * COLUMN - 12}px`;
+      const plus = button("+", `Add a neuron to hidden layer ${h + 1}`, count >= limits.max_neurons_per_layer, () => {
+        const next = [...hidden];
+        next[h] += 1;
+        onLayersChange(next);
+      });
+      const minus = button("−", `Remove a neuron from hidden layer ${h + 1}`, count <= 1, () => {
+        const next = [...hidden];
+        next[h] -= 1;
+        onLayersChange(next);
+      });
+      plus.dataset.testid = `add-neuron-${h}`;
+      minus.dataset.testid = `remove-neuron-${h}`;
+      const label = document.createElement("span");
+      label.textContent = `${count} neuron${count === 1 ? "" : "s"}`;
+      box.append(plus, minus, label);
+      layerControls.append(box);
+    });
+  }
+
+  function button(text, label, disabled, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.textContent = text;
+    b.setAttribute("aria-label", label);
+    b.disabled = disabled;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function place(event) {
+    const box = root.getBoundingClientRect();
+    tooltip.style.left = `${event.clientX - box.left + 14}px`;
+    tooltip.style.top = `${event.clientY - box.top + 14}px`;
+    tooltip.hidden = false;
+  }
+
+  function showEdge(edge, event) {
+    const layer = latest?.layers[edge.layer];
+    if (!layer) return;
+    const w = layer.weights[edge.out][edge.in];
+    const g = layer.weight_grads ? layer.weight_grads[edge.out][edge.in] : null;
+    tooltip.textContent = `layers[${edge.layer}].weight[${edge.out}][${edge.in}] = ${formatNumber(w, 4)}  ·  ∂L/∂w = ${formatNumber(g, 4)}`;
+    place(event);
+  }
+
+  function hoverNeuron(layer, i, el) {
+    if (layer > 0 && latest) {
+      const state = latest.layers[layer - 1];
+      const b = state.biases[i];
+      const g = state.bias_grads ? state.bias_grads[i] : null;
+      const activation = layer - 1 < latest.activations.length ? latest.activations[layer - 1] : "sigmoid (output)";
+      tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ∂L/∂b ${formatNumber(g, 4)}`;
+      const rect = el.getBoundingClientRect();
+      place({ clientX: rect.right, clientY: rect.top });
+      onHoverNeuron(latest.neuron_maps[layer - 1][i]);
+    } else {
+      onHoverNeuron(inputHeatmap(i, 64));
+    }
+  }
+
+  function unhover() {
+    tooltip.hidden = true;
+    onHoverNeuron(null);
+  }
+
+  function edgeStyle(value, scale) {
+    const magnitude = Math.min(1, Math.abs(value) / scale);
+    return {
+      colour: value >= 0 ? CSS_BLUE : CSS_ORANGE,
+      width: 0.5 + 7.5 * magnitude,
+      opacity: 0.25 + 0.75 * magnitude,
+    };
+  }
+
+  return {
+    update({ frame, showGradients }) {
+      if (!frame) return;
+      latest = frame;
+      const sizes = [2, ...frame.layers.map((l) => l.biases.length)];
+      const key = sizes.join(",");
+      if (key !== topology) {
+        topology = key;
+        build(sizes);
+      }
+      const useGrads = showGradients && frame.layers.some((l) => l.weight_grads);
+      // Weights keep an absolute scale (|w| = 1 is a thick edge, as in Playground); gradients
+      // are scaled to the largest in the network, since their size varies over decades.
+      let scale = 1;
+      if (useGrads) {
+        scale = 1e-12;
+        for (const l of frame.layers) for (const row of l.weight_grads || []) for (const g of row) scale = Math.max(scale, Math.abs(g));
+      }
+      root.classList.toggle("showing-gradients", useGrads);
+      for (const edge of edges) {
+        const l = frame.layers[edge.layer];
+        const value = useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
+        const s = edgeStyle(value, scale);
+        edge.path.setAttribute("stroke", s.colour);
+        edge.path.setAttribute("stroke-width", s.width.toFixed(2));
+        edge.path.setAttribute("stroke-opacity", s.opacity.toFixed(2));
+      }
+      frame.neuron_maps.forEach((maps, layer) => {
+        maps.forEach((map, i) => {
+          const node = nodes[layer + 1][i];
+          node.heat.draw(map);
+          const b = frame.layers[layer].biases[i];
+          node.bias.style.background = b >= 0 ? CSS_BLUE : CSS_ORANGE;
+          node.bias.style.opacity = (0.3 + 0.7 * Math.min(1, Math.abs(b))).toFixed(2);
+        });
+      });
+    },
+    destroy() {
+      root.replaceChildren();
+    },
+  };
+}
