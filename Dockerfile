@@ -1,0 +1,42 @@
+# Backprop Lab: the FastAPI app serving the page and training on CPU with PyTorch.
+#   docker build -t backprop-lab .
+#   docker run --rm -p 8000:8000 backprop-lab      # then open http://localhost:8000
+# tests/docker/test_dockerfile.py lints this file and replays its ENV/ARG/WORKDIR/COPY/RUN/CMD/
+# HEALTHCHECK lines without a Docker engine: keep RUN lines to `pip`/`python` commands.
+FROM python:3.11-slim
+
+# PyPI's Linux torch is a ~5 GB CUDA build; the CPU wheel comes from PyTorch's own index.
+# Override it for a mirror: --build-arg TORCH_INDEX_URL=https://mirror.example/whl/cpu
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+WORKDIR /app
+
+# Its own layer, first: the biggest download, and it only changes with the pin below.
+# The project's `torch==2.13.0` requirement is then satisfied by 2.13.0+cpu (PEP 440 local
+# versions), so the install below never pulls the CUDA build.
+RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" "torch==2.13.0+cpu"
+
+# app/main.py finds static/ and templates/ next to the app/ package (its parent directory), so
+# the source tree lives in /app and is installed in editable mode: one copy of the code, and
+# `app` resolves to /app/app from any working directory. Files stay root-owned: read-only for
+# the user the server runs as.
+COPY pyproject.toml README.md ./
+COPY app/ app/
+RUN pip install --no-cache-dir --editable . \
+    && python -c "import app.main"
+COPY templates/ templates/
+COPY static/ static/
+
+# Numeric, so Kubernetes' runAsNonRoot can verify it; no home and no writable files needed.
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "app.healthcheck"]
+CMD ["python", "-m", "app"]
