@@ -12,6 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
+
+# Tiny models on two shared cores: a second intra-op thread only adds contention.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"

@@ -1,0 +1,153 @@
+"""What a person does: press Play, watch it learn, change knobs while it trains."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import LiveServer
+
+from .conftest import screenshot
+
+
+def step_count(page: Page) -> int:
+    return int(page.get_by_test_id("step-count").inner_text())
+
+
+def train_loss(page: Page) -> float:
+    return float(page.get_by_test_id("train-loss").inner_text())
+
+
+def test_the_page_shows_playground_defaults(lab: Page) -> None:
+    expect(lab.get_by_test_id("dataset")).to_have_value("circle")
+    expect(lab.get_by_test_id("activation")).to_have_value("tanh")
+    expect(lab.get_by_test_id("learning-rate")).to_have_value("0.03")
+    expect(lab.get_by_test_id("optimizer")).to_have_value("sgd")
+    expect(lab.get_by_test_id("step-count")).to_have_text("0")
+    expect(lab.get_by_test_id("status")).to_contain_text("idle")
+    # 2 inputs, [4, 2] hidden, 1 output: 9 neurons and 8 + 8 + 2 edges.
+    expect(lab.locator("[data-testid=network-graph] .neuron")).to_have_count(9)
+    expect(lab.locator("[data-testid=network-graph] path.edge")).to_have_count(18)
+    assert lab.locator("[data-testid=decision-boundary] canvas").count() == 1
+    assert lab.locator("[data-testid=loss-chart] canvas").count() == 1
+
+
+def test_play_trains_and_live_changes_keep_the_weights(lab: Page) -> None:
+    initial_loss = train_loss(lab)
+    lab.get_by_test_id("play").click()
+    expect(lab.get_by_test_id("status")).to_contain_text("running")
+    lab.wait_for_function(
+        "(start) => { const f = window.backpropLab.store.frame;"
+        " return f.step > 100 && f.train_loss < start / 2; }",
+        arg=initial_loss,
+    )
+    assert train_loss(lab) < initial_loss / 2
+    trained_loss = train_loss(lab)
+
+    # Mid-run: a new activation and learning rate apply from the next step on the same weights.
+    lab.get_by_test_id("activation").select_option("relu")
+    lab.get_by_test_id("learning-rate").select_option("0.1")
+    step_at_change = step_count(lab)
+    lab.wait_for_function(
+        "(s) => { const f = window.backpropLab.store.frame;"
+        " return f.step > s + 200 && f.activations[0] === 'relu' && f.learning_rate === 0.1; }",
+        arg=step_at_change,
+    )
+    losses_after = [p["train"] for p in lab.evaluate("window.backpropLab.store.lossHistory")
+                    if p["step"] > step_at_change]
+    # Re-initialised weights would put the loss back near its start (~0.69); kept ones don't.
+    assert max(losses_after) < (initial_loss + trained_loss) / 2
+    assert step_count(lab) > step_at_change, "the run went on, it did not restart"
+
+    lab.get_by_test_id("optimizer").select_option("adam")
+    lab.wait_for_function("() => window.backpropLab.store.frame.step > 0")
+    lab.get_by_test_id("pause").click()
+    expect(lab.get_by_test_id("status")).to_contain_text("paused")
+    screenshot(lab, "trained-circle")
+    paused_at = step_count(lab)
+    lab.wait_for_timeout(300)
+    assert step_count(lab) == paused_at
+
+
+def test_step_advances_exactly_one_optimizer_step_and_reset_starts_over(lab: Page) -> None:
+    lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("1")
+    lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("2")
+    lab.get_by_test_id("reset").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("0")
+
+
+def test_edges_show_the_gradient_on_demand(lab: Page) -> None:
+    edge = lab.locator("[data-testid=network-graph] path.edge").first
+    weight_width = edge.get_attribute("stroke-width")
+    lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("1")
+    lab.get_by_test_id("show-gradients").check()
+    expect(lab.get_by_test_id("network-graph")).to_have_class(re.compile("showing-gradients"))
+    lab.wait_for_timeout(100)
+    assert edge.get_attribute("stroke-width") != weight_width
+    edge.hover(force=True)
+    expect(lab.locator("#tooltip")).to_contain_text("∂L/∂w")
+
+
+def test_a_far_too_high_learning_rate_is_shown_as_diverged(lab: Page) -> None:
+    lab.get_by_test_id("activation").select_option("sigmoid")
+    lab.get_by_test_id("learning-rate").select_option("10")
+    lab.get_by_test_id("play").click()
+    expect(lab.get_by_test_id("status")).to_contain_text("diverged", timeout=15_000)
+    expect(lab.get_by_test_id("status")).to_contain_text("Lower the learning rate")
+    screenshot(lab, "diverged")
+
+
+def test_changing_layers_or_dataset_rebuilds_the_network(lab: Page) -> None:
+    lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("1")
+    lab.get_by_test_id("add-layer").click()
+    expect(lab.locator("[data-testid=network-graph] .neuron")).to_have_count(11)
+    expect(lab.get_by_test_id("step-count")).to_have_text("0")
+    lab.get_by_test_id("add-neuron-0").click()
+    expect(lab.locator("[data-testid=network-graph] .neuron")).to_have_count(12)
+    lab.get_by_test_id("dataset").select_option("spiral")
+    lab.wait_for_function("() => window.backpropLab.store.config.data.dataset === 'spiral'")
+    assert "dataset=spiral" in lab.url and "layers=5%2C2%2C2" in lab.url
+
+
+def test_a_reload_resumes_the_same_run(lab: Page) -> None:
+    for _ in range(3):
+        lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("3")
+    lab.reload()
+    expect(lab.get_by_test_id("step-count")).to_have_text("3")
+
+
+def test_the_url_hash_configures_the_page(page: Page, live_server: LiveServer) -> None:
+    page.goto("/#dataset=xor&layers=3%2C3&activation=relu&learningRate=0.1")
+    expect(page.get_by_test_id("dataset")).to_have_value("xor")
+    expect(page.get_by_test_id("activation")).to_have_value("relu")
+    expect(page.get_by_test_id("learning-rate")).to_have_value("0.1")
+    expect(page.locator("[data-testid=network-graph] .neuron")).to_have_count(9)
+
+
+def test_the_page_loads_nothing_from_another_host(page: Page, live_server: LiveServer) -> None:
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+    page.goto("/")
+    page.wait_for_function("() => window.backpropLab.store.frame !== null")
+    assert hosts == {live_server.url.split("/")[2]}
+
+
+def test_the_javascript_protocol_agrees_with_the_served_schema(lab: Page) -> None:
+    result = lab.evaluate(
+        """async () => {
+            const m = await import('/static/js/protocol.js');
+            const schema = await (await fetch('/api/schema')).json();
+            return {
+              client: [Object.values(m.ClientMessage).sort(), Object.keys(schema.client.discriminator.mapping).sort()],
+              server: [Object.values(m.ServerMessage).sort(), Object.keys(schema.server.discriminator.mapping).sort()],
+            };
+        }"""
+    )
+    assert result["client"][0] == result["client"][1]
+    assert result["server"][0] == result["server"][1]
