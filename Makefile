@@ -23,6 +23,8 @@ run: install
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
 test: install
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy app
 	$(BIN)/python -m pytest
 
 lint: install

@@ -22,7 +22,7 @@ def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     scaled = np.nan_to_num((grid - low) / span, nan=0.5, posinf=1.0, neginf=0.0)
     data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
     return Heatmap(
-        resolution=grid.shape[0], low=low, high=high, data=base64.b64encode(data).decode()
+        resolution=grid.shape[0], low=low, high=high, data=base64.b64encode(data.tobytes()).decode()
     )
 
 
@@ -51,8 +51,7 @@ def data_frame(session: TrainingSession) -> DataFrame:
 
     def points(x: np.ndarray, y: np.ndarray) -> list[Point]:
         return [
-            Point(x1=float(a), x2=float(b), label=float(c))
-            for (a, b), c in zip(x, y, strict=True)
+            Point(x1=float(a), x2=float(b), label=float(c)) for (a, b), c in zip(x, y, strict=True)
         ]
 
     return DataFrame(

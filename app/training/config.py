@@ -45,6 +45,6 @@ class TrainingConfig(StrictModel):
 
 
 class LabConfig(StrictModel):
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())

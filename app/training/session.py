@@ -91,9 +91,7 @@ class TrainingSession:
 
     def _build_data(self) -> None:
         d = self.config.data
-        self.data: Dataset = make_dataset(
-            d.dataset, d.n_points, d.noise, d.train_fraction, d.seed
-        )
+        self.data: Dataset = make_dataset(d.dataset, d.n_points, d.noise, d.train_fraction, d.seed)
 
     def _build_model(self) -> None:
         m = self.config.model
@@ -162,18 +160,33 @@ class TrainingSession:
 
     # ---- training ---------------------------------------------------------------------------
 
-    def train_step(self) -> float:
-        """One optimizer step on the next mini-batch: literally the tutorial's five lines."""
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = self.sampler.next()
-        x, y = self.data.train_x[indices], self.data.train_y[indices]
-        self.optimizer.zero_grad()
-        output = self.model(x)
-        loss = self.loss_fn(output, y)
-        loss.backward()
-        self.optimizer.step()
+        return self.data.train_x[indices], self.data.train_y[indices]
+
+    def compute_loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss that backward() differentiates (penalty terms belong here too)."""
+        return self.loss_fn(output, y)
+
+    def finish_step(self, loss: torch.Tensor) -> float:
+        """Bookkeeping after optimizer.step(): counters (and schedulers) advance here."""
         self.step_count += 1
         self.last_loss = loss.item()
         return self.last_loss
+
+    def train_step(self) -> float:
+        """One optimizer step on the next mini-batch: literally the tutorial's five lines.
+
+        Anything a feature adds goes into next_batch / compute_loss / finish_step, which a
+        phase-by-phase stepper calls in the same order, so both paths stay bit-identical.
+        """
+        x, y = self.next_batch()
+        self.optimizer.zero_grad()
+        output = self.model(x)
+        loss = self.compute_loss(output, y)
+        loss.backward()
+        self.optimizer.step()
+        return self.finish_step(loss)
 
     def checkpoint(self) -> None:
         """Remember the current state as the last known finite one (cheap: a few hundred floats)."""
@@ -213,16 +226,13 @@ class TrainingSession:
 
     def accept_current_loss(self) -> None:
         """Going on after a divergence: only a further doubling from here counts as one again."""
-        self.divergence_reference = max(
-            self.divergence_reference, self.evaluate().train_loss
-        )
+        self.divergence_reference = max(self.divergence_reference, self.evaluate().train_loss)
 
     def _loss_divergence(self, evaluation: Evaluation) -> Divergence | None:
         reference = self.divergence_reference
         if evaluation.train_loss > DIVERGED_LOSS_FACTOR * reference:
             reason = (
-                f"the training loss {evaluation.train_loss:.3g} rose above twice "
-                f"{reference:.3g}"
+                f"the training loss {evaluation.train_loss:.3g} rose above twice {reference:.3g}"
             )
             return Divergence(self.step_count, self.step_count, reason)
         return None

@@ -54,8 +54,11 @@ def test_play_trains_and_live_changes_keep_the_weights(lab: Page) -> None:
         " return f.step > s + 200 && f.activations[0] === 'relu' && f.learning_rate === 0.1; }",
         arg=step_at_change,
     )
-    losses_after = [p["train"] for p in lab.evaluate("window.backpropLab.store.lossHistory")
-                    if p["step"] > step_at_change]
+    losses_after = [
+        p["train"]
+        for p in lab.evaluate("window.backpropLab.store.lossHistory")
+        if p["step"] > step_at_change
+    ]
     # Re-initialised weights would put the loss back near its start (~0.69); kept ones don't.
     assert max(losses_after) < (initial_loss + trained_loss) / 2
     assert step_count(lab) > step_at_change, "the run went on, it did not restart"
@@ -143,9 +146,10 @@ def test_the_javascript_protocol_agrees_with_the_served_schema(lab: Page) -> Non
         """async () => {
             const m = await import('/static/js/protocol.js');
             const schema = await (await fetch('/api/schema')).json();
+            const names = (side) => Object.keys(schema[side].discriminator.mapping).sort();
             return {
-              client: [Object.values(m.ClientMessage).sort(), Object.keys(schema.client.discriminator.mapping).sort()],
-              server: [Object.values(m.ServerMessage).sort(), Object.keys(schema.server.discriminator.mapping).sort()],
+              client: [Object.values(m.ClientMessage).sort(), names('client')],
+              server: [Object.values(m.ServerMessage).sort(), names('server')],
             };
         }"""
     )

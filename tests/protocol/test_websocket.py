@@ -61,8 +61,18 @@ def test_every_client_message_round_trips_through_json(message) -> None:  # type
 def test_healthz_and_schema_answer(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     schema = client.get("/api/schema").json()
-    assert set(schema["client"]["discriminator"]["mapping"]) == {"hello", "configure", "set", "control"}
-    assert set(schema["server"]["discriminator"]["mapping"]) == {"session", "data", "frame", "error"}
+    assert set(schema["client"]["discriminator"]["mapping"]) == {
+        "hello",
+        "configure",
+        "set",
+        "control",
+    }
+    assert set(schema["server"]["discriminator"]["mapping"]) == {
+        "session",
+        "data",
+        "frame",
+        "error",
+    }
 
 
 def test_hello_starts_a_session_with_limits_data_and_a_first_frame(client: TestClient) -> None:
@@ -101,8 +111,16 @@ def test_each_message_type_is_applied(client: TestClient) -> None:
         ('{"type": "set", "learning_rate": 11}', "learning_rate", "less than or equal to 10"),
         ('{"type": "set", "learning_rate": "fast"}', "learning_rate", "valid number"),
         ('{"type": "set", "learning_rat": 0.1}', "learning_rat", "Extra inputs"),
-        ('{"type": "configure", "model": {"hidden_layers": [4, 99]}}', "model.hidden_layers.1", "16"),
-        ('{"type": "configure", "model": {"hidden_layers": [1,1,1,1,1,1,1]}}', "model.hidden_layers", "at most 6"),
+        (
+            '{"type": "configure", "model": {"hidden_layers": [4, 99]}}',
+            "model.hidden_layers.1",
+            "16",
+        ),
+        (
+            '{"type": "configure", "model": {"hidden_layers": [1,1,1,1,1,1,1]}}',
+            "model.hidden_layers",
+            "at most 6",
+        ),
         ('{"type": "control", "action": "explode"}', "action", "'play'"),
         ("[1, 2, 3]", None, ""),
     ],
@@ -167,7 +185,12 @@ def test_a_reconnecting_page_resumes_the_same_run(client: TestClient) -> None:
         assert session["resumed"] is True and session["session_id"] == session_id
         frame = receive_until(ws, "frame")
         assert frame["step"] == 3
-        assert frame["losses_reset"] is True and [p["step"] for p in frame["losses"]] == [0, 1, 2, 3]
+        assert frame["losses_reset"] is True and [p["step"] for p in frame["losses"]] == [
+            0,
+            1,
+            2,
+            3,
+        ]
 
 
 def test_an_unknown_session_id_starts_a_new_session(client: TestClient) -> None:
@@ -178,9 +201,10 @@ def test_an_unknown_session_id_starts_a_new_session(client: TestClient) -> None:
 
 
 def test_a_page_from_another_site_cannot_open_the_socket(client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(
-        "/ws", headers={"origin": "http://evil.example"}
-    ) as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws,
+    ):
         ws.receive_text()
     assert closed.value.code == 1008
 
@@ -204,7 +228,10 @@ def test_an_oversized_message_closes_with_1009_and_the_server_goes_on() -> None:
 
 
 def test_too_many_messages_are_dropped_with_an_error() -> None:
-    with TestClient(create_app(Settings(max_messages_per_second=5))) as client, client.websocket_connect("/ws") as ws:
+    with (
+        TestClient(create_app(Settings(max_messages_per_second=5))) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
         hello(ws)
         for _ in range(20):
             ws.send_text(json.dumps({"type": "set", "learning_rate": 0.1}))
@@ -212,7 +239,10 @@ def test_too_many_messages_are_dropped_with_an_error() -> None:
 
 
 def test_beyond_the_session_limit_a_visitor_is_told_the_server_is_busy() -> None:
-    with TestClient(create_app(Settings(max_sessions=1))) as client, client.websocket_connect("/ws") as first:
+    with (
+        TestClient(create_app(Settings(max_sessions=1))) as client,
+        client.websocket_connect("/ws") as first,
+    ):
         hello(first)
         with client.websocket_connect("/ws") as second:
             second.send_text(json.dumps({"type": "hello"}))

@@ -34,7 +34,9 @@ def hand_written_run(lab: LabConfig, steps: int) -> list[torch.Tensor]:
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
-    batches = BatchSampler(len(session_data.train_x), t.batch_size, lab.data.seed * 1_000_003 + m.seed)
+    batches = BatchSampler(
+        len(session_data.train_x), t.batch_size, lab.data.seed * 1_000_003 + m.seed
+    )
     for _ in range(steps):
         idx = batches.next()
         x, y = session_data.train_x[idx], session_data.train_y[idx]
@@ -69,7 +71,9 @@ def test_same_seed_and_settings_give_a_bit_identical_run() -> None:
     losses_a = [a.train_step() for _ in range(100)]
     losses_b = [b.train_step() for _ in range(100)]
     assert losses_a == losses_b
-    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True)
+    )
 
 
 def test_training_on_the_circle_halves_the_loss() -> None:
@@ -126,7 +130,11 @@ def test_a_nan_loss_restores_the_last_finite_parameters() -> None:
     session.set_activation("linear")
     result = session.burst(max_steps=500)
     assert result.divergence is not None
-    assert "nan" in result.divergence.reason or "inf" in result.divergence.reason or "grew" in result.divergence.reason
+    assert (
+        "nan" in result.divergence.reason
+        or "inf" in result.divergence.reason
+        or "grew" in result.divergence.reason
+    )
     assert result.divergence.restored_step == 0
     assert all(torch.isfinite(p).all() for p in session.model.parameters())
     assert math.isfinite(result.evaluation.train_loss)

@@ -1,0 +1,429 @@
+"""The loss surface: the loss over a plane (or line) through parameter space, evaluated batched."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from app.training.model import MLP
+
+# Every vector here (center, directions, trajectory points) is a FLAT float32 parameter vector in
+# the order of `parameters_to_vector(model.parameters())`: layers[0].weight row by row,
+# layers[0].bias, layers[1].weight, … — the same order `flat_params` returns.
+
+LossName = Literal["bce", "mse", "cross_entropy"]
+
+# Targets per loss, as the naive nn losses take them: "bce" float 0/1 (n, k); "mse" float (n, k);
+# "cross_entropy" int64 class indices (n,) with the model giving (n, C) logits.
+_NN_LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "bce": nn.BCEWithLogitsLoss,
+    "mse": nn.MSELoss,
+    "cross_entropy": nn.CrossEntropyLoss,
+}
+
+# σ(±80) is still a normal float32 and tanh(40) rounds to 1, so clamping there changes nothing
+# visible; without it, far-off grid points make sigmoid produce denormals, which run ~2× slower.
+_SIGMOID_CLAMP = 80.0
+
+# Floats in one layer's activations for a whole chunk. ~1 MB (this CPU's L2 per core) measured
+# fastest: 81×81 on 2→[16×4]→1 with 500 points took 159 ms at 30 grid points per chunk, 190 ms
+# at 64 and 292 ms at 128 (spilling to L3); smaller chunks pay torch's per-op overhead instead
+# (182 ms at 16, 205 ms at 8).
+_CHUNK_FLOATS = 256 * 1024
+
+
+class Surface(NamedTuple):
+    """`loss[i, j]` = L(center + alphas[j]·d1 + betas[i]·d2): rows follow d2, columns d1.
+
+    Grid points whose loss is not finite (overflow far from the center) hold NaN in `loss` and
+    False in `finite`, so a caller can mask them before serialising.
+    """
+
+    loss: Tensor  # [resolution, resolution] float32
+    alphas: Tensor  # [resolution] coordinates along d1 (columns)
+    betas: Tensor  # [resolution] coordinates along d2 (rows)
+    finite: Tensor  # [resolution, resolution] bool
+
+
+class Line(NamedTuple):
+    """`loss[k]` = L((1 − ts[k])·start + ts[k]·end); NaN/`finite` as in `Surface`."""
+
+    loss: Tensor  # [n] float32
+    ts: Tensor  # [n] from 0 (start) to 1 (end)
+    finite: Tensor  # [n] bool
+
+
+class PcaDirections(NamedTuple):
+    d1: Tensor  # [P] unit vector, the direction of largest variance
+    d2: Tensor  # [P] unit vector orthogonal to d1
+    explained: Tensor  # [2] fraction of the trajectory's variance each direction captures
+
+
+def flat_params(model: nn.Module) -> Tensor:
+    """A detached copy of the model's parameters as one flat vector (the layout used here)."""
+    return parameters_to_vector(model.parameters()).detach().clone()
+
+
+def _linears(model: MLP) -> list[nn.Linear]:
+    layers = list(model.layers)
+    for layer in layers:
+        if not isinstance(layer, nn.Linear) or layer.bias is None:
+            raise TypeError("the surface needs an MLP of nn.Linear layers with biases")
+    return layers  # type: ignore[return-value]
+
+
+def _offsets(model: MLP) -> list[int]:
+    """Where each layer's weight starts in the flat vector (its bias follows the weight)."""
+    offsets, at = [], 0
+    for layer in _linears(model):
+        offsets.append(at)
+        at += layer.weight.numel() + layer.out_features
+    return offsets
+
+
+# --- directions ---------------------------------------------------------------------------------
+
+
+def random_directions(model: MLP, seed: int, *, include_bias: bool = True) -> tuple[Tensor, Tensor]:
+    """Two seeded Gaussian directions, filter-normalised as in Li et al. 2018.
+
+    A "filter" of an MLP is one neuron: its row of incoming weights and, by default, its bias.
+    Each neuron's block in the direction is rescaled to the norm of that neuron's block in the
+    model, so a step of 1 moves every neuron by its own size and ReLU's rescaling symmetry (w, b
+    → αw, αb) cannot stretch or flatten the picture. The bias belongs to the block because it
+    scales with the row under that symmetry, and in a 2-input net it is a third of the first
+    layer; `include_bias=False` zeroes the bias directions instead (the paper's `ignore biasbn`).
+    The two directions are not orthogonalised (as in the paper); `project_path` allows for that.
+    A neuron whose weights are all zero gets a zero block (its norm is 0).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    center = flat_params(model)
+    d1 = torch.randn(center.shape, generator=generator)
+    d2 = torch.randn(center.shape, generator=generator)
+    return (
+        _filter_normalise(model, d1, center, include_bias),
+        _filter_normalise(model, d2, center, include_bias),
+    )
+
+
+def _filter_normalise(model: MLP, direction: Tensor, center: Tensor, include_bias: bool) -> Tensor:
+    out = direction.clone()
+    for layer, at in zip(_linears(model), _offsets(model), strict=True):
+        m, k = layer.out_features, layer.in_features
+        w = slice(at, at + m * k)
+        b = slice(at + m * k, at + m * k + m)
+        if include_bias:
+            d_block = torch.cat([out[w].view(m, k), out[b].view(m, 1)], 1)
+            c_block = torch.cat([center[w].view(m, k), center[b].view(m, 1)], 1)
+        else:
+            d_block, c_block = out[w].view(m, k), center[w].view(m, k)
+            out[b] = 0.0
+        scale = c_block.norm(dim=1, keepdim=True) / d_block.norm(dim=1, keepdim=True)
+        scaled = d_block * scale
+        out[w] = scaled[:, :k].reshape(-1)
+        if include_bias:
+            out[b] = scaled[:, k]
+    return out
+
+
+def pca_directions(trajectory: Sequence[Tensor] | Tensor) -> PcaDirections:
+    """The top two principal directions of a path of flat parameter vectors (Li et al. §7).
+
+    As in the paper, PCA runs on the offsets from the LAST point (the current parameters, the
+    usual center), not from the mean. Signs are fixed so the first point projects to negative
+    coordinates: the path then always arrives from the lower left and the view does not flip
+    when it is recomputed. Needs at least 2 points; with fewer than 3 distinct points the second
+    direction is an arbitrary orthonormal completion with explained variance 0.
+    """
+    points = _as_matrix(trajectory)
+    if points.shape[0] < 2:
+        raise ValueError("PCA directions need a trajectory of at least 2 points")
+    offsets = (points - points[-1]).double()
+    _, s, vh = torch.linalg.svd(offsets, full_matrices=False)
+    if vh.shape[0] < 2:  # only possible with a single parameter
+        raise ValueError("PCA directions need at least 2 parameters")
+    total = (s**2).sum()
+    explained = (s[:2] ** 2) / total if total > 0 else torch.zeros(2, dtype=torch.float64)
+    dirs = vh[:2].clone()
+    flip = (offsets[0] @ dirs.T) > 0
+    dirs[flip] = -dirs[flip]
+    return PcaDirections(dirs[0].float(), dirs[1].float(), explained.float())
+
+
+def weight_directions(
+    model: MLP, first: tuple[int, int, int], second: tuple[int, int, int]
+) -> tuple[Tensor, Tensor]:
+    """Unit axes on two single weights, each given as (layer, out_neuron, in_neuron).
+
+    `layers[layer].weight[out, in]` is the edge from neuron `in` of the previous layer to neuron
+    `out`; spans are then in raw weight units.
+    """
+    if first == second:
+        raise ValueError("the two weights must differ, or the plane is a line")
+    size = sum(p.numel() for p in model.parameters())
+    layers, offsets = _linears(model), _offsets(model)
+    axes = []
+    for layer_index, out, inp in (first, second):
+        if not 0 <= layer_index < len(layers):
+            raise IndexError(f"no layer {layer_index}")
+        layer = layers[layer_index]
+        if not (0 <= out < layer.out_features and 0 <= inp < layer.in_features):
+            raise IndexError(f"no weight ({out}, {inp}) in layer {layer_index}")
+        axis = torch.zeros(size)
+        axis[offsets[layer_index] + out * layer.in_features + inp] = 1.0
+        axes.append(axis)
+    return axes[0], axes[1]
+
+
+def project_path(
+    trajectory: Sequence[Tensor] | Tensor, center: Tensor, d1: Tensor, d2: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Plane coordinates (n, 2) = (alpha, beta) of each point, and its distance off the plane (n,).
+
+    Least squares, since d1 and d2 need not be orthogonal (filter-normalised random directions
+    are not): coords minimise ‖θ − c − a·d1 − b·d2‖ and the residual is that minimum. A large
+    residual warns that the drawn path is a shadow of one far from the plotted slice.
+    """
+    offsets = (_as_matrix(trajectory) - center).double().T  # (P, n)
+    basis = torch.stack([d1, d2], 1).double()  # (P, 2)
+    # gelsd tolerates a degenerate basis (d1 ∥ d2) instead of failing.
+    coords = torch.linalg.lstsq(basis, offsets, driver="gelsd").solution  # (2, n)
+    residual = (offsets - basis @ coords).norm(dim=0)
+    return coords.T.float(), residual.float()
+
+
+def _as_matrix(points: Sequence[Tensor] | Tensor) -> Tensor:
+    return points if isinstance(points, Tensor) else torch.stack(list(points))
+
+
+# --- batched evaluation -------------------------------------------------------------------------
+
+
+class _Act(NamedTuple):
+    """An activation as h = post_scale · f(pre_scale · z) + post_shift with a cheap f.
+
+    The scales and shift fold into the (tiny) weight matrices instead of costing passes over the
+    (huge) activations. That is how tanh runs: tanh(z) = 2σ(2z) − 1, and torch's sigmoid is ~6×
+    faster than its tanh on CPU (measured: 0.4 vs 2.5 ns per element, one thread).
+    """
+
+    f: Callable[[Tensor, Tensor], Tensor]  # (z, out) -> out
+    pre_scale: float = 1.0
+    post_scale: float = 1.0
+    post_shift: float = 0.0
+
+
+def _sigmoid(z: Tensor, out: Tensor) -> Tensor:
+    return torch.sigmoid(z.clamp_(-_SIGMOID_CLAMP, _SIGMOID_CLAMP), out=out)
+
+
+_ACTS: dict[str, _Act] = {
+    "relu": _Act(lambda z, out: torch.clamp_min(z, 0.0, out=out)),
+    "linear": _Act(lambda z, out: out.copy_(z)),
+    "sigmoid": _Act(_sigmoid),
+    "tanh": _Act(_sigmoid, pre_scale=2.0, post_scale=2.0, post_shift=-1.0),
+}
+
+
+def _augmented_order(model: MLP) -> Tensor:
+    """A permutation of the flat vector putting each layer's [W | b] together as (out, in + 1).
+
+    With a row of ones appended to every activation, one bmm then applies weights and bias: a
+    separate broadcast bias add measured slower than the matmul itself.
+    """
+    parts = []
+    for layer, at in zip(_linears(model), _offsets(model), strict=True):
+        m, k = layer.out_features, layer.in_features
+        w = torch.arange(at, at + m * k).view(m, k)
+        b = torch.arange(at + m * k, at + m * k + m).view(m, 1)
+        parts.append(torch.cat([w, b], 1).reshape(-1))
+    return torch.cat(parts)
+
+
+def _batched_loss(
+    model: MLP,
+    loss: LossName,
+    x: Tensor,
+    y: Tensor,
+    base: Tensor,
+    d1: Tensor,
+    d2: Tensor,
+    a: Tensor,
+    b: Tensor,
+    chunk: int | None,
+) -> Tensor:
+    """Loss at θ_g = base + a[g]·d1 + b[g]·d2 for every g, a chunk of parameter sets at a time.
+
+    Activations are laid out (g, features, points): points contiguous, so every layer is one bmm
+    over the chunk of wide (out × in+1) @ (in+1 × n) products.
+    """
+    layers = _linears(model)
+    sizes = [(layer.out_features, layer.in_features) for layer in layers]
+    acts = [_ACTS[name] for name in model.activations]
+    if len(acts) != len(layers) - 1:
+        raise ValueError("one activation per hidden layer expected")
+    size = sum(layer.weight.numel() + layer.out_features for layer in layers)
+    if not base.shape == d1.shape == d2.shape == (size,):
+        raise ValueError(f"center and directions must be flat vectors of the {size} parameters")
+    n = x.shape[0]
+    widest = max(m for m, _ in sizes)
+    if chunk is None:
+        chunk = max(1, _CHUNK_FLOATS // ((widest + 1) * n))
+    chunk = min(chunk, a.numel())
+
+    order = _augmented_order(model)
+    # Folding is linear in θ, so folding the three vectors once equals folding every θ_g.
+    base, d1, d2 = (_fold_activations(sizes, acts, v[order]) for v in (base, d1, d2))
+    dirs, coefs = torch.stack([d1, d2]), torch.stack([a, b], 1)
+    x_aug = torch.cat([x.T, torch.ones(1, n)]).contiguous()  # (in + 1, n)
+    target = _column_target(loss, y)
+    # Per layer a pre-activation buffer and, for hidden layers, the next input with its ones row.
+    z_bufs = [torch.empty(chunk, m, n) for m, _ in sizes]
+    h_bufs = [torch.ones(chunk, m + 1, n) for m, _ in sizes[:-1]]
+    result = torch.empty(a.numel())
+    for start in range(0, a.numel(), chunk):
+        g = min(chunk, a.numel() - start)
+        theta = torch.addmm(base, coefs[start : start + g], dirs)  # (g, P): one small GEMM
+        at = 0
+        h = x_aug
+        for i, (m, k) in enumerate(sizes):
+            wb = theta[:, at : at + m * (k + 1)].view(g, m, k + 1)
+            at += m * (k + 1)
+            z = z_bufs[i][:g]
+            if i == 0:  # the data is shared by every grid point: one plain matmul
+                torch.mm(wb.reshape(g * m, k + 1), h, out=z.view(g * m, n))
+            else:
+                torch.bmm(wb, h, out=z)
+            if i < len(acts):
+                h = h_bufs[i][:g]
+                acts[i].f(z, h[:, :m, :])
+        result[start : start + g] = _column_loss(loss, z_bufs[-1][:g], target)
+    return result
+
+
+def _fold_activations(sizes: list[tuple[int, int]], acts: list[_Act], vector: Tensor) -> Tensor:
+    """Move each activation's affine pre/post parts into the weights of an augmented vector."""
+    parts, at = [], 0
+    for i, (m, k) in enumerate(sizes):
+        wb = vector[at : at + m * (k + 1)].view(m, k + 1)
+        at += m * (k + 1)
+        if i > 0:  # the next layer sees post_scale·f + post_shift: W·(s·f + t) + b
+            prev = acts[i - 1]
+            w, bias = wb[:, :k], wb[:, k:]
+            wb = torch.cat(
+                [w * prev.post_scale, bias + prev.post_shift * w.sum(1, keepdim=True)], 1
+            )
+        if i < len(acts):  # the layer's own output is scaled before f
+            wb = wb * acts[i].pre_scale
+        parts.append(wb.reshape(-1))
+    return torch.cat(parts)
+
+
+def _column_target(loss: LossName, y: Tensor) -> Tensor:
+    if loss == "cross_entropy":
+        return y.long().view(1, -1)  # (1, n) class indices
+    return y.reshape(y.shape[0], -1).T.contiguous()[None]  # (1, k, n)
+
+
+def _column_loss(loss: LossName, z: Tensor, target: Tensor) -> Tensor:
+    """Mean loss per parameter set from logits z (g, k, n), reduced as the nn losses do."""
+    g = z.shape[0]
+    if loss == "bce":
+        per = F.binary_cross_entropy_with_logits(z, target.expand_as(z), reduction="none")
+    elif loss == "mse":
+        per = (z - target).square_()
+    elif loss == "cross_entropy":
+        per = F.cross_entropy(z, target.expand(g, -1), reduction="none")
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    return per.reshape(g, -1).mean(1)
+
+
+def _grid(span: float, resolution: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    if resolution < 2:
+        raise ValueError("resolution must be at least 2")
+    alphas = torch.linspace(-span, span, resolution)
+    betas = alphas.clone()
+    # Flattened row-major: index i·R + j is (beta_i, alpha_j).
+    return alphas, betas, alphas.repeat(resolution), betas.repeat_interleave(resolution)
+
+
+def _finite(values: Tensor) -> tuple[Tensor, Tensor]:
+    finite = torch.isfinite(values)
+    return values.masked_fill(~finite, float("nan")), finite
+
+
+@torch.no_grad()
+def loss_surface(
+    model: MLP,
+    loss: LossName,
+    x: Tensor,
+    y: Tensor,
+    center: Tensor,
+    d1: Tensor,
+    d2: Tensor,
+    span: float = 1.0,
+    resolution: int = 41,
+    chunk: int | None = None,
+) -> Surface:
+    """The loss on a resolution × resolution grid over [−span, span]² around `center`.
+
+    `model` gives only the architecture and activations; its own parameters are not read. `chunk`
+    is the number of grid points evaluated per batched pass (None: sized to stay in cache).
+    """
+    alphas, betas, a, b = _grid(span, resolution)
+    values = _batched_loss(model, loss, x, y, center, d1, d2, a, b, chunk)
+    values, finite = _finite(values.view(resolution, resolution))
+    return Surface(values, alphas, betas, finite)
+
+
+@torch.no_grad()
+def loss_along_line(
+    model: MLP,
+    loss: LossName,
+    x: Tensor,
+    y: Tensor,
+    start: Tensor,
+    end: Tensor,
+    n: int = 41,
+    chunk: int | None = None,
+) -> Line:
+    """The loss at n evenly spaced points of the segment from `start` to `end`, both included."""
+    ts = torch.linspace(0.0, 1.0, n)
+    # (1 − t)·start + t·end, not start + t·(end − start): the endpoints are then exactly the
+    # given vectors, so the line's ends agree with the loss curve's first and current values.
+    zero = torch.zeros_like(start)
+    values = _batched_loss(model, loss, x, y, zero, start, end, 1.0 - ts, ts, chunk)
+    values, finite = _finite(values)
+    return Line(values, ts, finite)
+
+
+@torch.no_grad()
+def loss_surface_naive(
+    model: MLP,
+    loss: LossName,
+    x: Tensor,
+    y: Tensor,
+    center: Tensor,
+    d1: Tensor,
+    d2: Tensor,
+    span: float = 1.0,
+    resolution: int = 41,
+) -> Surface:
+    """Reference: write each grid point's parameters into a model copy and call it. Slow."""
+    probe = copy.deepcopy(model)
+    criterion = _NN_LOSSES[loss]()
+    target = y.long() if loss == "cross_entropy" else y
+    alphas, betas, a, b = _grid(span, resolution)
+    values = torch.empty(a.numel())
+    for g in range(a.numel()):
+        vector_to_parameters(center + a[g] * d1 + b[g] * d2, probe.parameters())
+        values[g] = criterion(probe(x), target)
+    values, finite = _finite(values.view(resolution, resolution))
+    return Surface(values, alphas, betas, finite)
