@@ -2,89 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 import torch
+
+from tests.support.live_server import ARTIFACTS, LiveServer
 
 # Tiny models on two shared cores: a second intra-op thread only adds contention.
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
+__all__ = ["ARTIFACTS", "LiveServer"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Sync Playwright keeps an event loop running in the main thread for the rest of the
     # session; anything async after it fails, so browser tests go last (TESTING.md).
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = ARTIFACTS / f"server-{self.port}.log"
-        env = {**os.environ, **(extra_env or {})}
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_until_ready()
-
-    def _wait_until_ready(self, timeout_seconds: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready after {timeout_seconds}s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()[-5000:]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from app.realtime.session import LiveSession
+from app.realtime.session import LiveSession, PlayingSessions
 from app.settings import Settings
 from app.training.config import LabConfig
 from app.training.session import TrainingSession
@@ -34,6 +34,7 @@ class SessionRegistry:
             initargs=(1,),
         )
         self._reaper: asyncio.Task[None] | None = None
+        self.playing = PlayingSessions(settings.worker_threads)
 
     def count(self) -> int:
         return len(self.sessions)
@@ -67,7 +68,7 @@ class SessionRegistry:
             self.executor, lambda: TrainingSession(config or LabConfig())
         )
         new_id = secrets.token_urlsafe(16)
-        session = LiveSession(new_id, engine, self.settings, self.executor)
+        session = LiveSession(new_id, engine, self.settings, self.executor, self.playing)
         self.sessions[new_id] = session
         return session, False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -29,6 +30,22 @@ T = TypeVar("T")
 
 # Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
 MAX_STEPS_PER_BURST = 100_000
+# With many sessions playing, bursts shrink so each still gets frames often; below this the
+# per-frame work (evaluation, maps) would eat most of the time.
+MIN_BURST_SECONDS = 0.004
+
+
+class PlayingSessions:
+    """How many sessions are training right now: the worker pool's fair share follows it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.ids: set[str] = set()
+
+    def burst_seconds(self, frame_interval_seconds: float) -> float:
+        # Each worker serves len(ids)/workers sessions in turn; a round should fit one frame.
+        share = min(1.0, self.workers / max(1, len(self.ids)))
+        return max(MIN_BURST_SECONDS, frame_interval_seconds * share)
 
 
 class Subscriber:
@@ -54,7 +71,12 @@ class Subscriber:
 
 class LiveSession:
     def __init__(
-        self, session_id: str, engine: TrainingSession, settings: Settings, executor: Executor
+        self,
+        session_id: str,
+        engine: TrainingSession,
+        settings: Settings,
+        executor: Executor,
+        playing: PlayingSessions | None = None,
     ) -> None:
         self.id = session_id
         self.engine = engine
@@ -65,6 +87,7 @@ class LiveSession:
         self.detached_at: float | None = time.monotonic()
         self.data_version = 0
         self._executor = executor
+        self._playing = playing or PlayingSessions(settings.worker_threads)
         # Serialises every touch of the engine: commands land between bursts, never inside one.
         self._engine_lock = asyncio.Lock()
         self._play_task: asyncio.Task[None] | None = None
@@ -197,10 +220,12 @@ class LiveSession:
 
     async def _play_loop(self) -> None:
         interval = self.settings.frame_interval_seconds
+        self._playing.ids.add(self.id)
         try:
             while self.status == "running":
+                seconds = self._playing.burst_seconds(interval)
                 frame = await self._on_engine(
-                    lambda: self._burst_frame(MAX_STEPS_PER_BURST, interval)
+                    functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
                 )
                 self._publish(frame)
         except Exception:
@@ -208,6 +233,8 @@ class LiveSession:
             self.status = "paused"
             self.message = "training stopped on an internal error; press Play to try again"
             self.broadcast_error(None, self.message)
+        finally:
+            self._playing.ids.discard(self.id)
 
     async def close(self) -> None:
         await self._stop_playing("paused")

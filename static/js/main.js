@@ -44,7 +44,8 @@ const socket = createSocket({
   onMessage: handleMessage,
 });
 
-function handleMessage(message) {
+function handleMessage(message, parseMs = 0) {
+  if (message.type === ServerMessage.FRAME) store.timing.pendingParseMs += parseMs;
   switch (message.type) {
     case ServerMessage.SESSION: {
       const hadSession = store.sessionId && store.sessionId !== message.session_id;
@@ -88,6 +89,8 @@ function render() {
   requestAnimationFrame(render);
   if (!store.dirty && !(ui.errorUntil && performance.now() > ui.errorUntil)) return;
   store.dirty = false;
+  const drawStarted = performance.now();
+  const drawnStep = store.frame?.step;
   const frame = store.frame;
   if (frame) {
     $("step-count").textContent = String(frame.step);
@@ -104,6 +107,16 @@ function render() {
     lossChart.update({ lossHistory: store.lossHistory });
   }
   renderStatus(frame);
+  recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
+}
+
+// Per drawn frame: JSON parse + every view's drawing, for `make bench` (browser_frame_ms_p95).
+function recordTiming(timing, step, drawMs) {
+  if (step === undefined || step === timing.lastStep) return;
+  timing.lastStep = step;
+  timing.frames.push({ at: performance.now(), step, ms: drawMs + timing.pendingParseMs });
+  timing.pendingParseMs = 0;
+  if (timing.frames.length > 2000) timing.frames.splice(0, 1000);
 }
 
 function renderStatus(frame) {

@@ -21,7 +21,11 @@ export function createSocket({ onMessage, onConnection, hello }) {
       onConnection({ state: "open" });
       ws.send(JSON.stringify({ type: ClientMessage.HELLO, ...hello() }));
     });
-    ws.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
+    ws.addEventListener("message", (event) => {
+      const started = performance.now();
+      const message = JSON.parse(event.data);
+      onMessage(message, performance.now() - started);
+    });
     ws.addEventListener("close", (event) => {
       if (closedByUs) return;
       const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];

@@ -77,6 +77,7 @@ export function createStore(limits) {
     lossHistory: [],     // every loss point received, for the chart
     historyVersion: 0,   // bumped when lossHistory changes, so the chart redraws only then
     dirty: true,         // something to draw on the next animation frame
+    timing: { frames: [], pendingParseMs: 0, lastStep: undefined }, // drawn frames, for benchmarks
   };
 }
 

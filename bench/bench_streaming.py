@@ -1,0 +1,196 @@
+"""Streaming figures against a real uvicorn: overhead vs a bare loop, control latency, encoding,
+and 20 concurrent sessions (frames/s, latency, fairness, memory per session)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.realtime.frames import step_frame
+from app.training.config import LabConfig, ModelConfig
+from app.training.session import TrainingSession
+from tests.support.live_server import LiveServer
+
+BARE_SECONDS = 3.0
+STREAM_SECONDS = 4.0
+SESSIONS = 20
+SESSIONS_SECONDS = 10.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bare_steps_per_second(config: LabConfig, seconds: float) -> float:
+    """The same model's eager loop in this process, one thread, no server: the baseline."""
+    session = TrainingSession(config)
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(100):
+            session.train_step()
+        steps += 100
+    return steps / (time.perf_counter() - started)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class Client:
+    """One page's worth of websocket traffic: play, read frames, change the learning rate."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[tuple[float, int]] = []  # (arrival time, step)
+        self.latencies_ms: list[float] = []
+        self._pending: tuple[float, float] | None = None  # (learning rate, sent at)
+
+    async def start(self) -> None:
+        await self.ws.send(json.dumps({"type": "hello"}))
+        while json.loads(await self.ws.recv())["type"] != "frame":
+            pass
+        await self.ws.send(json.dumps({"type": "control", "action": "play"}))
+
+    async def read_for(self, seconds: float, change_every: float | None) -> None:
+        end = time.perf_counter() + seconds
+        next_change = time.perf_counter() + 0.5
+        learning_rates = iter([0.03, 0.031] * 10_000)
+        while (now := time.perf_counter()) < end:
+            if change_every and self._pending is None and now >= next_change:
+                lr = next(learning_rates)
+                self._pending = (lr, now)
+                await self.ws.send(json.dumps({"type": "set", "learning_rate": lr}))
+                next_change = now + change_every
+            try:
+                text = await asyncio.wait_for(self.ws.recv(), timeout=max(0.01, end - now))
+            except TimeoutError:
+                break
+            message = json.loads(text)
+            if message["type"] != "frame":
+                continue
+            arrived = time.perf_counter()
+            self.frames.append((arrived, message["step"]))
+            if self._pending and message["learning_rate"] == self._pending[0]:
+                self.latencies_ms.append((arrived - self._pending[1]) * 1000)
+                self._pending = None
+
+    def frames_per_second(self) -> float:
+        (t0, _), (t1, _) = self.frames[0], self.frames[-1]
+        return (len(self.frames) - 1) / (t1 - t0)
+
+    def steps_per_second(self) -> float:
+        (t0, s0), (t1, s1) = self.frames[0], self.frames[-1]
+        return (s1 - s0) / (t1 - t0)
+
+
+async def run_clients(url: str, n: int, seconds: float, change_every: float) -> list[Client]:
+    sockets = [await connect(url, max_size=None) for _ in range(n)]
+    clients = [Client(ws) for ws in sockets]
+    try:
+        for client in clients:
+            await client.start()
+        await asyncio.gather(*(c.read_for(seconds, change_every) for c in clients))
+    finally:
+        for ws in sockets:
+            await ws.close()
+    return clients
+
+
+def encoding_figures() -> Iterator[dict[str, Any]]:
+    largest = LabConfig(model=ModelConfig(hidden_layers=[16] * 6))
+    session = TrainingSession(largest)
+    session.burst(20)
+    frame = step_frame(session, "running", None, 64, 24, 0.0)
+    frame.model_dump_json()
+    runs = []
+    for _ in range(20):
+        started = time.perf_counter()
+        for _ in range(50):
+            text = frame.model_dump_json()
+        runs.append((time.perf_counter() - started) / 50 * 1e6)
+    yield {
+        "name": "snapshot_encode_us",
+        "value": round(statistics.median(runs), 1),
+        "unit": "us",
+        "target": 100,
+    }
+    yield {"name": "frame_bytes", "value": len(text), "unit": "bytes", "model": "2-[16x6]-1"}
+    default = step_frame(TrainingSession(), "running", None, 64, 24, 0.0).model_dump_json()
+    yield {"name": "frame_bytes_default", "value": len(default), "unit": "bytes"}
+
+
+def run() -> Iterator[dict[str, Any]]:
+    torch.set_num_threads(1)
+    yield from encoding_figures()
+    bare = bare_steps_per_second(LabConfig(), BARE_SECONDS)
+    server = LiveServer()
+    try:
+        url = server.url.replace("http", "ws") + "/ws"
+        [one] = asyncio.run(run_clients(url, 1, STREAM_SECONDS, change_every=0.25))
+        streamed = one.steps_per_second()
+        yield {
+            "name": "stream_vs_bare_ratio",
+            "value": round(streamed / bare, 3),
+            "unit": "x",
+            "baseline": round(bare),
+            "streamed_steps_per_s": round(streamed),
+            "target": 0.9,
+        }
+        yield {"name": "stream_fps", "value": round(one.frames_per_second(), 1), "unit": "frames/s"}
+        yield {
+            "name": "control_latency_ms_p95",
+            "value": round(percentile(one.latencies_ms, 0.95), 1),
+            "unit": "ms",
+            "samples": len(one.latencies_ms),
+            "target": 50,
+        }
+
+        rss_before = rss_mb(server.process.pid)
+        clients = asyncio.run(run_clients(url, SESSIONS, SESSIONS_SECONDS, change_every=1.0))
+        rss_after = rss_mb(server.process.pid)
+        fps = [c.frames_per_second() for c in clients]
+        speeds = [c.steps_per_second() for c in clients]
+        latencies = [ms for c in clients for ms in c.latencies_ms]
+        yield {
+            "name": "sessions20_min_fps",
+            "value": round(min(fps), 1),
+            "unit": "frames/s",
+            "median": round(statistics.median(fps), 1),
+            "target": 10,
+        }
+        yield {
+            "name": "sessions20_latency_ms_p95",
+            "value": round(percentile(latencies, 0.95), 1),
+            "unit": "ms",
+            "samples": len(latencies),
+            "target": 150,
+        }
+        yield {
+            "name": "sessions20_fairness",
+            "value": round(min(speeds) / max(speeds), 3),
+            "unit": "x",
+            "slowest_steps_per_s": round(min(speeds)),
+            "target": 0.7,
+        }
+        yield {
+            "name": "session_rss_mb",
+            "value": round((rss_after - rss_before) / SESSIONS, 2),
+            "unit": "MB",
+            "rss_before_mb": round(rss_before, 1),
+            "rss_after_mb": round(rss_after, 1),
+            "target": 15,
+        }
+    finally:
+        server.stop()
