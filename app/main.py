@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,11 +14,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.http_api import router as http_api_router
 from app.protocol import protocol_json_schema
 from app.realtime.registry import SessionRegistry
+from app.realtime.shutdown import notice_before_exit
 from app.realtime.websocket import router as websocket_router
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.vendor import router as vendor_router
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         await registry.start()
         try:
-            yield
+            with notice_before_exit(registry.announce_shutdown, asyncio.get_running_loop()):
+                yield
         finally:
             await registry.stop()
 
@@ -51,7 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
         registry: SessionRegistry = app.state.registry
-        return {"status": "ok", "sessions": registry.count()}
+        # Tasks and threads too, so a test can see that nothing leaks across many sessions.
+        return {
+            "status": "ok",
+            "sessions": registry.count(),
+            "tasks": len(asyncio.all_tasks()),
+            "threads": threading.active_count(),
+        }
 
     @app.get("/api/schema")
     async def schema() -> dict[str, object]:
@@ -59,4 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return protocol_json_schema()
 
     app.include_router(websocket_router)
+    app.include_router(vendor_router)
+    app.include_router(http_api_router)
     return app

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from app import limits
 from app.settings import PublicLimits
 from app.training.config import (
+    ActivationPenaltyName,
     DataConfig,
     LabConfig,
+    LayerIndex,
     ModelConfig,
     OptimizerName,
+    ScheduleName,
     StrictModel,
+    TrainingConfig,
 )
+from app.training.datasets import INPUT_EXTENT
 from app.training.model import ActivationName
+from app.training.phases import Phase
 
-ControlAction = Literal["play", "pause", "step", "reset"]
+ControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
 RunStatus = Literal["idle", "running", "paused", "diverged"]
 
 
@@ -56,6 +62,38 @@ class SetRequest(StrictModel):
     optimizer: OptimizerName | None = None
     momentum: float | None = Field(None, ge=0.0, lt=1.0)
     batch_size: int | None = Field(None, ge=1, le=limits.MAX_POINTS)
+    # The training toolkit (issue 3): the same names and limits as TrainingConfig.
+    nesterov: bool | None = None
+    beta1: float | None = Field(None, ge=0.0, lt=1.0)
+    beta2: float | None = Field(None, ge=0.0, lt=1.0)
+    alpha: float | None = Field(None, ge=0.0, lt=1.0)
+    eps: float | None = Field(None, ge=1e-12, le=1.0)
+    schedule: ScheduleName | None = None
+    schedule_step_size: int | None = Field(None, ge=1, le=limits.MAX_SCHEDULE_STEPS)
+    schedule_gamma: float | None = Field(None, gt=0.0, le=1.0)
+    schedule_steps: int | None = Field(None, ge=1, le=limits.MAX_SCHEDULE_STEPS)
+    weight_decay: float | None = Field(None, ge=0.0, le=limits.MAX_PENALTY)
+    l1: float | None = Field(None, ge=0.0, le=limits.MAX_PENALTY)
+    activation_penalty: ActivationPenaltyName | None = None
+    activation_penalty_strength: float | None = Field(None, ge=0.0, le=limits.MAX_PENALTY)
+    # 0 = no clipping.
+    grad_clip_norm: float | None = Field(None, ge=0.0, le=limits.MAX_GRAD_CLIP_NORM)
+    # One activation per hidden layer; `activation` above sets them all.
+    layer_activations: list[ActivationName] | None = Field(
+        None, min_length=1, max_length=limits.MAX_HIDDEN_LAYERS
+    )
+    # Indices into model.layers whose parameters stop learning (requires_grad_(False)).
+    frozen_layers: list[LayerIndex] | None = Field(None, max_length=limits.MAX_HIDDEN_LAYERS + 1)
+    # Phase stepping only (issue 4): leave the gradients in place so they accumulate.
+    skip_zero_grad: bool | None = None
+
+    def training_changes(self) -> dict[str, object]:
+        """The fields given that are TrainingConfig knobs."""
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set & set(TrainingConfig.model_fields)
+            if getattr(self, name) is not None
+        }
 
 
 class ControlRequest(StrictModel):
@@ -63,8 +101,81 @@ class ControlRequest(StrictModel):
     action: ControlAction
 
 
+class EdgeRef(StrictModel):
+    """One weight: `layers[layer].weight[out_neuron][in_neuron]`, an edge of the network graph."""
+
+    layer: int = Field(ge=0, le=limits.MAX_HIDDEN_LAYERS)
+    out_neuron: int = Field(ge=0, lt=limits.MAX_NEURONS_PER_LAYER)
+    in_neuron: int = Field(ge=0, lt=64)
+
+
+class SurfaceRequest(StrictModel):
+    """The loss over a plane around the current parameters; the newest request replaces any
+    older one still waiting, and `follow_every_steps` > 0 recomputes it as the model moves."""
+
+    type: Literal["surface"]
+    # random: seeded, filter-normalised (Li et al. 2018); pca: of the path so far; weights: the
+    # two weights in `weights`.
+    mode: Literal["random", "pca", "weights"] = "random"
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    weights: list[EdgeRef] | None = Field(None, min_length=2, max_length=2)
+    resolution: int = Field(
+        41, ge=limits.MIN_SURFACE_RESOLUTION, le=limits.MAX_SURFACE_RESOLUTION
+    )
+    # Half the side of the plane, in units of the directions; None fits the path.
+    span: float | None = Field(None, gt=0.0, le=limits.MAX_SURFACE_SPAN)
+    follow_every_steps: int = Field(0, ge=0, le=1_000_000)
+
+    @field_validator("weights")
+    @classmethod
+    def _two_different_weights(cls, weights: list[EdgeRef] | None) -> list[EdgeRef] | None:
+        if weights is not None and weights[0] == weights[1]:
+            raise ValueError("two different weights, or the plane is a line")
+        return weights
+
+
+PlaneCoordinate = Annotated[float, Field(ge=-INPUT_EXTENT, le=INPUT_EXTENT)]
+
+
+class DrawnPoint(StrictModel):
+    """A point the user clicked onto the plane; the label must suit the task (checked there)."""
+
+    x1: PlaneCoordinate
+    x2: PlaneCoordinate
+    label: float = Field(ge=-1e6, le=1e6)
+
+
+class PointLocation(StrictModel):
+    """Where a point to remove lies, as the `data` message gave it."""
+
+    x1: PlaneCoordinate
+    x2: PlaneCoordinate
+
+
+class EditPointsRequest(StrictModel):
+    """Draw your own data: add training points, remove points; the weights are kept."""
+
+    type: Literal["edit_points"]
+    add: list[DrawnPoint] = Field(default_factory=list, max_length=limits.MAX_POINTS)
+    remove: list[PointLocation] = Field(default_factory=list, max_length=limits.MAX_POINTS)
+
+
+class InspectRequest(StrictModel):
+    """The model at one point of the input plane (hover): answered by an `inspection`."""
+
+    type: Literal["inspect"]
+    x1: PlaneCoordinate
+    x2: PlaneCoordinate
+
+
 ClientMessage = Annotated[
-    HelloRequest | ConfigureRequest | SetRequest | ControlRequest,
+    HelloRequest
+    | ConfigureRequest
+    | SetRequest
+    | ControlRequest
+    | SurfaceRequest
+    | EditPointsRequest
+    | InspectRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -112,6 +223,10 @@ class LossPoint(ServerModel):
     epoch: float
     train: float | None
     test: float | None
+    # The regulariser's share on the training set, apart from the data loss `train`.
+    penalty: float | None = None
+    # The effective learning rate (the schedule applied) at this step.
+    learning_rate: float | None = None
 
 
 class Point(ServerModel):
@@ -127,6 +242,37 @@ class DataFrame(ServerModel):
     extent: float
     train: list[Point]
     test: list[Point]
+
+
+class LayerActivity(ServerModel):
+    """One nn.Linear's forward pass, batch means per neuron: z = W·input + b, and a = what it
+    passes on (the activation's output; for the output layer a = z, the logits)."""
+
+    pre_activations: list[float]
+    activations: list[float]
+
+
+class LayerUpdate(ServerModel):
+    """What optimizer.step() did to one nn.Linear: values before, and after − before."""
+
+    weights_before: list[list[float]]
+    biases_before: list[float]
+    weight_deltas: list[list[float]]
+    bias_deltas: list[float]
+
+
+class PhaseState(ServerModel):
+    """Phase stepping: the phase just run, the next one, and what this step has shown so far
+    (activity after forward, loss after loss, updates after step; gradients are in `layers`)."""
+
+    done: Phase
+    next: Phase
+    step: int
+    skip_zero_grad: bool
+    zero_grad_skipped: bool
+    loss: float | None
+    activity: list[LayerActivity] | None
+    updates: list[LayerUpdate] | None
 
 
 class StepFrame(ServerModel):
@@ -150,6 +296,23 @@ class StepFrame(ServerModel):
     boundary: Heatmap
     neuron_maps: list[list[Heatmap]]
     steps_per_second: float
+    # The training toolkit (issue 3). `learning_rate` above is the effective one.
+    train_penalty: float | None = None
+    task: Literal["binary", "multiclass", "regression"] = "binary"
+    loss_name: str = "BCEWithLogitsLoss"
+    output_activation: Literal["sigmoid", "softmax", "identity"] = "sigmoid"
+    features: list[str] = Field(default_factory=lambda: ["x1", "x2"])
+    frozen_layers: list[int] = Field(default_factory=list)
+    # Each hidden layer's learnt PReLU slope; None where the layer is not PReLU.
+    prelu_slopes: list[float | None] = Field(default_factory=list)
+    # Multi-class: P(class k) over the plane, one map per class ([0, 1]).
+    class_maps: list[Heatmap] | None = None
+    # 1-D regression: the model's output along x₁ ∈ [−extent, extent] with x₂ = 0.
+    curve: list[float | None] | None = None
+    # The gradient's global norm before clipping, when clipping is on.
+    grad_norm: float | None = None
+    # Set while stepping phase by phase; None once a full step or Play has moved on.
+    phase: PhaseState | None = None
 
 
 class ErrorFrame(ServerModel):
@@ -160,8 +323,129 @@ class ErrorFrame(ServerModel):
     message: str
 
 
+class ShutdownNotice(ServerModel):
+    """The server is stopping (SIGTERM): the socket closes next, and the page should say so."""
+
+    type: Literal["shutdown"] = "shutdown"
+    message: str
+
+
+class SurfaceGrid(ServerModel):
+    """resolution² losses as base64 of little-endian uint16, row-major; row i lies at
+    β = −span + 2·span·i/(resolution − 1) (row 0 at the BOTTOM), column j likewise at α.
+
+    Code c < 65535 stands for low + c/65534·(high − low); 65535 marks a non-finite loss.
+    """
+
+    resolution: int
+    low: float
+    high: float
+    data: str
+
+
+class SurfacePath(ServerModel):
+    """The recorded path, oldest first: its plane coordinates and distance off the plane."""
+
+    steps: list[int]
+    alpha: list[float]
+    beta: list[float]
+    residual: list[float]
+    loss: list[float | None]
+
+
+class LossLine(ServerModel):
+    """The loss at evenly spaced points from the path's first parameters to the current ones."""
+
+    start_step: int
+    loss: list[float | None]
+    distance: float
+
+
+class SurfaceFrame(ServerModel):
+    """A loss surface around the parameters at `step`, and the path on it.
+
+    `center`, `d1`, `d2` are base64 float32 vectors of the nn.Linear parameters (each layer's
+    weight row by row, then its bias): enough for the page to project each new frame's
+    parameters onto the plane itself, by least squares as the server does.
+    """
+
+    type: Literal["surface"] = "surface"
+    request: SurfaceRequest
+    step: int
+    span: float
+    grid: SurfaceGrid
+    center_loss: float | None
+    center: str
+    d1: str
+    d2: str
+    path: SurfacePath
+    line: LossLine
+    explained: list[float] | None
+    compute_ms: float
+
+
+class AutogradNode(ServerModel):
+    """A node of loss.grad_fn's graph: an op (`AddmmBackward0`, …) or a leaf (`AccumulateGrad`)
+    labelled with its parameter's name, shape and, once backward has run, its gradient's norm.
+    `depth` is the longest path from the loss, so parents always sit above their inputs."""
+
+    id: int
+    name: str
+    depth: int
+    parameter: str | None = None
+    shape: list[int] | None = None
+    grad_norm: float | None = None
+
+
+class AutogradEdge(ServerModel):
+    """`source`'s gradient flows on to `target` (an entry of source.next_functions)."""
+
+    source: int
+    target: int
+
+
+class AutogradGraphFrame(ServerModel):
+    """The backward graph, sent when the model or its activations change and after phases."""
+
+    type: Literal["autograd"] = "autograd"
+    nodes: list[AutogradNode]
+    edges: list[AutogradEdge]
+    has_gradients: bool
+
+
+class CodeListing(ServerModel):
+    """The training loop for the current settings, as a runnable script, sent when they change.
+    `phase_lines` are 1-based line numbers of the five phases, for highlighting."""
+
+    type: Literal["code"] = "code"
+    source: str
+    phase_lines: dict[Phase, int]
+
+
+class InspectionFrame(ServerModel):
+    """The model at (x1, x2) at `step`: each input feature, every hidden neuron's activation,
+    the output logits and the output after the task's activation (sigmoid, softmax, identity)."""
+
+    type: Literal["inspection"] = "inspection"
+    x1: float
+    x2: float
+    step: int
+    features: list[float | None]
+    hidden: list[list[float | None]]
+    logits: list[float | None]
+    output: list[float | None]
+
+
 ServerMessage = Annotated[
-    SessionInfo | DataFrame | StepFrame | ErrorFrame,
+    SessionInfo
+    | DataFrame
+    | StepFrame
+    | ErrorFrame
+    | ShutdownNotice
+    | SurfaceFrame
+    | AutogradGraphFrame
+    | CodeListing
+    | InspectionFrame,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -20,6 +20,12 @@ class PublicLimits(BaseModel):
     min_learning_rate: float = limits.MIN_LEARNING_RATE
     max_learning_rate: float = limits.MAX_LEARNING_RATE
     max_batch_size: int = limits.MAX_POINTS
+    min_surface_resolution: int = limits.MIN_SURFACE_RESOLUTION
+    max_surface_resolution: int = limits.MAX_SURFACE_RESOLUTION
+    max_surface_span: float = limits.MAX_SURFACE_SPAN
+    max_penalty: float = limits.MAX_PENALTY
+    max_grad_clip_norm: float = limits.MAX_GRAD_CLIP_NORM
+    max_schedule_steps: int = limits.MAX_SCHEDULE_STEPS
     max_messages_per_second: float
     max_message_bytes: int
 

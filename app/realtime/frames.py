@@ -30,17 +30,33 @@ def neuron_heatmap(grid: np.ndarray, activation: str) -> Heatmap:
     """Squashing activations keep their natural range, so colours compare across neurons."""
     if activation == "tanh":
         return quantise(grid, -1.0, 1.0)
-    if activation == "sigmoid":
+    if activation in ("sigmoid", "softmax"):
         return quantise(grid, 0.0, 1.0)
     largest = float(np.nanmax(np.abs(grid))) if grid.size else 1.0
     largest = largest if math.isfinite(largest) and largest > 0 else 1.0
     return quantise(grid, -largest, largest)
 
 
+# Every neuron's thumbnail travels in every frame: past this many bytes in all, thumbnails get
+# coarser (never below 12², still finer than Playground's 10²), keeping big models' frames small.
+NEURON_MAP_BYTES_BUDGET = 24_000
+MIN_NEURON_MAP_RESOLUTION = 12
+
+
+def map_resolution(requested: int, neurons: int) -> int:
+    affordable = int(math.sqrt(NEURON_MAP_BYTES_BUDGET / max(1, neurons)))
+    return max(MIN_NEURON_MAP_RESOLUTION, min(requested, affordable))
+
+
 def loss_points(records: list[LossRecord]) -> list[LossPoint]:
     return [
         LossPoint(
-            step=r.step, epoch=r.epoch, train=finite_or_none(r.train), test=finite_or_none(r.test)
+            step=r.step,
+            epoch=r.epoch,
+            train=finite_or_none(r.train),
+            test=finite_or_none(r.test),
+            penalty=finite_or_none(r.penalty),
+            learning_rate=finite_or_none(r.learning_rate),
         )
         for r in records
     ]
@@ -71,8 +87,10 @@ def step_frame(
 ) -> StepFrame:
     """The frame without its `losses`: those depend on what each page has already received."""
     evaluation = session.evaluate()
-    grids = session.neuron_grids(neuron_map_resolution)
-    activations = [*session.model.activations, "sigmoid"]
+    biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
+    neurons = sum(p.shape[0] for p in biases)
+    grids = session.neuron_grids(map_resolution(neuron_map_resolution, neurons))
+    activations = [*session.model.activations, session.output_activation]
     layers = [
         LayerState(
             weights=s.weights.tolist(),
@@ -87,7 +105,7 @@ def step_frame(
         epoch=session.sampler.epoch,
         status=status,
         message=message,
-        learning_rate=session.config.training.learning_rate,
+        learning_rate=session.learning_rate,
         train_loss=finite_or_none(evaluation.train_loss),
         test_loss=finite_or_none(evaluation.test_loss),
         train_accuracy=finite_or_none(evaluation.train_accuracy),
@@ -96,10 +114,50 @@ def step_frame(
         losses_reset=False,
         layers=layers,
         activations=session.model.activations,
-        boundary=quantise(session.predict_grid(boundary_resolution), 0.0, 1.0),
+        boundary=boundary_heatmap(session, boundary_resolution),
         neuron_maps=[
             [neuron_heatmap(g, act) for g in layer_grids]
             for layer_grids, act in zip(grids, activations, strict=True)
         ],
         steps_per_second=steps_per_second,
+        **toolkit_fields(session, evaluation.train_penalty, boundary_resolution),
     )
+
+
+# The regression targets (plane, sine) lie in about [-1, 1]; the map saturates beyond.
+REGRESSION_RANGE = (-1.5, 1.5)
+CURVE_POINTS = 121
+
+
+def boundary_heatmap(session: TrainingSession, resolution: int) -> Heatmap:
+    grid = session.predict_grid(resolution)
+    if session.data.task == "regression":
+        return quantise(grid, *REGRESSION_RANGE)
+    return quantise(grid, 0.0, 1.0)
+
+
+def toolkit_fields(
+    session: TrainingSession, train_penalty: float, resolution: int
+) -> dict[str, object]:
+    """The issue-3 fields of a frame: task, features, freezing, PReLU, class maps, curve."""
+    task = session.data.task
+    x2_is_zero = bool((session.data.train_x[:, 1] == 0).all())
+    curve = None
+    if task == "regression" and x2_is_zero:
+        _, values = session.predict_curve(CURVE_POINTS)
+        curve = [finite_or_none(float(v)) for v in values]
+    class_maps = None
+    if task == "multiclass":
+        class_maps = [quantise(g, 0.0, 1.0) for g in session.class_grids(resolution)]
+    return {
+        "train_penalty": finite_or_none(train_penalty),
+        "task": task,
+        "loss_name": session.loss_name,
+        "output_activation": session.output_activation,
+        "features": list(session.model.features.names),
+        "frozen_layers": list(session.config.model.frozen_layers),
+        "prelu_slopes": session.prelu_slopes(),
+        "class_maps": class_maps,
+        "curve": curve,
+        "grad_norm": session.last_grad_norm,
+    }

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from app.protocol import ShutdownNotice
 from app.realtime.session import LiveSession, PlayingSessions
 from app.settings import Settings
 from app.training.config import LabConfig
@@ -35,6 +36,8 @@ class SessionRegistry:
         )
         self._reaper: asyncio.Task[None] | None = None
         self.playing = PlayingSessions(settings.worker_threads)
+        # Set on SIGTERM: pages are told, and no new session starts on a server about to stop.
+        self.closing = False
 
     def count(self) -> int:
         return len(self.sessions)
@@ -56,6 +59,8 @@ class SessionRegistry:
         self, session_id: str | None, config: LabConfig | None
     ) -> tuple[LiveSession, bool]:
         """Resume `session_id` if it is still here, else start a new session."""
+        if self.closing:
+            raise SessionLimitError("server restarting: try again in a few seconds")
         if session_id is not None and session_id in self.sessions:
             return self.sessions[session_id], True
         if len(self.sessions) >= self.settings.max_sessions:
@@ -71,6 +76,24 @@ class SessionRegistry:
         session = LiveSession(new_id, engine, self.settings, self.executor, self.playing)
         self.sessions[new_id] = session
         return session, False
+
+    async def drop_if_unwatched(self, session: LiveSession) -> None:
+        """Forget a session at once, unless a page still watches it."""
+        if session.subscribers or self.sessions.get(session.id) is not session:
+            return
+        del self.sessions[session.id]
+        await session.close()
+
+    def announce_shutdown(self) -> None:
+        """Tell every page the server is going away, before its sockets are closed."""
+        self.closing = True
+        notice = ShutdownNotice(
+            message="The server is restarting: this page reconnects when it is back, "
+            "but the run's progress will be lost (your settings are kept)."
+        )
+        for session in self.sessions.values():
+            for subscriber in session.subscribers:
+                subscriber.send(notice)
 
     async def expire_idle(self, now: float | None = None) -> int:
         """Drop sessions no page has watched for `session_ttl_seconds`."""

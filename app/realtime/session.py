@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -14,15 +15,25 @@ from typing import TypeVar
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    EditPointsRequest,
     ErrorFrame,
+    InspectionFrame,
+    InspectRequest,
     RunStatus,
     ServerModel,
     SetRequest,
     StepFrame,
+    SurfaceFrame,
+    SurfaceRequest,
 )
+from app.realtime.backprop import BackpropChannel
 from app.realtime.frames import data_frame, loss_points, step_frame
+from app.realtime.inspection import inspect_point
+from app.realtime.surface_runner import SurfaceRunner
 from app.settings import Settings
 from app.training.config import LabConfig
+from app.training.csv_data import dataset_from_csv
+from app.training.datasets import Dataset
 from app.training.session import BurstResult, TrainingSession
 
 log = logging.getLogger(__name__)
@@ -56,9 +67,13 @@ class Subscriber:
         self.wakeup = asyncio.Event()
         self.outbox: deque[ServerModel] = deque(maxlen=32)
         self.frame: StepFrame | None = None
+        # Like frames, only the newest loss surface waits to be sent.
+        self.surface: SurfaceFrame | None = None
         self.history_generation = -1
         self.history_sent = 0
         self.data_version = -1
+        # Versions of the autograd graph and code listing this page has (BackpropChannel).
+        self.backprop_sent: dict[str, int] = {}
 
     def send(self, message: ServerModel) -> None:
         self.outbox.append(message)
@@ -66,6 +81,10 @@ class Subscriber:
 
     def offer(self, frame: StepFrame) -> None:
         self.frame = frame
+        self.wakeup.set()
+
+    def offer_surface(self, surface: SurfaceFrame) -> None:
+        self.surface = surface
         self.wakeup.set()
 
 
@@ -93,6 +112,14 @@ class LiveSession:
         self._play_task: asyncio.Task[None] | None = None
         self._resume_on_attach = False
         self._steps_per_second = 0.0
+        # Set while a command waits: the running burst ends at its next step, so a change
+        # shows up in the very next frame instead of after a whole burst.
+        self._interrupt = threading.Event()
+        self._quick_burst = False
+        self.landscape = SurfaceRunner(
+            engine, executor, self._on_engine, self._publish_surface, self.broadcast_error
+        )
+        self.backprop = BackpropChannel(engine)
 
     # ---- pages ------------------------------------------------------------------------------
 
@@ -122,6 +149,10 @@ class LiveSession:
         if subscriber.data_version != self.data_version:
             subscriber.data_version = self.data_version
             out.append(data_frame(self.engine).model_dump_json())
+        out.extend(m.model_dump_json() for m in self.backprop.unsent(subscriber.backprop_sent))
+        surface, subscriber.surface = subscriber.surface, None
+        if surface is not None:
+            out.append(surface.model_dump_json())
         frame, subscriber.frame = subscriber.frame, None
         if frame is not None:
             history, generation = self.engine.history, self.engine.history_generation
@@ -138,6 +169,12 @@ class LiveSession:
     def _publish(self, frame: StepFrame) -> None:
         for subscriber in self.subscribers:
             subscriber.offer(frame)
+        self.landscape.on_frame(frame.step)
+
+    def _publish_surface(self, surface: ServerModel) -> None:
+        assert isinstance(surface, SurfaceFrame)
+        for subscriber in self.subscribers:
+            subscriber.offer_surface(surface)
 
     def broadcast_error(self, field: str | None, message: str) -> None:
         for subscriber in self.subscribers:
@@ -164,19 +201,20 @@ class LiveSession:
     async def set(self, request: SetRequest) -> None:
         def apply() -> StepFrame:
             e = self.engine
-            if request.learning_rate is not None:
-                e.set_learning_rate(request.learning_rate)
+            changes = request.training_changes()
+            if changes:
+                e.set_training(**changes)
             if request.activation is not None:
                 e.set_activation(request.activation)
-            if request.optimizer is not None:
-                e.set_optimizer(request.optimizer)
-            if request.momentum is not None:
-                e.set_momentum(request.momentum)
-            if request.batch_size is not None:
-                e.set_batch_size(request.batch_size)
+            if request.layer_activations is not None:
+                e.set_layer_activations(request.layer_activations)
+            if request.frozen_layers is not None:
+                e.set_frozen_layers(request.frozen_layers)
+            if request.skip_zero_grad is not None:
+                self.backprop.stepper.skip_zero_grad = request.skip_zero_grad
             return self._frame()
 
-        frame = await self._on_engine(apply)
+        frame = await self._command(apply)
         if self.status != "running":
             self._publish(frame)
 
@@ -186,13 +224,32 @@ class LiveSession:
             if self.status == "diverged":
                 await self._on_engine(self.engine.accept_current_loss)
             self.message = None
+            # A half-done phase step is finished first, so Play always starts at a step boundary.
+            await self._on_engine(self.backprop.finish_step)
             self._start_playing()
         elif action == "pause":
             await self._stop_playing("paused")
             self._publish(await self._on_engine(self._frame))
         elif action == "step":
             await self._stop_playing("paused")
-            self._publish(await self._on_engine(lambda: self._burst_frame(max_steps=1)))
+
+            def step() -> StepFrame:
+                # Mid-phase, Step completes the step in progress; otherwise it runs one.
+                finished = self.backprop.finish_step()
+                return self._frame() if finished else self._burst_frame(max_steps=1)
+
+            self._publish(await self._on_engine(step))
+        elif action == "step_phase":
+            await self._stop_playing("paused")
+
+            def step_phase() -> tuple[StepFrame, str | None]:
+                problem = self.backprop.step_phase()
+                return self._frame(), problem
+
+            frame, problem = await self._on_engine(step_phase)
+            if problem is not None:
+                self.broadcast_error(None, problem)
+            self._publish(frame)
         elif action == "reset":
             await self._stop_playing("idle")
             self.message = None
@@ -202,6 +259,70 @@ class LiveSession:
                 return self._frame()
 
             self._publish(await self._on_engine(reset))
+
+    # ---- the user's own data and model files (issue 3) ----------------------------------------
+
+    async def edit_points(self, request: EditPointsRequest) -> None:
+        """Drawn points: a live change like `set`; raises PointEditError with nothing changed."""
+
+        def apply() -> StepFrame:
+            add = [(p.x1, p.x2, p.label) for p in request.add]
+            self.engine.edit_points(add, [(p.x1, p.x2) for p in request.remove])
+            return self._frame()
+
+        frame = await self._command(apply)
+        self.data_version += 1
+        if self.status != "running":
+            self._publish(frame)
+
+    async def inspect(self, request: InspectRequest) -> InspectionFrame:
+        return await self._on_engine(lambda: inspect_point(self.engine, request.x1, request.x2))
+
+    async def save_checkpoint(self) -> tuple[bytes, int]:
+        """The model file and the step it was saved at."""
+        e = self.engine
+        return await self._on_engine(lambda: (e.save_checkpoint(), e.step_count))
+
+    async def load_checkpoint(self, raw: bytes) -> LabConfig:
+        """A model file's settings and weights; the run waits paused at step 0 to be looked at.
+        Raises CheckpointError, and then nothing has changed."""
+        await self._restart_with(lambda: self.engine.load_checkpoint(raw), keep_playing=False)
+        return self.engine.config
+
+    async def use_csv(self, raw: bytes) -> Dataset:
+        """Points from a CSV file for the current task, split by the current ratio and seed;
+        the run rebuilds. Raises CsvDataError, and then nothing has changed."""
+
+        def apply() -> None:
+            d = self.engine.config.data
+            data = dataset_from_csv(raw, self.engine.data.task, d.train_fraction, d.seed)
+            self.engine.use_points(data)
+
+        await self._restart_with(apply, keep_playing=True)
+        return self.engine.data
+
+    async def _restart_with(self, work: Callable[[], None], keep_playing: bool) -> None:
+        """Like configure: stop, apply on the engine, send the new data and frame. If `work`
+        raises, the run goes on as it was."""
+        previous = self.status
+        await self._stop_playing("idle")
+
+        def apply() -> StepFrame:
+            work()
+            return self._frame()
+
+        try:
+            frame = await self._on_engine(apply)
+        except Exception:
+            self.status = previous
+            if previous == "running":
+                self._start_playing()
+            raise
+        self.data_version += 1
+        self.message = None
+        self._publish(frame)
+        if previous == "running" and keep_playing:
+            self._start_playing()
 
     # ---- the training loop ------------------------------------------------------------------
 
@@ -215,8 +336,10 @@ class LiveSession:
             self.status = status
         task, self._play_task = self._play_task, None
         if task is not None:
-            # The loop ends after its current burst; waiting keeps commands strictly ordered.
+            # The loop ends after its current burst (cut short); waiting keeps commands ordered.
+            self._interrupt.set()
             await asyncio.wait({task})
+            self._interrupt.clear()
 
     async def _play_loop(self) -> None:
         interval = self.settings.frame_interval_seconds
@@ -224,6 +347,9 @@ class LiveSession:
         try:
             while self.status == "running":
                 seconds = self._playing.burst_seconds(interval)
+                if self._quick_burst:
+                    self._quick_burst = False
+                    seconds = MIN_BURST_SECONDS
                 frame = await self._on_engine(
                     functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
                 )
@@ -238,17 +364,36 @@ class LiveSession:
 
     async def close(self) -> None:
         await self._stop_playing("paused")
+        await self.landscape.close()
+
+    def request_surface(self, request: SurfaceRequest) -> None:
+        """Computed beside training, never inside the engine lock; the newest request wins."""
+        self.landscape.request(request)
 
     async def _on_engine(self, work: Callable[[], T]) -> T:
         async with self._engine_lock:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def _command(self, work: Callable[[], T]) -> T:
+        """A user's change: cut the running burst short, apply, then train a short burst so
+        the first frame computed with the change arrives within a few milliseconds."""
+        self._interrupt.set()
+
+        def apply() -> T:
+            self._interrupt.clear()
+            return work()
+
+        try:
+            return await self._on_engine(apply)
+        finally:
+            self._quick_burst = True
 
     # ---- run on the worker thread -----------------------------------------------------------
 
     def _burst_frame(self, max_steps: int, seconds: float | None = None) -> StepFrame:
         started = time.perf_counter()
         deadline = None if seconds is None else started + seconds
-        result: BurstResult = self.engine.burst(max_steps, deadline)
+        result: BurstResult = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
@@ -268,7 +413,7 @@ class LiveSession:
         return self._frame()
 
     def _frame(self) -> StepFrame:
-        return step_frame(
+        frame = step_frame(
             self.engine,
             self.status,
             self.message,
@@ -276,6 +421,10 @@ class LiveSession:
             self.settings.neuron_map_resolution,
             self._steps_per_second if self.status == "running" else 0.0,
         )
+        # Every state a page sees is a point of the optimizer's path on the loss surface.
+        self.landscape.record(frame.train_loss)
+        frame.phase = self.backprop.refresh(running=self.status == "running")
+        return frame
 
     @property
     def config(self) -> LabConfig:

@@ -13,10 +13,13 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    EditPointsRequest,
     ErrorFrame,
     HelloRequest,
+    InspectRequest,
     SessionInfo,
     SetRequest,
+    SurfaceRequest,
     client_message_adapter,
 )
 from app.realtime.rate_limit import TokenBucket
@@ -24,6 +27,7 @@ from app.realtime.registry import SessionLimitError, SessionRegistry
 from app.realtime.session import LiveSession, Subscriber
 from app.security import origin_allowed
 from app.settings import Settings
+from app.training.point_edits import PointEditError
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -95,19 +99,40 @@ class Connection:
                 except ValidationError as error:
                     await self.reply(describe_validation_error(error))
                     continue
-                if isinstance(request, HelloRequest):
-                    if not await self.hello(request):
-                        return
-                    if sender is None:
-                        sender = asyncio.create_task(self.send_forever())
-                elif self.session is None:
-                    await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
-                elif isinstance(request, ConfigureRequest):
-                    await self.session.configure(request)
-                elif isinstance(request, SetRequest):
-                    await self.session.set(request)
-                elif isinstance(request, ControlRequest):
-                    await self.session.control(request)
+                try:
+                    if isinstance(request, HelloRequest):
+                        if not await self.hello(request):
+                            return
+                        if sender is None:
+                            sender = asyncio.create_task(self.send_forever())
+                    elif self.session is None:
+                        await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
+                    elif isinstance(request, ConfigureRequest):
+                        await self.session.configure(request)
+                    elif isinstance(request, SetRequest):
+                        await self.session.set(request)
+                    elif isinstance(request, ControlRequest):
+                        await self.session.control(request)
+                    elif isinstance(request, SurfaceRequest):
+                        self.session.request_surface(request)
+                    elif isinstance(request, EditPointsRequest):
+                        await self.session.edit_points(request)
+                    elif isinstance(request, InspectRequest) and self.subscriber is not None:
+                        self.subscriber.send(await self.session.inspect(request))
+                except PointEditError as error:
+                    await self.reply(ErrorFrame(field="edit_points", message=str(error)))
+                except WebSocketDisconnect:
+                    raise
+                except Exception:
+                    # A bug in one command must not take the socket, and the run, down with it.
+                    log.exception("applying a %r message failed", request.type)
+                    await self.reply(
+                        ErrorFrame(
+                            field=None,
+                            message=f"internal error while applying '{request.type}'; "
+                            "the session goes on",
+                        )
+                    )
         except WebSocketDisconnect:
             return
         finally:
@@ -119,17 +144,24 @@ class Connection:
                 await self.session.detach(self.subscriber)
 
     async def hello(self, request: HelloRequest) -> bool:
-        if self.session is not None and self.subscriber is not None:
-            await self.session.detach(self.subscriber)
-            self.session = self.subscriber = None
+        previous, old_subscriber = self.session, self.subscriber
+        if previous is not None and old_subscriber is not None:
+            await previous.detach(old_subscriber)
+            if request.session_id != previous.id:
+                # This socket leaves its run for another: drop it now rather than keep it for
+                # the TTL, or one socket saying hello in a loop could fill the server.
+                await self.registry.drop_if_unwatched(previous)
         try:
             session, resumed = await self.registry.open(request.session_id, request.config)
         except SessionLimitError as error:
             await self.reply(ErrorFrame(field=None, message=str(error)))
             await self.websocket.close(CLOSE_TRY_AGAIN_LATER, "server busy")
             return False
-        self.session = session
-        self.subscriber = await session.attach()
+        subscriber = await session.attach()
+        self.session, self.subscriber = session, subscriber
+        if old_subscriber is not None:
+            # The sender waits on the old subscriber: wake it so it moves to the new one.
+            old_subscriber.wakeup.set()
         self.subscriber.send(
             SessionInfo(
                 session_id=session.id,

@@ -9,7 +9,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-DatasetName = Literal["circle", "xor", "gauss", "spiral"]
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "blobs", "plane", "sine"]
+Task = Literal["binary", "multiclass", "regression"]
 
 # Playground draws everything on [-6, 6]²; its generators fill roughly [-5, 5]².
 INPUT_EXTENT = 6.0
@@ -17,12 +18,22 @@ INPUT_EXTENT = 6.0
 
 @dataclass(frozen=True)
 class Dataset:
-    """Points split into train and test; labels are 0.0/1.0 floats shaped (n, 1) for BCE."""
+    """Points split into train and test, with targets shaped for the task's loss.
+
+    binary: 0.0/1.0 floats (n, 1) for BCEWithLogitsLoss; multiclass: int64 class indices (n,)
+    for CrossEntropyLoss; regression: float targets (n, 1) for MSELoss.
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    task: Task = "binary"
+    n_classes: int = 2
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes if self.task == "multiclass" else 1
 
 
 Generator = Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -76,12 +87,63 @@ def _spiral(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray,
     return points, labels
 
 
+def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # scikit-learn's two interleaving half circles, scaled ×3.5 and centred on the plane.
+    upper = n // 2
+    t_up = rng.uniform(0, np.pi, upper)
+    t_down = rng.uniform(0, np.pi, n - upper)
+    up = np.stack([np.cos(t_up), np.sin(t_up)], axis=1)
+    down = np.stack([1 - np.cos(t_down), 0.5 - np.sin(t_down)], axis=1)
+    points = (np.concatenate([up, down]) - (0.5, 0.25)) * 3.5
+    points += rng.normal(0, 1, (n, 2)) * noise * 2
+    labels = np.concatenate([np.zeros(upper), np.ones(n - upper)]).astype(np.float32)
+    return points, labels
+
+
+BLOB_CENTRES = ((0.0, 3.0), (-2.6, -1.5), (2.6, -1.5))
+
+
+def _blobs(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Three Gaussian clusters: labels 0, 1, 2 (softmax and cross-entropy)."""
+    sigma = 0.6 + 3 * noise
+    labels = np.arange(n) % len(BLOB_CENTRES)
+    centres = np.array(BLOB_CENTRES)[labels]
+    return centres + rng.normal(0, sigma, (n, 2)), labels.astype(np.float32)
+
+
+def _plane(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Playground's regression plane: target (x₁ + x₂)/10 in [-1, 1], noise on the target."""
+    points = rng.uniform(-5, 5, (n, 2))
+    target = (points[:, 0] + points[:, 1]) / 10 + rng.uniform(-1, 1, n) * noise
+    return points, target.astype(np.float32)
+
+
+def _sine(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-D curve fit: x₂ = 0, target sin(x₁) (+ noise); drawn as target against x₁."""
+    x1 = rng.uniform(-5, 5, n)
+    target = np.sin(x1) + rng.normal(0, 1, n) * noise
+    return np.stack([x1, np.zeros(n)], axis=1), target.astype(np.float32)
+
+
 GENERATORS: dict[str, Generator] = {
     "circle": _circle,
     "xor": _xor,
     "gauss": _gauss,
     "spiral": _spiral,
+    "moons": _moons,
+    "blobs": _blobs,
+    "plane": _plane,
+    "sine": _sine,
 }
+TASKS: dict[str, Task] = {
+    "blobs": "multiclass",
+    "plane": "regression",
+    "sine": "regression",
+}
+
+
+def task_of(name: str) -> Task:
+    return TASKS.get(name, "binary")
 
 
 def make_dataset(
@@ -91,9 +153,20 @@ def make_dataset(
     rng = np.random.default_rng(seed)
     points, labels = GENERATORS[name](n_points, noise, rng)
     order = rng.permutation(len(points))
-    points = np.clip(points[order], -INPUT_EXTENT, INPUT_EXTENT).astype(np.float32)
-    labels = labels[order].astype(np.float32)
+    return split_dataset(points[order], labels[order], train_fraction, task_of(name))
+
+
+def split_dataset(
+    points: np.ndarray, labels: np.ndarray, train_fraction: float, task: Task
+) -> Dataset:
+    """Points (n, 2) and labels (n,) in their final order → the first share trains."""
+    points = np.clip(points, -INPUT_EXTENT, INPUT_EXTENT).astype(np.float32)
     n_train = max(1, min(len(points) - 1, round(len(points) * train_fraction)))
-    x = torch.from_numpy(points)
-    y = torch.from_numpy(labels).unsqueeze(1)
-    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    x = torch.from_numpy(np.ascontiguousarray(points))
+    if task == "multiclass":
+        y = torch.from_numpy(labels.astype(np.int64))
+        n_classes = max(3, int(y.max().item()) + 1) if len(y) else 3
+    else:
+        y = torch.from_numpy(labels.astype(np.float32)).unsqueeze(1)
+        n_classes = 2
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], task, n_classes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -12,10 +13,26 @@ import torch
 from torch import nn
 
 from app.training.batches import BatchSampler
-from app.training.config import DataConfig, LabConfig, ModelConfig, OptimizerName
+from app.training.checkpoints import load_checkpoint, save_checkpoint
+from app.training.config import (
+    DataConfig,
+    LabConfig,
+    ModelConfig,
+    OptimizerName,
+    TrainingConfig,
+)
 from app.training.datasets import INPUT_EXTENT, Dataset, make_dataset
 from app.training.model import MLP, ActivationName, build_model
-from app.training.optimizers import build_optimizer, set_learning_rate, set_momentum
+from app.training.optimizers import (
+    LRScheduler,
+    add_parameters,
+    apply_options,
+    build_optimizer,
+    build_scheduler,
+    effective_learning_rate,
+)
+from app.training.penalties import activation_penalty, implied_l2_penalty, l1_penalty
+from app.training.point_edits import edit_points
 
 # Past this a run is called diverged even while its loss is still finite: the weights are
 # on their way to inf and every picture has stopped meaning anything.
@@ -25,14 +42,28 @@ DIVERGED_PARAMETER_MAGNITUDE = 1e6
 DIVERGED_LOSS_FACTOR = 2.0
 # The loss history keeps every frame's point up to this many, then keeps every other one.
 MAX_HISTORY_POINTS = 10_000
+# Changing any of these restarts the learning-rate schedule from the current step.
+SCHEDULE_FIELDS = frozenset(
+    {"learning_rate", "schedule", "schedule_step_size", "schedule_gamma", "schedule_steps"}
+)
+LOSS_NAMES = {
+    "binary": "BCEWithLogitsLoss",
+    "multiclass": "CrossEntropyLoss",
+    "regression": "MSELoss",
+}
+OUTPUT_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Data losses (no penalty) on all points; `train_penalty` is the regulariser's share on
+    the training set (L1, activation penalty, and the L2 that weight decay stands for)."""
+
     train_loss: float
     test_loss: float
     train_accuracy: float
     test_accuracy: float
+    train_penalty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,8 @@ class LossRecord:
     epoch: float
     train: float
     test: float
+    penalty: float = 0.0
+    learning_rate: float = math.nan
 
 
 @dataclass
@@ -71,6 +104,7 @@ class _Checkpoint:
     samples_seen: int
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict[str, object]
+    scheduler_state: dict[str, object]
 
 
 @dataclass
@@ -80,7 +114,7 @@ class TrainingSession:
     config: LabConfig = field(default_factory=LabConfig)
 
     def __post_init__(self) -> None:
-        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.loss_fn: nn.Module = nn.BCEWithLogitsLoss()
         self.history: list[LossRecord] = []
         # Bumped whenever `history` is replaced rather than appended to (rebuild, thinning).
         self.history_generation = 0
@@ -91,12 +125,43 @@ class TrainingSession:
 
     def _build_data(self) -> None:
         d = self.config.data
-        self.data: Dataset = make_dataset(d.dataset, d.n_points, d.noise, d.train_fraction, d.seed)
+        self.set_data(make_dataset(d.dataset, d.n_points, d.noise, d.train_fraction, d.seed))
+
+    def set_data(self, data: Dataset) -> None:
+        """New points; the loss follows the task (the caller rebuilds the model after)."""
+        self.data: Dataset = data
+        losses: dict[str, nn.Module] = {
+            "binary": nn.BCEWithLogitsLoss(),
+            "multiclass": nn.CrossEntropyLoss(),
+            "regression": nn.MSELoss(),
+        }
+        self.loss_fn = losses[data.task]
+
+    @property
+    def loss_name(self) -> str:
+        return LOSS_NAMES[self.data.task]
+
+    @property
+    def output_activation(self) -> str:
+        return OUTPUT_ACTIVATIONS[self.data.task]
 
     def _build_model(self) -> None:
         m = self.config.model
-        self.model: MLP = build_model(2, list(m.hidden_layers), m.activation, m.init, m.seed)
+        self.model: MLP = build_model(
+            len(m.features),
+            list(m.hidden_layers),
+            m.activations_per_layer(),
+            m.init,
+            m.seed,
+            n_outputs=self.data.n_outputs,
+            features=list(m.features),
+        )
+        self.model.freeze(set(m.frozen_layers))
         self.optimizer = self._new_optimizer(self.config.training.optimizer)
+        self.scheduler: LRScheduler = build_scheduler(self.optimizer, self.config.training)
+        self.last_grad_norm: float | None = None
+        self.last_data_loss: torch.Tensor | None = None
+        self.last_penalty: torch.Tensor | None = None
         # The batch order depends on both seeds, so same settings ⇒ the same run.
         self.sampler = BatchSampler(
             len(self.data.train_x),
@@ -113,8 +178,7 @@ class TrainingSession:
         self.record_losses(self.initial_evaluation)
 
     def _new_optimizer(self, name: OptimizerName) -> torch.optim.Optimizer:
-        t = self.config.training
-        return build_optimizer(name, self.model.parameters(), t.learning_rate, t.momentum)
+        return build_optimizer(name, self.model.parameters(), self.config.training)
 
     def rebuild(self, data: DataConfig | None = None, model: ModelConfig | None = None) -> None:
         """New data and/or a new network: the run starts over at step 0."""
@@ -125,38 +189,104 @@ class TrainingSession:
             self._build_data()
         self._build_model()
 
+    def save_checkpoint(self) -> bytes:
+        """The state_dict and the settings as one torch file (see checkpoints.py)."""
+        return save_checkpoint(self.config, self.model.state_dict())
+
+    def load_checkpoint(self, raw: bytes) -> None:
+        """Settings and weights from a checked file; on any error nothing here has changed."""
+        config, state = load_checkpoint(raw)
+        self.config = config
+        self._build_data()
+        self._build_model()
+        self.model.load_state_dict(state)
+        self.history = []
+        self.initial_evaluation = self.evaluate()
+        self.divergence_reference = self.initial_evaluation.train_loss
+        self.record_losses(self.initial_evaluation)
+
+    def use_points(self, data: Dataset) -> None:
+        """The user's own points (an uploaded file): the run starts over on them at step 0."""
+        self.set_data(data)
+        self._build_model()
+
+    def edit_points(
+        self, add: list[tuple[float, float, float]], remove: list[tuple[float, float]]
+    ) -> None:
+        """Points drawn or removed by hand; the weights and the optimizer carry on."""
+        self.data = edit_points(self.data, add, remove)
+        seen = self.sampler.samples_seen
+        m = self.config.model
+        self.sampler = BatchSampler(
+            len(self.data.train_x),
+            self.config.training.batch_size,
+            seed=self.config.data.seed * 1_000_003 + m.seed,
+        )
+        self.sampler.samples_seen = seen
+
     def reset(self) -> None:
         """Same settings, fresh weights from the same seed: the run replays from step 0."""
         self._build_model()
 
     # ---- live knobs: the weights are kept ---------------------------------------------------
 
+    def set_training(self, **changes: object) -> None:
+        """Any TrainingConfig fields, validated against its limits, applied from the next step.
+
+        A new optimizer starts with empty state (momentum, m, v); a new learning rate or
+        schedule restarts the schedule from here; every other knob is written into the
+        optimizer's param groups, keeping its state.
+        """
+        old = self.config.training
+        training = TrainingConfig.model_validate({**old.model_dump(), **changes})
+        self.config = self.config.model_copy(update={"training": training})
+        changed = {k for k in changes if getattr(old, k) != getattr(training, k)}
+        if "optimizer" in changed:
+            self.optimizer = self._new_optimizer(training.optimizer)
+            self.scheduler = build_scheduler(self.optimizer, training)
+            return
+        apply_options(self.optimizer, training.optimizer, training)
+        if changed & SCHEDULE_FIELDS:
+            self.scheduler = build_scheduler(self.optimizer, training)
+        if "batch_size" in changed:
+            self.sampler.set_batch_size(training.batch_size)
+
     def set_learning_rate(self, learning_rate: float) -> None:
-        self._update_training(learning_rate=learning_rate)
-        set_learning_rate(self.optimizer, learning_rate)
+        self.set_training(learning_rate=learning_rate)
 
     def set_momentum(self, momentum: float) -> None:
-        self._update_training(momentum=momentum)
-        set_momentum(self.optimizer, momentum)
+        self.set_training(momentum=momentum)
 
     def set_batch_size(self, batch_size: int) -> None:
-        self._update_training(batch_size=batch_size)
-        self.sampler.set_batch_size(batch_size)
+        self.set_training(batch_size=batch_size)
 
     def set_optimizer(self, name: OptimizerName) -> None:
-        """A new optimizer on the same parameters; its state (momentum, m, v) starts empty."""
-        self._update_training(optimizer=name)
-        self.optimizer = self._new_optimizer(name)
+        self.set_training(optimizer=name)
 
     def set_activation(self, activation: ActivationName) -> None:
-        self.config = self.config.model_copy(
-            update={"model": self.config.model.model_copy(update={"activation": activation})}
-        )
-        self.model.set_activation(activation)
+        """The global knob: every hidden layer gets `activation`."""
+        self._update_model(activation=activation, layer_activations=None)
+        self._apply_activations()
 
-    def _update_training(self, **changes: object) -> None:
-        training = self.config.training.model_copy(update=changes)
-        self.config = self.config.model_copy(update={"training": training})
+    def set_layer_activations(self, activations: list[ActivationName]) -> None:
+        """One activation per hidden layer (missing ones keep the global activation)."""
+        self._update_model(layer_activations=list(activations))
+        self._apply_activations()
+
+    def _apply_activations(self) -> None:
+        created = self.model.set_activations(self.config.model.activations_per_layer())
+        add_parameters(self.optimizer, created)
+
+    def set_frozen_layers(self, frozen_layers: list[int]) -> None:
+        """requires_grad_(False) on these layers: no gradient, no update, until unfrozen."""
+        n_layers = len(self.model.layers)
+        frozen = sorted({i for i in frozen_layers if 0 <= i < n_layers})
+        self._update_model(frozen_layers=frozen)
+        self.model.freeze(set(frozen))
+
+    def _update_model(self, **changes: object) -> None:
+        model = ModelConfig.model_validate({**self.config.model.model_dump(), **changes})
+        self.config = self.config.model_copy(update={"model": model})
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -165,19 +295,54 @@ class TrainingSession:
         return self.data.train_x[indices], self.data.train_y[indices]
 
     def compute_loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The loss that backward() differentiates (penalty terms belong here too)."""
-        return self.loss_fn(output, y)
+        """The loss that backward() differentiates: the data loss plus the penalty terms.
+
+        The activation penalty reads the hidden activations of the forward pass that made
+        `output` (the model keeps them while autograd records).
+        """
+        data_loss = self.loss_fn(output, y)
+        penalty = self.penalty(self.model.hidden_outputs, len(output))
+        self.last_data_loss = data_loss.detach()
+        self.last_penalty = penalty.detach() if isinstance(penalty, torch.Tensor) else None
+        return data_loss + penalty if isinstance(penalty, torch.Tensor) else data_loss
+
+    def penalty(self, hidden: list[torch.Tensor], batch_size: int) -> torch.Tensor | float:
+        """L1 on every parameter plus the activation penalty; 0.0 (no term) when both are off."""
+        t = self.config.training
+        total: torch.Tensor | float = 0.0
+        if t.l1 > 0:
+            total = total + l1_penalty(self.model, t.l1)
+        if t.activation_penalty != "none" and t.activation_penalty_strength > 0:
+            total = total + activation_penalty(
+                hidden, t.activation_penalty, t.activation_penalty_strength, batch_size
+            )
+        return total
+
+    def before_optimizer_step(self) -> None:
+        """Between loss.backward() and optimizer.step(): clip the gradient's global norm."""
+        max_norm = self.config.training.grad_clip_norm
+        if max_norm > 0:
+            trainable = [p for p in self.model.parameters() if p.grad is not None]
+            norm = torch.nn.utils.clip_grad_norm_(trainable, max_norm)
+            self.last_grad_norm = float(norm)
 
     def finish_step(self, loss: torch.Tensor) -> float:
-        """Bookkeeping after optimizer.step(): counters (and schedulers) advance here."""
+        """Bookkeeping after optimizer.step(): the schedule and the counters advance here."""
+        self.scheduler.step()
         self.step_count += 1
         self.last_loss = loss.item()
         return self.last_loss
 
+    @property
+    def learning_rate(self) -> float:
+        """The effective learning rate of the next step (the schedule applied)."""
+        return effective_learning_rate(self.optimizer)
+
     def train_step(self) -> float:
         """One optimizer step on the next mini-batch: literally the tutorial's five lines.
 
-        Anything a feature adds goes into next_batch / compute_loss / finish_step, which a
+        Anything a feature adds goes into next_batch / compute_loss / before_optimizer_step
+        (between backward and step: gradient clipping) / finish_step, which a
         phase-by-phase stepper calls in the same order, so both paths stay bit-identical.
         """
         x, y = self.next_batch()
@@ -185,6 +350,7 @@ class TrainingSession:
         output = self.model(x)
         loss = self.compute_loss(output, y)
         loss.backward()
+        self.before_optimizer_step()
         self.optimizer.step()
         return self.finish_step(loss)
 
@@ -195,10 +361,16 @@ class TrainingSession:
             self.sampler.samples_seen,
             {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             copy.deepcopy(self.optimizer.state_dict()),
+            copy.deepcopy(self.scheduler.state_dict()),
         )
 
-    def train_steps(self, max_steps: int, deadline: float | None = None) -> Divergence | None:
-        """Up to `max_steps` steps (or until `deadline`, a perf_counter time).
+    def train_steps(
+        self,
+        max_steps: int,
+        deadline: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Divergence | None:
+        """Up to `max_steps` steps (or until `deadline`, a perf_counter time, or `stop()`).
 
         Stops at the first sign of divergence, restores the last finite checkpoint and says so.
         """
@@ -210,14 +382,21 @@ class TrainingSession:
                 return self._restore(reason)
             if deadline is not None and perf_counter() >= deadline:
                 break
+            if stop is not None and stop():
+                break
         # A finite loss can still hide weights racing to inf; look once per burst.
         reason = self._parameter_divergence()
         return self._restore(reason) if reason else None
 
-    def burst(self, max_steps: int, deadline: float | None = None) -> BurstResult:
+    def burst(
+        self,
+        max_steps: int,
+        deadline: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> BurstResult:
         """Train, then evaluate on all points and record the losses: what one frame shows."""
         start = self.step_count
-        divergence = self.train_steps(max_steps, deadline)
+        divergence = self.train_steps(max_steps, deadline, stop)
         evaluation = self.evaluate()
         self.record_losses(evaluation)
         if divergence is None:
@@ -258,12 +437,22 @@ class TrainingSession:
         assert cp is not None, "train_steps always checkpoints first"
         self.model.load_state_dict(cp.model_state)
         self.optimizer.load_state_dict(cp.optimizer_state)  # type: ignore[arg-type]
+        self.scheduler.load_state_dict(cp.scheduler_state)
         self.step_count = cp.step
         self.sampler.samples_seen = cp.samples_seen
         self.model.zero_grad(set_to_none=True)
         return Divergence(diverged_at, cp.step, reason)
 
     # ---- reading the state ------------------------------------------------------------------
+
+    def accuracy(self, output: torch.Tensor, y: torch.Tensor) -> float:
+        """Share of points classified right; NaN for regression (no classes to be right about)."""
+        task = self.data.task
+        if task == "binary":
+            return ((output > 0).float() == y).float().mean().item()
+        if task == "multiclass":
+            return (output.argmax(dim=1) == y).float().mean().item()
+        return math.nan
 
     @torch.no_grad()
     def evaluate(self) -> Evaluation:
@@ -272,17 +461,34 @@ class TrainingSession:
         def loss_and_accuracy(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
             if len(x) == 0:
                 return math.nan, math.nan
-            logits = self.model(x)
-            accuracy = ((logits > 0).float() == y).float().mean().item()
-            return self.loss_fn(logits, y).item(), accuracy
+            output = self.model(x)
+            return self.loss_fn(output, y).item(), self.accuracy(output, y)
 
         train_loss, train_acc = loss_and_accuracy(d.train_x, d.train_y)
         test_loss, test_acc = loss_and_accuracy(d.test_x, d.test_y)
-        return Evaluation(train_loss, test_loss, train_acc, test_acc)
+        return Evaluation(train_loss, test_loss, train_acc, test_acc, self.train_penalty())
+
+    @torch.no_grad()
+    def train_penalty(self) -> float:
+        """The regulariser on the whole training set, as the chart shows it beside the loss."""
+        t = self.config.training
+        hidden = self.model.forward_all(self.data.train_x)[:-1]
+        penalty = self.penalty(hidden, len(self.data.train_x))
+        total = float(penalty)
+        if t.weight_decay > 0 and t.optimizer != "adamw":
+            # weight_decay=λ adds λθ to the gradient: the gradient of λ/2·‖θ‖². AdamW's decay is
+            # decoupled from the loss, so it has no loss term to show.
+            total += implied_l2_penalty(self.model, t.weight_decay)
+        return total
 
     def record_losses(self, evaluation: Evaluation) -> LossRecord:
         record = LossRecord(
-            self.step_count, self.sampler.epoch, evaluation.train_loss, evaluation.test_loss
+            self.step_count,
+            self.sampler.epoch,
+            evaluation.train_loss,
+            evaluation.test_loss,
+            evaluation.train_penalty,
+            self.learning_rate,
         )
         if self.history and self.history[-1].step == record.step:
             self.history[-1] = record
@@ -318,15 +524,52 @@ class TrainingSession:
         x2, x1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
         return torch.stack([x1.reshape(-1), x2.reshape(-1)], dim=1)
 
+    def squash(self, output: torch.Tensor) -> torch.Tensor:
+        """The output activation the loss implies: sigmoid, softmax or identity."""
+        if self.data.task == "binary":
+            return torch.sigmoid(output)
+        if self.data.task == "multiclass":
+            return torch.softmax(output, dim=1)
+        return output
+
+    @torch.no_grad()
+    def predict(self, points: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden layer's activations and the squashed output at `points` (n, 2)."""
+        outputs = self.model.forward_all(points)
+        outputs[-1] = self.squash(outputs[-1])
+        return outputs
+
     @torch.no_grad()
     def predict_grid(self, resolution: int) -> np.ndarray:
-        """P(class 1) over the input plane: the decision boundary's picture."""
-        logits = self.model(self.input_grid(resolution))
-        return torch.sigmoid(logits).reshape(resolution, resolution).numpy()
+        """The picture under the data: P(class 1) (binary), the prediction (regression), or
+        the winning class's probability (multi-class; see class_grids for each class)."""
+        out = self.squash(self.model(self.input_grid(resolution)))
+        if self.data.task == "multiclass":
+            out = out.max(dim=1).values
+        return out.reshape(resolution, resolution).numpy()
+
+    @torch.no_grad()
+    def class_grids(self, resolution: int) -> np.ndarray:
+        """P(class k) over the plane: (classes, res, res)."""
+        out = self.squash(self.model(self.input_grid(resolution)))
+        return out.T.reshape(-1, resolution, resolution).numpy()
+
+    @torch.no_grad()
+    def predict_curve(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The model along x₁ with x₂ = 0: the fitted curve of a 1-D regression."""
+        x1 = torch.linspace(-INPUT_EXTENT, INPUT_EXTENT, n)
+        points = torch.stack([x1, torch.zeros(n)], dim=1)
+        return x1.numpy(), self.squash(self.model(points))[:, 0].numpy()
 
     @torch.no_grad()
     def neuron_grids(self, resolution: int) -> list[np.ndarray]:
         """Each layer's neuron outputs over the plane: [layer] → (neurons, res, res)."""
-        outputs = self.model.forward_all(self.input_grid(resolution))
-        outputs[-1] = torch.sigmoid(outputs[-1])
+        outputs = self.predict(self.input_grid(resolution))
         return [o.T.reshape(-1, resolution, resolution).numpy() for o in outputs]
+
+    def prelu_slopes(self) -> list[float | None]:
+        """Each hidden layer's learnt PReLU slope, None where the layer is not PReLU."""
+        return [
+            float(self.model.prelu[str(i)].item()) if name == "prelu" else None
+            for i, name in enumerate(self.model.activations)
+        ]

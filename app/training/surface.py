@@ -13,9 +13,11 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from app.training.model import MLP
 
-# Every vector here (center, directions, trajectory points) is a FLAT float32 parameter vector in
-# the order of `parameters_to_vector(model.parameters())`: layers[0].weight row by row,
-# layers[0].bias, layers[1].weight, … — the same order `flat_params` returns.
+# Every vector here (center, directions, trajectory points) is a FLAT float32 vector of the
+# nn.Linear parameters in the order of `parameters_to_vector`: layers[0].weight row by row,
+# layers[0].bias, layers[1].weight, … — the same order `flat_params` returns. Other parameters
+# (a PReLU slope) are not part of the plane: the surface holds them at the model's values.
+# `x` is what the first nn.Linear takes: the model's input features, not the raw points.
 
 LossName = Literal["bce", "mse", "cross_entropy"]
 
@@ -65,13 +67,18 @@ class PcaDirections(NamedTuple):
     explained: Tensor  # [2] fraction of the trajectory's variance each direction captures
 
 
+def linear_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters the plane moves: every nn.Linear's weight then bias, layer by layer."""
+    return [p for layer in _linears(model) for p in (layer.weight, layer.bias)]  # type: ignore[misc]
+
+
 def flat_params(model: nn.Module) -> Tensor:
-    """A detached copy of the model's parameters as one flat vector (the layout used here)."""
-    return parameters_to_vector(model.parameters()).detach().clone()
+    """A detached copy of the model's linear parameters as one flat vector (the layout here)."""
+    return parameters_to_vector(linear_parameters(model)).detach().clone()
 
 
-def _linears(model: MLP) -> list[nn.Linear]:
-    layers = list(model.layers)
+def _linears(model: nn.Module) -> list[nn.Linear]:
+    layers = list(model.layers)  # type: ignore[arg-type]
     for layer in layers:
         if not isinstance(layer, nn.Linear) or layer.bias is None:
             raise TypeError("the surface needs an MLP of nn.Linear layers with biases")
@@ -166,7 +173,7 @@ def weight_directions(
     """
     if first == second:
         raise ValueError("the two weights must differ, or the plane is a line")
-    size = sum(p.numel() for p in model.parameters())
+    size = sum(p.numel() for p in linear_parameters(model))
     layers, offsets = _linears(model), _offsets(model)
     axes = []
     for layer_index, out, inp in (first, second):
@@ -228,7 +235,21 @@ _ACTS: dict[str, _Act] = {
     "linear": _Act(lambda z, out: out.copy_(z)),
     "sigmoid": _Act(_sigmoid),
     "tanh": _Act(_sigmoid, pre_scale=2.0, post_scale=2.0, post_shift=-1.0),
+    "leaky_relu": _Act(lambda z, out: out.copy_(F.leaky_relu_(z))),  # slope 0.01, as nn's
+    "elu": _Act(lambda z, out: out.copy_(F.elu_(z))),
+    "gelu": _Act(lambda z, out: out.copy_(F.gelu(z))),
 }
+
+
+def _activation(model: MLP, layer: int) -> _Act:
+    """Hidden layer `layer`'s activation; a PReLU's learnt slope is held at its current value."""
+    name = model.activations[layer]
+    if name == "prelu":
+        slope = getattr(model, "prelu")[str(layer)].detach().clone()  # noqa: B009
+        return _Act(lambda z, out: out.copy_(F.prelu(z, slope)))
+    if name not in _ACTS:
+        raise ValueError(f"no batched loss surface for the activation {name!r}")
+    return _ACTS[name]
 
 
 def _augmented_order(model: MLP) -> Tensor:
@@ -265,7 +286,7 @@ def _batched_loss(
     """
     layers = _linears(model)
     sizes = [(layer.out_features, layer.in_features) for layer in layers]
-    acts = [_ACTS[name] for name in model.activations]
+    acts = [_activation(model, i) for i in range(len(model.activations))]
     if len(acts) != len(layers) - 1:
         raise ValueError("one activation per hidden layer expected")
     size = sum(layer.weight.numel() + layer.out_features for layer in layers)
@@ -423,7 +444,16 @@ def loss_surface_naive(
     alphas, betas, a, b = _grid(span, resolution)
     values = torch.empty(a.numel())
     for g in range(a.numel()):
-        vector_to_parameters(center + a[g] * d1 + b[g] * d2, probe.parameters())
-        values[g] = criterion(probe(x), target)
+        vector_to_parameters(center + a[g] * d1 + b[g] * d2, linear_parameters(probe))
+        values[g] = criterion(_forward_from_features(probe, x), target)
     values, finite = _finite(values.view(resolution, resolution))
     return Surface(values, alphas, betas, finite)
+
+
+def _forward_from_features(model: MLP, x: Tensor) -> Tensor:
+    """The model's forward pass from its first nn.Linear on (`x` is already the features)."""
+    h = x
+    layers = _linears(model)
+    for i, layer in enumerate(layers[:-1]):
+        h = model.activate(i, layer(h))
+    return layers[-1](h)

@@ -5,7 +5,17 @@ import { cloneConfig, createStore, hashFromConfig, rememberSession } from "./sto
 import { createBoundaryView } from "./views/boundary.js";
 import { formatNumber } from "./views/colors.js";
 import { createLossChart } from "./views/lossChart.js";
+import { createLandscapeView } from "./views/landscape.js";
 import { createNetworkView } from "./views/network.js";
+import { createAutogradView } from "./views/autograd.js";
+import { createCodePanel } from "./views/code.js";
+import { createPhaseView } from "./views/phase.js";
+import { bindToolkit, renderToolkit, syncToolkit } from "./toolkit.js";
+import { createLayerPanel } from "./views/layerPanel.js";
+import { createLearningRateChart } from "./views/learningRateChart.js";
+import { bindOwnData, createInspector, drawLabel, syncDrawClasses } from "./ownData.js";
+import { createInspectionView } from "./views/inspection.js";
+import { createPlaneInput } from "./views/planeInput.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -19,6 +29,9 @@ const ui = {
   errorUntil: 0,
   errorText: "",
   connection: "connecting",
+  notice: "", // the server said it is shutting down: shown until the page is back
+  selectedWeights: [], // edges clicked on the network graph: the loss surface's two weight axes
+  inspection: null, // the model at the hovered point of the plane (an `inspection` message)
 };
 
 const network = createNetworkView($("network-graph"), {
@@ -29,16 +42,49 @@ const network = createNetworkView($("network-graph"), {
     ui.heatmapOverride = heatmap;
     store.dirty = true;
   },
+  onEdgeClick: (weight) => {
+    const same = (w) => w.layer === weight.layer && w.out_neuron === weight.out_neuron && w.in_neuron === weight.in_neuron;
+    const kept = ui.selectedWeights.filter((w) => !same(w));
+    ui.selectedWeights = kept.length < ui.selectedWeights.length ? kept : [...kept, weight].slice(-2);
+    store.dirty = true;
+  },
 });
 const boundary = createBoundaryView($("decision-boundary"));
+// Draw your own points and hover inference (issue 3): the view reports, main sends.
+const inspector = createInspector((point) => socket.send(ClientMessage.INSPECT, point));
+const planeInput = createPlaneInput($("decision-boundary"), {
+  onAdd: (point) => socket.send(ClientMessage.EDIT_POINTS, { add: [{ label: drawLabel(), ...point }] }),
+  onRemove: (point) => socket.send(ClientMessage.EDIT_POINTS, { remove: [point] }),
+  onHover: (point) => inspector.hover(point),
+  onLeave: () => {
+    inspector.leave();
+    ui.inspection = null;
+    store.dirty = true;
+  },
+});
+const inspectionView = createInspectionView($("inspection"));
 const lossChart = createLossChart($("loss-chart"));
+const learningRateChart = createLearningRateChart($("lr-chart"));
+const layerPanel = createLayerPanel($("layer-panel"), {
+  onActivations: (activations) => setLive({ layer_activations: activations }),
+  onFrozen: (frozen) => setLive({ frozen_layers: frozen }),
+});
+const landscape = createLandscapeView($("loss-surface"), {
+  limits: store.limits,
+  onRequest: (request) => socket.send(ClientMessage.SURFACE, request),
+});
+const codePanel = createCodePanel($("code-panel"));
+const phaseView = createPhaseView($("phase-details"), { phaseName: $("phase") });
+const autogradView = createAutogradView($("autograd-graph"));
 let drawnHistoryVersion = -1;
 
 const socket = createSocket({
   hello: () => (store.sessionId ? { session_id: store.sessionId, config: store.config } : { config: store.config }),
   onConnection: ({ state, retryInMs, reason }) => {
     store.connected = state === "open";
-    ui.connection = state === "open" ? "connected" : `disconnected${reason ? ` (${reason})` : ""} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
+    const why = ui.notice || reason || "the server cannot be reached";
+    ui.connection = state === "open" ? "connected" : `disconnected: ${why} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
+    if (state === "open") ui.notice = "";
     store.dirty = true;
   },
   onMessage: handleMessage,
@@ -50,6 +96,9 @@ function handleMessage(message, parseMs = 0) {
     case ServerMessage.SESSION: {
       const hadSession = store.sessionId && store.sessionId !== message.session_id;
       rememberSession(store, message.session_id);
+      landscape.request();
+      // The server keeps a resumed run's phase options: tell it what this page's toggle says.
+      socket.send(ClientMessage.SET, { skip_zero_grad: $("skip-zero-grad").checked });
       store.config = message.config;
       syncControls();
       if (hadSession) showError("The server restarted or forgot this run: your settings were restored, the run's progress was lost.");
@@ -57,6 +106,9 @@ function handleMessage(message, parseMs = 0) {
     }
     case ServerMessage.DATA:
       store.data = message;
+      break;
+    case ServerMessage.SURFACE:
+      store.surface = message;
       break;
     case ServerMessage.FRAME:
       if (message.losses_reset) store.lossHistory = [];
@@ -67,9 +119,23 @@ function handleMessage(message, parseMs = 0) {
         store.historyVersion += 1;
       }
       store.frame = message;
+      if (inspector.active) inspector.refresh();
+      break;
+    case ServerMessage.AUTOGRAD:
+      store.autograd = message;
+      break;
+    case ServerMessage.INSPECTION:
+      inspector.received();
+      if (inspector.active) ui.inspection = message;
+      break;
+    case ServerMessage.CODE:
+      store.code = message;
       break;
     case ServerMessage.ERROR:
       showError(message.message);
+      break;
+    case ServerMessage.SHUTDOWN:
+      ui.notice = message.message;
       break;
     default:
       return;
@@ -100,13 +166,23 @@ function render() {
     $("accuracy").textContent = frame.test_accuracy === null ? "—" : `${(frame.test_accuracy * 100).toFixed(1)}% test, ${(frame.train_accuracy * 100).toFixed(1)}% training`;
     $("speed").textContent = frame.status === "running" ? `${Math.round(frame.steps_per_second)} steps/s` : "";
   }
-  network.update({ frame, showGradients: ui.showGradients });
+  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights });
+  landscape.update({ frame, surface: store.surface, selectedWeights: ui.selectedWeights });
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride });
+  planeInput.update({ frame, data: store.data, showTest: ui.showTest });
+  inspectionView.update({ inspection: ui.inspection, frame });
+  syncDrawClasses(frame);
   if (drawnHistoryVersion !== store.historyVersion) {
     drawnHistoryVersion = store.historyVersion;
     lossChart.update({ lossHistory: store.lossHistory });
+    learningRateChart.update({ lossHistory: store.lossHistory });
   }
   renderStatus(frame);
+  renderToolkit(frame);
+  layerPanel.update({ frame });
+  phaseView.update({ frame, training: store.config.training });
+  codePanel.update({ listing: store.code, phase: frame?.phase || null });
+  autogradView.update({ graph: store.autograd });
   recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
 }
 
@@ -124,6 +200,7 @@ function renderStatus(frame) {
   $("status-word").textContent = word;
   $("status").dataset.state = word;
   let message = frame?.message || "";
+  if (ui.notice) message = ui.notice;
   if (!store.connected) message = ui.connection;
   if (ui.errorUntil > performance.now()) message = `error: ${ui.errorText}`;
   else ui.errorUntil = 0;
@@ -139,8 +216,12 @@ function control(action) {
 
 function setLive(changes) {
   Object.assign(store.config.training, changes);
-  if ("activation" in changes) store.config.model.activation = changes.activation;
-  delete store.config.training.activation;
+  // Live model knobs live in the model's section of the config (and of the URL).
+  for (const field of ["activation", "layer_activations", "frozen_layers"]) {
+    if (field in changes) store.config.model[field] = changes[field];
+    delete store.config.training[field];
+  }
+  if ("activation" in changes) store.config.model.layer_activations = null;
   socket.send(ClientMessage.SET, changes);
   writeHash();
 }
@@ -173,7 +254,6 @@ function syncControls() {
   $("activation").value = model.activation;
   $("optimizer").value = training.optimizer;
   $("momentum").value = String(training.momentum);
-  $("momentum").disabled = training.optimizer !== "sgd";
   $("batch-size").value = String(training.batch_size);
   $("batch-size-value").textContent = String(training.batch_size);
   $("dataset").value = data.dataset;
@@ -186,6 +266,7 @@ function syncControls() {
   $("layer-count").textContent = String(model.hidden_layers.length);
   document.querySelector('[data-testid="add-layer"]').disabled = model.hidden_layers.length >= store.limits.max_hidden_layers;
   document.querySelector('[data-testid="remove-layer"]').disabled = model.hidden_layers.length <= store.limits.min_hidden_layers;
+  syncToolkit(store.config);
 }
 
 function bind() {
@@ -193,6 +274,8 @@ function bind() {
   byTestId("play").addEventListener("click", () => control(ControlAction.PLAY));
   byTestId("pause").addEventListener("click", () => control(ControlAction.PAUSE));
   byTestId("step").addEventListener("click", () => control(ControlAction.STEP));
+  byTestId("step-phase").addEventListener("click", () => control(ControlAction.STEP_PHASE));
+  $("skip-zero-grad").addEventListener("change", (e) => socket.send(ClientMessage.SET, { skip_zero_grad: e.target.checked }));
   byTestId("reset").addEventListener("click", () => control(ControlAction.RESET));
   $("learning-rate").addEventListener("change", (e) => setLive({ learning_rate: Number(e.target.value) }));
   $("activation").addEventListener("change", (e) => setLive({ activation: e.target.value }));
@@ -235,6 +318,16 @@ function bind() {
     store.dirty = true;
   });
   $("batch-size").max = String(Math.min(store.limits.max_batch_size, 500));
+  bindToolkit({ setLive, configureModel, getConfig: () => store.config });
+  bindOwnData({
+    getSessionId: () => store.sessionId,
+    onError: showError,
+    onModelLoaded: (config) => {
+      store.config = config;
+      syncControls();
+      writeHash();
+    },
+  });
 }
 
 bind();

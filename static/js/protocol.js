@@ -5,6 +5,9 @@ export const ClientMessage = Object.freeze({
   CONFIGURE: "configure",
   SET: "set",
   CONTROL: "control",
+  SURFACE: "surface",
+  EDIT_POINTS: "edit_points",
+  INSPECT: "inspect",
 });
 
 export const ServerMessage = Object.freeze({
@@ -12,11 +15,17 @@ export const ServerMessage = Object.freeze({
   DATA: "data",
   FRAME: "frame",
   ERROR: "error",
+  SHUTDOWN: "shutdown",
+  SURFACE: "surface",
+  AUTOGRAD: "autograd",
+  CODE: "code",
+  INSPECTION: "inspection",
 });
 
 export const ControlAction = Object.freeze({
   PLAY: "play",
   PAUSE: "pause",
   STEP: "step",
+  STEP_PHASE: "step_phase",
   RESET: "reset",
 });

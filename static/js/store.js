@@ -3,27 +3,70 @@
 
 export const DEFAULT_CONFIG = Object.freeze({
   data: { dataset: "circle", n_points: 500, noise: 0, train_fraction: 0.5, seed: 0 },
-  model: { hidden_layers: [4, 2], activation: "tanh", init: "default", seed: 0 },
-  training: { learning_rate: 0.03, optimizer: "sgd", momentum: 0, batch_size: 10 },
+  model: {
+    hidden_layers: [4, 2], activation: "tanh", init: "default", seed: 0,
+    layer_activations: null, features: ["x1", "x2"], frozen_layers: [],
+  },
+  training: {
+    learning_rate: 0.03, optimizer: "sgd", momentum: 0, batch_size: 10,
+    nesterov: false, beta1: 0.9, beta2: 0.999, alpha: 0.99,
+    schedule: "constant", schedule_step_size: 100, schedule_gamma: 0.5, schedule_steps: 1000,
+    weight_decay: 0, l1: 0, activation_penalty: "none", activation_penalty_strength: 0, grad_clip_norm: 0,
+  },
 });
+
+export const DATASETS = ["circle", "xor", "gauss", "spiral", "moons", "blobs", "plane", "sine"];
+export const ACTIVATIONS = ["relu", "leaky_relu", "prelu", "elu", "gelu", "tanh", "sigmoid", "linear"];
+export const OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"];
+export const SCHEDULES = ["constant", "step", "exponential", "cosine", "warmup"];
+export const FEATURES = ["x1", "x2", "x1_squared", "x2_squared", "x1x2", "sin_x1", "sin_x2"];
 
 // hash key → [section, field, parse]; one declarative table, like Playground's state.ts.
 const HASH_KEYS = {
-  dataset: ["data", "dataset", (v) => (["circle", "xor", "gauss", "spiral"].includes(v) ? v : undefined)],
+  dataset: ["data", "dataset", oneOf(DATASETS)],
   points: ["data", "n_points", intIn(10, 2000)],
   noise: ["data", "noise", numIn(0, 0.5)],
   trainFraction: ["data", "train_fraction", numIn(0.1, 0.9)],
   dataSeed: ["data", "seed", intIn(0, 2 ** 31 - 1)],
   layers: ["model", "hidden_layers", parseLayers],
-  activation: ["model", "activation", (v) => (["relu", "tanh", "sigmoid", "linear"].includes(v) ? v : undefined)],
+  activation: ["model", "activation", oneOf(ACTIVATIONS)],
+  layerActivations: ["model", "layer_activations", listOf(oneOf(ACTIVATIONS), 1, 6)],
+  features: ["model", "features", parseFeatures],
+  frozen: ["model", "frozen_layers", listOf(intIn(0, 6), 0, 7)],
   init: ["model", "init", (v) => (["default", "playground", "xavier", "kaiming", "zeros"].includes(v) ? v : undefined)],
   seed: ["model", "seed", intIn(0, 2 ** 31 - 1)],
   learningRate: ["training", "learning_rate", numIn(1e-5, 10)],
-  optimizer: ["training", "optimizer", (v) => (["sgd", "adam"].includes(v) ? v : undefined)],
+  optimizer: ["training", "optimizer", oneOf(OPTIMIZERS)],
+  nesterov: ["training", "nesterov", (v) => (v === "true" ? true : v === "false" ? false : undefined)],
+  beta1: ["training", "beta1", numIn(0, 0.999)],
+  beta2: ["training", "beta2", numIn(0, 0.9999)],
+  alpha: ["training", "alpha", numIn(0, 0.999)],
+  schedule: ["training", "schedule", oneOf(SCHEDULES)],
+  scheduleStepSize: ["training", "schedule_step_size", intIn(1, 100000)],
+  scheduleGamma: ["training", "schedule_gamma", numIn(0.001, 1)],
+  scheduleSteps: ["training", "schedule_steps", intIn(1, 100000)],
+  weightDecay: ["training", "weight_decay", numIn(0, 1)],
+  l1: ["training", "l1", numIn(0, 1)],
+  activationPenalty: ["training", "activation_penalty", oneOf(["none", "l1", "l2"])],
+  activationPenaltyStrength: ["training", "activation_penalty_strength", numIn(0, 1)],
+  clip: ["training", "grad_clip_norm", numIn(0, 100)],
   momentum: ["training", "momentum", numIn(0, 0.99)],
   batchSize: ["training", "batch_size", intIn(1, 2000)],
 };
 
+function oneOf(values) {
+  return (v) => (values.includes(v) ? v : undefined);
+}
+function listOf(parse, min, max) {
+  return (v) => {
+    const items = v === "" ? [] : String(v).split(",").map(parse);
+    return items.length >= min && items.length <= max && items.every((x) => x !== undefined) ? items : undefined;
+  };
+}
+function parseFeatures(v) {
+  const features = listOf(oneOf(FEATURES), 1, 7)(v);
+  return features && new Set(features).size === features.length ? features : undefined;
+}
 function numIn(lo, hi) {
   return (v) => {
     const n = Number(v);
@@ -61,6 +104,7 @@ export function hashFromConfig(config) {
   const params = new URLSearchParams();
   for (const [key, [section, field]] of Object.entries(HASH_KEYS)) {
     const value = config[section][field];
+    if (value === null || value === undefined) continue;
     params.set(key, Array.isArray(value) ? value.join(",") : String(value));
   }
   return "#" + params.toString();
@@ -74,6 +118,9 @@ export function createStore(limits) {
     connected: false,
     data: null,          // the latest `data` message: points
     frame: null,         // the latest `frame` message
+    autograd: null,      // the latest `autograd` message: the loss's backward graph
+    code: null,          // the latest `code` message: the training loop as a script
+    surface: null,       // the latest `surface` message: the loss landscape
     lossHistory: [],     // every loss point received, for the chart
     historyVersion: 0,   // bumped when lossHistory changes, so the chart redraws only then
     dirty: true,         // something to draw on the next animation frame

@@ -33,8 +33,17 @@ def test_the_page_shows_playground_defaults(lab: Page) -> None:
     assert lab.locator("[data-testid=loss-chart] canvas").count() == 1
 
 
+def first_layer_weights(page: Page) -> list[float]:
+    return page.evaluate("window.backpropLab.store.frame.layers[0].weights.flat()")
+
+
+def distance(a: list[float], b: list[float]) -> float:
+    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
+
+
 def test_play_trains_and_live_changes_keep_the_weights(lab: Page) -> None:
     initial_loss = train_loss(lab)
+    initial_weights = first_layer_weights(lab)
     lab.get_by_test_id("play").click()
     expect(lab.get_by_test_id("status")).to_contain_text("running")
     lab.wait_for_function(
@@ -42,26 +51,50 @@ def test_play_trains_and_live_changes_keep_the_weights(lab: Page) -> None:
         " return f.step > 100 && f.train_loss < start / 2; }",
         arg=initial_loss,
     )
-    assert train_loss(lab) < initial_loss / 2
-    trained_loss = train_loss(lab)
+    expect(lab.get_by_test_id("step-count")).not_to_have_text("0")
 
     # Mid-run: a new activation and learning rate apply from the next step on the same weights.
-    lab.get_by_test_id("activation").select_option("relu")
-    lab.get_by_test_id("learning-rate").select_option("0.1")
+    # Record every frame the page draws, to compare the last one before the switch with the
+    # first one after it.
+    lab.evaluate(
+        """() => { window.seen = []; const s = window.backpropLab.store;
+            const watch = () => { const f = s.frame;
+              if (!window.seen.length || window.seen.at(-1).step !== f.step)
+                window.seen.push({step: f.step, act: f.activations[0],
+                                  w: f.layers[0].weights.flat()});
+              requestAnimationFrame(watch); };
+            watch(); }"""
+    )
+    # A tiny learning rate first, so weights barely move between two frames: any jump in the
+    # weights across the activation switch would be a re-initialisation, not training.
+    lab.get_by_test_id("learning-rate").select_option("0.0001")
+    lab.wait_for_function("() => window.backpropLab.store.frame.learning_rate === 0.0001")
     step_at_change = step_count(lab)
+    lab.get_by_test_id("activation").select_option("relu")
+    lab.wait_for_function("() => window.backpropLab.store.frame.activations[0] === 'relu'")
+    lab.wait_for_function("() => window.seen.some((f) => f.act === 'relu')")
+    seen = lab.evaluate("window.seen")
+    first_relu = next(i for i, f in enumerate(seen) if f["act"] == "relu")
+    trained_weights, switched_weights = seen[first_relu - 1]["w"], seen[first_relu]["w"]
+    assert seen[first_relu]["step"] > seen[first_relu - 1]["step"], "the run did not restart"
+    lab.get_by_test_id("learning-rate").select_option("0.1")
     lab.wait_for_function(
         "(s) => { const f = window.backpropLab.store.frame;"
-        " return f.step > s + 200 && f.activations[0] === 'relu' && f.learning_rate === 0.1; }",
+        " return f.step > s + 200 && f.learning_rate === 0.1; }",
         arg=step_at_change,
     )
+    # Re-initialising would put the weights back where they started (same seed); kept weights
+    # are still near the trained ones, far from the start.
+    assert distance(switched_weights, trained_weights) < 0.05 * distance(
+        trained_weights, initial_weights
+    )
+    assert step_count(lab) > step_at_change, "the run went on, it did not restart"
     losses_after = [
         p["train"]
         for p in lab.evaluate("window.backpropLab.store.lossHistory")
         if p["step"] > step_at_change
     ]
-    # Re-initialised weights would put the loss back near its start (~0.69); kept ones don't.
-    assert max(losses_after) < (initial_loss + trained_loss) / 2
-    assert step_count(lab) > step_at_change, "the run went on, it did not restart"
+    assert min(losses_after) < initial_loss / 2, "ReLU goes on from the trained weights"
 
     lab.get_by_test_id("optimizer").select_option("adam")
     lab.wait_for_function("() => window.backpropLab.store.frame.step > 0")

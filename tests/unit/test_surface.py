@@ -14,6 +14,7 @@ from app.training.datasets import make_dataset
 from app.training.model import MLP, build_model, initialise
 from app.training.surface import (
     flat_params,
+    linear_parameters,
     loss_along_line,
     loss_surface,
     loss_surface_naive,
@@ -23,7 +24,7 @@ from app.training.surface import (
     weight_directions,
 )
 
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear"]
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear", "leaky_relu", "elu", "gelu", "prelu"]
 NN_LOSSES = {"bce": nn.BCEWithLogitsLoss, "mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}
 
 
@@ -54,7 +55,7 @@ def problem(loss: str, activation: str, seed: int = 0) -> tuple[MLP, torch.Tenso
 
 def loss_at(model: MLP, loss: str, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> float:
     probe = copy.deepcopy(model)
-    vector_to_parameters(theta, probe.parameters())
+    vector_to_parameters(theta, linear_parameters(probe))
     with torch.no_grad():
         return float(NN_LOSSES[loss]()(probe(x), y))
 
@@ -114,7 +115,7 @@ def test_the_surface_at_the_center_is_the_models_own_loss() -> None:
 def neuron_blocks(model: MLP, vector: torch.Tensor) -> list[torch.Tensor]:
     """Each layer's (out, in + 1) matrix of [incoming weights | bias], one row per neuron."""
     probe = copy.deepcopy(model)
-    vector_to_parameters(vector, probe.parameters())
+    vector_to_parameters(vector, linear_parameters(probe))
     layers = [layer for layer in probe.layers if isinstance(layer, nn.Linear)]
     return [torch.cat([layer.weight, layer.bias[:, None]], 1).detach() for layer in layers]
 

@@ -1,5 +1,6 @@
 // The decision boundary: P(class 1) over the input plane, with the data points on top.
-import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE } from "./colors.js";
+import { createHeatmapCanvas } from "./colors.js";
+import { createClassMapCanvas, drawCurvePlot, pointColour } from "./taskPlots.js";
 
 const SIZE = 300;
 
@@ -11,17 +12,18 @@ export function createBoundaryView(root) {
   root.append(canvas);
   const ctx = canvas.getContext("2d");
   const heat = createHeatmapCanvas();
+  const classHeat = createClassMapCanvas();
 
   function toPixel(extent, x1, x2) {
     return [((x1 + extent) / (2 * extent)) * SIZE, ((extent - x2) / (2 * extent)) * SIZE];
   }
 
-  function drawPoints(points, extent, isTest) {
+  function drawPoints(points, extent, isTest, task) {
     for (const p of points) {
       const [px, py] = toPixel(extent, p.x1, p.x2);
       ctx.beginPath();
       ctx.arc(px, py, 3.2, 0, Math.PI * 2);
-      ctx.fillStyle = p.label >= 0.5 ? CSS_BLUE : CSS_ORANGE;
+      ctx.fillStyle = pointColour(task, p.label);
       ctx.fill();
       ctx.lineWidth = isTest ? 1.5 : 1;
       ctx.strokeStyle = isTest ? "#000" : "#fff";
@@ -32,7 +34,16 @@ export function createBoundaryView(root) {
   return {
     update({ frame, data, showTest, discretize, heatmapOverride }) {
       const heatmap = heatmapOverride || frame?.boundary;
-      if (heatmap) {
+      const task = frame?.task || "binary";
+      if (frame?.curve && !heatmapOverride && data) {
+        drawCurvePlot(ctx, SIZE, data.extent, frame.curve, showTest ? [...data.train, ...data.test] : data.train);
+        return;
+      }
+      if (frame?.class_maps && !heatmapOverride) {
+        classHeat.draw(frame.class_maps, { discretize });
+        ctx.imageSmoothingEnabled = true;
+        ctx.drawImage(classHeat.canvas, 0, 0, SIZE, SIZE);
+      } else if (heatmap) {
         heat.draw(heatmap, { discretize });
         ctx.imageSmoothingEnabled = true;
         ctx.drawImage(heat.canvas, 0, 0, SIZE, SIZE);
@@ -40,8 +51,8 @@ export function createBoundaryView(root) {
         ctx.clearRect(0, 0, SIZE, SIZE);
       }
       if (data) {
-        drawPoints(data.train, data.extent, false);
-        if (showTest) drawPoints(data.test, data.extent, true);
+        drawPoints(data.train, data.extent, false, task);
+        if (showTest) drawPoints(data.test, data.extent, true, task);
       }
     },
     destroy() {

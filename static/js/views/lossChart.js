@@ -6,6 +6,7 @@ const HEIGHT = 110;
 const PAD = { left: 34, right: 6, top: 6, bottom: 16 };
 const TRAIN_COLOUR = "#777";
 const TEST_COLOUR = "#000";
+const PENALTY_COLOUR = "#c0392b";
 
 export function createLossChart(root) {
   const canvas = document.createElement("canvas");
@@ -15,7 +16,7 @@ export function createLossChart(root) {
   canvas.setAttribute("aria-label", "Training and test loss over the steps");
   const readout = document.createElement("div");
   readout.className = "chart-readout";
-  readout.textContent = "hover for values · grey: training, black: test";
+  readout.textContent = "hover for values · grey: training, black: test, red: penalty (not in the data loss)";
   const logToggle = document.createElement("label");
   logToggle.className = "inline";
   logToggle.innerHTML = '<input type="checkbox" data-testid="loss-log-scale"> log scale';
@@ -30,7 +31,7 @@ export function createLossChart(root) {
     let hi = -Infinity;
     for (const p of history) {
       maxStep = Math.max(maxStep, p.step);
-      for (const v of [p.train, p.test]) {
+      for (const v of [p.train, p.test, p.penalty || null]) {
         if (v === null) continue;
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
@@ -54,13 +55,15 @@ export function createLossChart(root) {
     ctx.fillText(formatNumber(log ? 10 ** yHi : yHi, 2), 0, PAD.top + 8);
     ctx.fillText(formatNumber(log ? 10 ** yLo : yLo, 2), 0, HEIGHT - PAD.bottom);
     ctx.fillText(`step ${maxStep}`, WIDTH - 70, HEIGHT - 3);
-    for (const [key, colour] of [["train", TRAIN_COLOUR], ["test", TEST_COLOUR]]) {
+    const hasPenalty = history.some((p) => p.penalty > 0);
+    const series = [["train", TRAIN_COLOUR], ["test", TEST_COLOUR], ...(hasPenalty ? [["penalty", PENALTY_COLOUR]] : [])];
+    for (const [key, colour] of series) {
       ctx.beginPath();
       ctx.strokeStyle = colour;
       ctx.lineWidth = 1.5;
       let started = false;
       for (const p of history) {
-        if (p[key] === null) { started = false; continue; }
+        if (p[key] === null || p[key] === undefined) { started = false; continue; }
         if (started) ctx.lineTo(x(p.step), y(p[key]));
         else ctx.moveTo(x(p.step), y(p[key]));
         started = true;
@@ -76,7 +79,8 @@ export function createLossChart(root) {
       ctx.moveTo(x(nearest.step), PAD.top);
       ctx.lineTo(x(nearest.step), HEIGHT - PAD.bottom);
       ctx.stroke();
-      readout.textContent = `step ${nearest.step} (epoch ${nearest.epoch.toFixed(1)}): training ${formatNumber(nearest.train)}, test ${formatNumber(nearest.test)}`;
+      const penalty = nearest.penalty > 0 ? `, penalty ${formatNumber(nearest.penalty)}` : "";
+      readout.textContent = `step ${nearest.step} (epoch ${nearest.epoch.toFixed(1)}): training ${formatNumber(nearest.train)}, test ${formatNumber(nearest.test)}${penalty}`;
     }
   }
 

@@ -8,23 +8,37 @@ const COLUMN = 112;
 const TOP = 40;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-// The inputs' own maps: x₁ and x₂ over [-6, 6]², drawn once like any neuron's map.
-function inputHeatmap(which, resolution = 24) {
-  const bytes = new Uint8Array(resolution * resolution);
+// The input features (Playground's clickable column): what each computes from (x₁, x₂).
+const FEATURE_FUNCTIONS = {
+  x1: [(a) => a, "X₁"],
+  x2: [(a, b) => b, "X₂"],
+  x1_squared: [(a) => a * a, "X₁²"],
+  x2_squared: [(a, b) => b * b, "X₂²"],
+  x1x2: [(a, b) => a * b, "X₁X₂"],
+  sin_x1: [(a) => Math.sin(a), "sin X₁"],
+  sin_x2: [(a, b) => Math.sin(b), "sin X₂"],
+};
+
+// An input's own map over [-6, 6]², drawn once like any neuron's map (symmetric range).
+function inputHeatmap(feature, resolution = 24) {
+  const [f] = FEATURE_FUNCTIONS[feature] || FEATURE_FUNCTIONS.x1;
+  const values = [];
   for (let r = 0; r < resolution; r++) {
     for (let c = 0; c < resolution; c++) {
-      const t = which === 0 ? c / (resolution - 1) : 1 - r / (resolution - 1);
-      bytes[r * resolution + c] = Math.round(t * 255);
+      values.push(f(-6 + (12 * c) / (resolution - 1), 6 - (12 * r) / (resolution - 1)));
     }
   }
-  return { resolution, low: -6, high: 6, data: btoa(String.fromCharCode(...bytes)) };
+  const high = Math.max(1e-9, ...values.map(Math.abs));
+  const bytes = Uint8Array.from(values, (v) => Math.round(((v + high) / (2 * high)) * 255));
+  return { resolution, low: -high, high, data: btoa(String.fromCharCode(...bytes)) };
 }
 
-export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip, limits }) {
+export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeClick, tooltip, limits }) {
   let topology = "";
   let nodes = [];   // [layer][neuron] → {el, heat, bias, x, y}
   let edges = [];   // flat: {path, layer, out, in}
   let latest = null;
+  let features = ["x1", "x2"];
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.classList.add("edges");
   const layerControls = document.createElement("div");
@@ -59,23 +73,28 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
         let bias = null;
         if (layer === 0) {
           el.classList.add("input");
-          el.title = i === 0 ? "x₁" : "x₂";
-          heat.draw(inputHeatmap(i));
+          el.title = FEATURE_FUNCTIONS[features[i]]?.[1] || features[i];
+          el.dataset.feature = features[i];
+          heat.draw(inputHeatmap(features[i]));
           const label = document.createElement("span");
           label.className = "input-label";
-          label.textContent = i === 0 ? "X₁" : "X₂";
+          label.textContent = FEATURE_FUNCTIONS[features[i]]?.[1] || features[i];
           el.append(label);
         } else {
           bias = document.createElement("div");
           bias.className = "bias";
           el.append(bias);
         }
+        // Phase stepping: the neuron's batch-mean activation a after the forward pass.
+        const value = document.createElement("span");
+        value.className = "neuron-value";
+        if (layer > 0) el.append(value);
         el.addEventListener("mouseenter", () => hoverNeuron(layer, i, el));
         el.addEventListener("focus", () => hoverNeuron(layer, i, el));
         el.addEventListener("mouseleave", unhover);
         el.addEventListener("blur", unhover);
         root.append(el);
-        return { el, heat, bias, x, y };
+        return { el, heat, bias, value, x, y };
       }),
     );
     edges = [];
@@ -92,6 +111,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
           const edge = { path, layer: layer - 1, out, in: inp };
           path.addEventListener("mouseenter", (e) => showEdge(edge, e));
           path.addEventListener("mouseleave", () => (tooltip.hidden = true));
+          // Choosing weights for the loss surface's axes: {layer, out_neuron, in_neuron}.
+          path.addEventListener("click", () => onEdgeClick?.({ layer: edge.layer, out_neuron: edge.out, in_neuron: edge.in }));
           svg.append(path);
           edges.push(edge);
         }
@@ -149,6 +170,11 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
     const w = layer.weights[edge.out][edge.in];
     const g = layer.weight_grads ? layer.weight_grads[edge.out][edge.in] : null;
     tooltip.textContent = `layers[${edge.layer}].weight[${edge.out}][${edge.in}] = ${formatNumber(w, 4)}  ·  ∂L/∂w = ${formatNumber(g, 4)}`;
+    const update = latest.phase?.updates?.[edge.layer];
+    if (update) {
+      const before = update.weights_before[edge.out][edge.in];
+      tooltip.textContent += `  ·  optimizer.step(): ${formatNumber(before, 4)} → ${formatNumber(w, 4)}, Δw = ${formatNumber(update.weight_deltas[edge.out][edge.in], 4)}`;
+    }
     place(event);
   }
 
@@ -159,11 +185,13 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
       const g = state.bias_grads ? state.bias_grads[i] : null;
       const activation = layer - 1 < latest.activations.length ? latest.activations[layer - 1] : "sigmoid (output)";
       tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ∂L/∂b ${formatNumber(g, 4)}`;
+      const activity = latest.phase?.activity?.[layer - 1];
+      if (activity) tooltip.textContent += ` · batch mean z = ${formatNumber(activity.pre_activations[i], 4)}, a = ${formatNumber(activity.activations[i], 4)}`;
       const rect = el.getBoundingClientRect();
       place({ clientX: rect.right, clientY: rect.top });
       onHoverNeuron(latest.neuron_maps[layer - 1][i]);
     } else {
-      onHoverNeuron(inputHeatmap(i, 64));
+      onHoverNeuron(inputHeatmap(features[i], 64));
     }
   }
 
@@ -182,31 +210,42 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
   }
 
   return {
-    update({ frame, showGradients }) {
+    update({ frame, showGradients, selectedEdges = [] }) {
       if (!frame) return;
       latest = frame;
-      const sizes = [2, ...frame.layers.map((l) => l.biases.length)];
-      const key = sizes.join(",");
+      features = frame.features || ["x1", "x2"];
+      const sizes = [features.length, ...frame.layers.map((l) => l.biases.length)];
+      const key = `${sizes.join(",")}|${features.join(",")}`;
       if (key !== topology) {
         topology = key;
         build(sizes);
       }
-      const useGrads = showGradients && frame.layers.some((l) => l.weight_grads);
+      // Phase stepping shows what the phase changed: backward the gradients, step the updates.
+      const phase = frame.phase;
+      const useUpdates = phase?.done === "step" && Boolean(phase.updates);
+      const hasGrads = frame.layers.some((l) => l.weight_grads);
+      const useGrads = !useUpdates && hasGrads && (showGradients || phase?.done === "backward");
       // Weights keep an absolute scale (|w| = 1 is a thick edge, as in Playground); gradients
-      // are scaled to the largest in the network, since their size varies over decades.
+      // and updates are scaled to the largest in the network, since they vary over decades.
       let scale = 1;
-      if (useGrads) {
+      if (useGrads || useUpdates) {
         scale = 1e-12;
-        for (const l of frame.layers) for (const row of l.weight_grads || []) for (const g of row) scale = Math.max(scale, Math.abs(g));
+        const rows = useUpdates ? phase.updates.map((u) => u.weight_deltas) : frame.layers.map((l) => l.weight_grads || []);
+        for (const matrix of rows) for (const row of matrix) for (const g of row) scale = Math.max(scale, Math.abs(g));
       }
       root.classList.toggle("showing-gradients", useGrads);
+      root.classList.toggle("showing-updates", useUpdates);
+      root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : "weights";
       for (const edge of edges) {
         const l = frame.layers[edge.layer];
-        const value = useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
+        const value = useUpdates
+          ? phase.updates[edge.layer].weight_deltas[edge.out][edge.in]
+          : useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
         const s = edgeStyle(value, scale);
         edge.path.setAttribute("stroke", s.colour);
         edge.path.setAttribute("stroke-width", s.width.toFixed(2));
         edge.path.setAttribute("stroke-opacity", s.opacity.toFixed(2));
+        edge.path.classList.toggle("selected", selectedEdges.some((w) => w.layer === edge.layer && w.out_neuron === edge.out && w.in_neuron === edge.in));
       }
       frame.neuron_maps.forEach((maps, layer) => {
         maps.forEach((map, i) => {
@@ -215,6 +254,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, tooltip
           const b = frame.layers[layer].biases[i];
           node.bias.style.background = b >= 0 ? CSS_BLUE : CSS_ORANGE;
           node.bias.style.opacity = (0.3 + 0.7 * Math.min(1, Math.abs(b))).toFixed(2);
+          const activity = phase?.activity?.[layer];
+          node.value.textContent = activity ? formatNumber(activity.activations[i], 2) : "";
         });
       });
     },

@@ -1,0 +1,185 @@
+"""Phase stepping, the autograd graph and the code listing of one live session, as messages.
+
+Everything here that touches the engine runs on the worker thread under the session's engine
+lock (step, finish, refresh); `unsent` only reads the finished messages on the event loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from app.protocol import (
+    AutogradEdge,
+    AutogradGraphFrame,
+    AutogradNode,
+    CodeListing,
+    LayerActivity,
+    LayerUpdate,
+    PhaseState,
+    ServerModel,
+)
+from app.training.autograd_graph import AutogradGraph, walk_autograd_graph
+from app.training.code_export import export_training_script
+from app.training.config import LabConfig
+from app.training.phases import PhaseRecord, PhaseStepper
+from app.training.session import TrainingSession
+
+# The autograd graph's shape does not depend on the batch: a few points are enough to draw it.
+GRAPH_PROBE_POINTS = 4
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
+    return PhaseState(
+        done=record.done,
+        next=record.next,
+        step=record.step,
+        skip_zero_grad=skip_zero_grad,
+        zero_grad_skipped=record.zero_grad_skipped,
+        loss=_finite(record.loss),
+        activity=None
+        if record.activity is None
+        else [
+            LayerActivity(
+                pre_activations=a.pre_activations.tolist(), activations=a.activations.tolist()
+            )
+            for a in record.activity
+        ],
+        updates=None
+        if record.updates is None
+        else [
+            LayerUpdate(
+                weights_before=u.weights_before.tolist(),
+                biases_before=u.biases_before.tolist(),
+                weight_deltas=u.weight_deltas.tolist(),
+                bias_deltas=u.bias_deltas.tolist(),
+            )
+            for u in record.updates
+        ],
+    )
+
+
+def autograd_frame(graph: AutogradGraph) -> AutogradGraphFrame:
+    return AutogradGraphFrame(
+        nodes=[
+            AutogradNode(
+                id=n.id,
+                name=n.name,
+                depth=n.depth,
+                parameter=n.parameter,
+                shape=None if n.shape is None else list(n.shape),
+                grad_norm=_finite(n.grad_norm),
+            )
+            for n in graph.nodes
+        ],
+        edges=[AutogradEdge(source=s, target=t) for s, t in graph.edges],
+        has_gradients=graph.has_gradients,
+    )
+
+
+class BackpropChannel:
+    """Owns a session's PhaseStepper and the latest autograd graph and code listing."""
+
+    def __init__(self, engine: TrainingSession) -> None:
+        self.engine = engine
+        self.stepper = PhaseStepper(engine)
+        self.versions = {"autograd": 0, "code": 0}
+        self._autograd: AutogradGraphFrame | None = None
+        self._autograd_key: object = None
+        self._progress: object = None
+        self._code: CodeListing | None = None
+        self._code_config: LabConfig | None = None
+
+    # ---- on the worker thread -----------------------------------------------------------
+
+    def step_phase(self) -> str | None:
+        """Run the next phase; what went wrong, if torch refused it (say, every layer frozen:
+        a loss with no grad_fn cannot go backward). The half-done step is then abandoned."""
+        phase = self.stepper.next_phase
+        try:
+            record = self.stepper.advance()
+        except RuntimeError as error:
+            self.stepper.abandon()
+            return f"{phase} failed: {error}; the step was abandoned"
+        if record.done == "step":
+            self.engine.record_losses(self.engine.evaluate())
+        return None
+
+    def finish_step(self) -> bool:
+        """Complete a half-done step (Play and Step do this first); True if there was one."""
+        try:
+            if not self.stepper.finish_step():
+                return False
+        except RuntimeError:
+            return False  # the full-speed path meets the same refusal and reports it
+        self.engine.record_losses(self.engine.evaluate())
+        return True
+
+    def refresh(self, running: bool) -> PhaseState | None:
+        """Bring the graph and the code up to date; the phase state for this frame."""
+        self._refresh_code()
+        self._refresh_autograd(running)
+        record = self.stepper.current()
+        return None if record is None else phase_state(record, self.stepper.skip_zero_grad)
+
+    def _refresh_code(self) -> None:
+        config = self.engine.config
+        if config == self._code_config:
+            return
+        export = export_training_script(config)
+        self._code_config = config
+        self._code = CodeListing(source=export.source, phase_lines=export.phase_lines)
+        self.versions["code"] += 1
+
+    def _refresh_autograd(self, running: bool) -> None:
+        model = self.engine.model
+        structure = (
+            id(model),
+            tuple(tuple(p.shape) for p in model.parameters()),
+            tuple(p.requires_grad for p in model.parameters()),
+            tuple(getattr(model, "activations", ())),
+            self.engine.config.training.model_dump_json(),
+        )
+        # Paused, gradient norms follow every step and phase; running, only a new structure.
+        if not running:
+            record = self.stepper.record
+            self._progress = (self.engine.step_count, record and record.done)
+        key = (structure, self._progress)
+        if key == self._autograd_key:
+            return
+        self._autograd_key = key
+        loss = self.stepper.loss_tensor
+        graph = walk_autograd_graph(loss, model) if loss is not None else self._probe_graph()
+        self._autograd = autograd_frame(graph)
+        self.versions["autograd"] += 1
+
+    def _probe_graph(self) -> AutogradGraph:
+        """The graph of a forward and loss on a few training points, which leaves no trace:
+        whatever compute_loss or forward remember (penalty inputs, last losses) is put back,
+        so a half-done phase step goes on exactly as if no probe had run."""
+        engine, model, data = self.engine, self.engine.model, self.engine.data
+        saved_engine, saved_model = dict(vars(engine)), dict(vars(model))
+        try:
+            with torch.enable_grad():
+                output = model(data.train_x[:GRAPH_PROBE_POINTS])
+                loss = engine.compute_loss(output, data.train_y[:GRAPH_PROBE_POINTS])
+            return walk_autograd_graph(loss, model)
+        finally:
+            vars(engine).update(saved_engine)
+            vars(model).update(saved_model)
+
+    # ---- on the event loop --------------------------------------------------------------
+
+    def unsent(self, sent: dict[str, int]) -> list[ServerModel]:
+        """The graph and the code if this page has not seen their latest version."""
+        out: list[ServerModel] = []
+        for name, message in (("code", self._code), ("autograd", self._autograd)):
+            if message is not None and sent.get(name) != self.versions[name]:
+                sent[name] = self.versions[name]
+                out.append(message)
+        return out

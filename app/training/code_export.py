@@ -1,0 +1,304 @@
+"""The training loop for a configuration, as a standalone Python script that replays the run.
+
+The script needs only torch and numpy: it embeds the dataset's generator (its source, copied from
+app.training.datasets at export time, so it cannot drift) rather than importing this project,
+so a learner can paste it into a notebook. The optimizer and schedule are read back from the
+objects the app itself builds, so every keyword the app passes appears in the script.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+
+from app.training import datasets
+from app.training.config import LabConfig
+from app.training.optimizers import build_optimizer, build_scheduler
+from app.training.phases import PHASES, Phase
+
+# What each phase's line starts with, in the loop the script ends with.
+PHASE_LINE_PREFIXES: dict[Phase, str] = {
+    "zero_grad": "    optimizer.zero_grad()",
+    "forward": "    output = model(x)",
+    "loss": "    loss = ",
+    "backward": "    loss.backward()",
+    "step": "    optimizer.step()",
+}
+ACTIVATION_MODULES = {
+    "relu": "nn.ReLU()",
+    "leaky_relu": "nn.LeakyReLU()",
+    "prelu": "nn.PReLU()",
+    "elu": "nn.ELU()",
+    "gelu": "nn.GELU()",
+    "tanh": "nn.Tanh()",
+    "sigmoid": "nn.Sigmoid()",
+    "linear": "nn.Identity()",
+}
+FEATURE_EXPRESSIONS = {
+    "x1": "x1",
+    "x2": "x2",
+    "x1_squared": "x1 * x1",
+    "x2_squared": "x2 * x2",
+    "x1x2": "x1 * x2",
+    "sin_x1": "torch.sin(x1)",
+    "sin_x2": "torch.sin(x2)",
+}
+INIT_CODE = {
+    "default": """\
+        bound = 1.0 / layer.in_features**0.5  # nn.Linear's own rule, from a seeded generator
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)""",
+    "playground": """\
+        layer.weight.uniform_(-0.5, 0.5, generator=generator)
+        layer.bias.fill_(0.1)""",
+    "xavier": """\
+        nn.init.xavier_uniform_(layer.weight, generator=generator)
+        layer.bias.zero_()""",
+    "kaiming": """\
+        nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu", generator=generator)
+        layer.bias.zero_()""",
+    "zeros": """\
+        layer.weight.zero_()
+        layer.bias.zero_()""",
+}
+LOSSES = {
+    "binary": "nn.BCEWithLogitsLoss()",
+    "multiclass": "nn.CrossEntropyLoss()",
+    "regression": "nn.MSELoss()",
+}
+
+
+@dataclass(frozen=True)
+class CodeExport:
+    source: str
+    # 1-based line of each phase in `source`.
+    phase_lines: dict[Phase, int]
+
+
+def export_training_script(config: LabConfig, steps: int = 1000) -> CodeExport:
+    """A runnable script for `config`: same data, same seeds, same batches, same loop."""
+    source = "\n".join(
+        [
+            _header(config),
+            _data_section(config),
+            _model_section(config),
+            _training_section(config),
+            _loop_section(config, steps),
+        ]
+    )
+    lines = source.splitlines()
+    phase_lines = {}
+    for phase in PHASES:
+        prefix = PHASE_LINE_PREFIXES[phase]
+        phase_lines[phase] = next(i + 1 for i, line in enumerate(lines) if line.startswith(prefix))
+    return CodeExport(source, phase_lines)
+
+
+def _header(config: LabConfig) -> str:
+    return f'''\
+"""Backprop Lab's training run as a script: {config.data.dataset}, hidden layers \
+{list(config.model.hidden_layers)}, {config.training.optimizer}.
+
+Needs only torch and numpy; same seeds, same data, same batches, so it prints the losses the
+app computed, step by step. `python train.py 20` runs 20 steps.
+"""
+
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+torch.set_num_threads(1)
+'''
+
+
+def _data_section(config: LabConfig) -> str:
+    d = config.data
+    generator = datasets.GENERATORS[d.dataset]
+    constants = [
+        f"{name} = {getattr(datasets, name)!r}"
+        for name in generator.__code__.co_names
+        if name.isupper() and hasattr(datasets, name)
+    ]
+    task = datasets.task_of(d.dataset)
+    if task == "multiclass":
+        labels = "y = torch.from_numpy(labels.astype(np.int64))"
+    else:
+        labels = "y = torch.from_numpy(labels.astype(np.float32)).unsqueeze(1)"
+    features = list(config.model.features)
+    if features == ["x1", "x2"]:
+        inputs = "x = torch.from_numpy(np.ascontiguousarray(points))"
+    else:
+        stacked = ", ".join(FEATURE_EXPRESSIONS[f] for f in features)
+        inputs = (
+            "points_t = torch.from_numpy(np.ascontiguousarray(points))\n"
+            "x1, x2 = points_t[:, 0], points_t[:, 1]\n"
+            f"x = torch.stack([{stacked}], dim=1)  # the input features"
+        )
+    return "\n".join(
+        [
+            "# ---- data: the app's own generator, copied from app/training/datasets.py ----",
+            f"INPUT_EXTENT = {datasets.INPUT_EXTENT!r}",
+            *constants,
+            "",
+            "",
+            inspect.getsource(generator).rstrip(),
+            "",
+            "",
+            f"rng = np.random.default_rng({d.seed})",
+            f"points, labels = {generator.__name__}({d.n_points}, {d.noise!r}, rng)",
+            "order = rng.permutation(len(points))",
+            "points, labels = points[order], labels[order]",
+            "points = np.clip(points, -INPUT_EXTENT, INPUT_EXTENT).astype(np.float32)",
+            f"n_train = max(1, min(len(points) - 1, round(len(points) * {d.train_fraction!r})))",
+            inputs,
+            labels,
+            "train_x, train_y = x[:n_train], y[:n_train]",
+            "",
+        ]
+    )
+
+
+def _model_section(config: LabConfig) -> str:
+    m = config.model
+    n_outputs = 3 if datasets.task_of(config.data.dataset) == "multiclass" else 1
+    sizes = [len(m.features), *m.hidden_layers, n_outputs]
+    modules = []
+    hidden_outputs = []  # index in the Sequential of each hidden layer's last module
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        modules.append(f"    nn.Linear({a}, {b}),")
+        if i < len(m.hidden_layers):
+            activation = m.activations_per_layer()[i]
+            if activation != "linear":
+                modules.append(f"    {ACTIVATION_MODULES[activation]},")
+            hidden_outputs.append(len(modules) - 1)
+    lines = [
+        "# ---- model ----",
+        "model = nn.Sequential(",
+        *modules,
+        ")",
+        "linears = [layer for layer in model if isinstance(layer, nn.Linear)]",
+        f"generator = torch.Generator().manual_seed({m.seed})",
+        "with torch.no_grad():",
+        "    for layer in linears:",
+        INIT_CODE[m.init],
+    ]
+    if m.frozen_layers:
+        lines += [
+            f"for i in {sorted(m.frozen_layers)!r}:  # frozen: no gradient, no update",
+            "    linears[i].requires_grad_(False)",
+        ]
+    if _activation_penalty(config):
+        lines += [
+            "hidden = []  # each hidden layer's output in the latest forward, for the penalty",
+            f"for i in {hidden_outputs!r}:",
+            "    model[i].register_forward_hook(lambda module, inputs, out: hidden.append(out))",
+        ]
+    return "\n".join([*lines, ""])
+
+
+def _activation_penalty(config: LabConfig) -> bool:
+    t = config.training
+    return t.activation_penalty != "none" and t.activation_penalty_strength > 0
+
+
+def _training_section(config: LabConfig) -> str:
+    t = config.training
+    probe = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer = build_optimizer(t.optimizer, probe, t)
+    scheduler = build_scheduler(optimizer, t)
+    task = datasets.task_of(config.data.dataset)
+    lines = [
+        "# ---- loss, optimizer, schedule ----",
+        f"loss_fn = {LOSSES[task]}",
+        f"optimizer = torch.optim.{_call(optimizer, optimizer.defaults, 'model.parameters()')}",
+    ]
+    scheduler_call = _scheduler_call(scheduler)
+    if scheduler_call:
+        lines.append(f"scheduler = torch.optim.lr_scheduler.{scheduler_call}")
+    batch_seed = config.data.seed * 1_000_003 + config.model.seed
+    lines += [
+        "",
+        "",
+        "def batches(n, batch_size, seed):",
+        '    """Shuffled each epoch; the last batch of an epoch may be smaller."""',
+        "    generator = torch.Generator().manual_seed(seed)",
+        "    while True:",
+        "        order = torch.randperm(n, generator=generator)",
+        "        for start in range(0, n, batch_size):",
+        "            yield order[start : start + batch_size]",
+        "",
+        "",
+        f"batch_indices = batches(n_train, min({t.batch_size}, n_train), seed={batch_seed})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _loop_section(config: LabConfig, steps: int) -> str:
+    t = config.training
+    loss = "    loss = loss_fn(output, y)"
+    forward = ["    output = model(x)"]
+    if t.l1 > 0:
+        loss += f" + {t.l1!r} * sum(p.abs().sum() for p in model.parameters())"
+    if _activation_penalty(config):
+        forward.insert(0, "    hidden.clear()")
+        size = "abs()" if t.activation_penalty == "l1" else "pow(2)"
+        strength = t.activation_penalty_strength
+        loss += f" + {strength!r} * sum(h.{size}.sum() for h in hidden) / len(x)"
+    before_step = []
+    if t.grad_clip_norm:  # None or 0 means no clipping
+        before_step.append(
+            "    torch.nn.utils.clip_grad_norm_("
+            f"[p for p in model.parameters() if p.grad is not None], {t.grad_clip_norm!r})"
+        )
+    after_step = ["    scheduler.step()"] if "scheduler = " in _training_section(config) else []
+    return "\n".join(
+        [
+            "# ---- the training loop: the tutorial's five lines ----",
+            f"steps = int(sys.argv[1]) if len(sys.argv) > 1 else {steps}",
+            "for step in range(steps):",
+            "    indices = next(batch_indices)",
+            "    x, y = train_x[indices], train_y[indices]",
+            "    optimizer.zero_grad()",
+            *forward,
+            loss,
+            "    loss.backward()",
+            *before_step,
+            "    optimizer.step()",
+            *after_step,
+            '    print(f"step {step + 1}: loss {loss.item():.9f}")',
+            "",
+        ]
+    )
+
+
+def _call(instance: object, values: dict[str, object], first: str) -> str:
+    """`Class(first, k=v, …)` with every keyword whose value differs from the class default."""
+    cls = type(instance)
+    arguments = [first]
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if name not in values or name in ("self", "params", "optimizer"):
+            continue
+        value = values[name]
+        if (
+            name == "lr"
+            or parameter.default is inspect.Parameter.empty
+            or value != parameter.default
+        ):
+            arguments.append(f"{name}={value!r}")
+    return f"{cls.__name__}({', '.join(arguments)})"
+
+
+def _scheduler_call(scheduler: object) -> str | None:
+    if type(scheduler).__name__ == "ConstantLR" and getattr(scheduler, "factor", None) == 1.0:
+        return None  # a constant learning rate: no scheduler at all
+    names = inspect.signature(type(scheduler).__init__).parameters
+    # last_epoch is where the schedule stands, not a setting: a new run starts at its default.
+    values = {
+        n: getattr(scheduler, n) for n in names if hasattr(scheduler, n) and n != "last_epoch"
+    }
+    return _call(scheduler, values, "optimizer")

@@ -1,0 +1,257 @@
+"""A live server over time: idle sessions expire, a page that stops reading costs bounded memory,
+hundreds of connects and disconnects leak nothing, and SIGTERM tells every page before closing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from app.main import create_app
+from app.settings import Settings
+from tests.support.live_server import LiveServer
+
+from .helpers import receive_until, strict_loads
+
+# Frames of a big model on a fine grid: a page that queued them would grow by megabytes a second.
+BIG_FRAMES = {"BACKPROP_BOUNDARY_RESOLUTION": "128", "BACKPROP_NEURON_MAP_RESOLUTION": "32"}
+BIG_MODEL = {"hidden_layers": [16, 16, 16, 16, 16, 16]}
+# Generous bounds on waits for things that take well under a second: a slow machine, not a race.
+PATIENCE_SECONDS = 20.0
+
+
+def ws_url(server: LiveServer) -> str:
+    return server.url.replace("http://", "ws://") + "/ws"
+
+
+def health(server: LiveServer) -> dict[str, Any]:
+    return dict(httpx.get(f"{server.url}/healthz", timeout=5).json())
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {PATIENCE_SECONDS:g} s")
+        time.sleep(0.1)
+
+
+def receive(ws: ClientConnection, wanted: str) -> dict[str, Any]:
+    while True:
+        raw = ws.recv(timeout=PATIENCE_SECONDS)
+        assert isinstance(raw, str)
+        message = strict_loads(raw)
+        if message["type"] == wanted:
+            return message
+
+
+@contextmanager
+def stalled_pages(server: LiveServer, pages: int = 1) -> Iterator[None]:
+    """Pages that watch one run of a big model and never read again: each has a tiny receive
+    buffer, and the client library stops taking frames off the socket after the first."""
+    with ExitStack() as stack:
+        session_id = None
+        sockets = []
+        for _ in range(pages):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            ws = stack.enter_context(
+                connect(ws_url(server), sock=sock, max_queue=1, max_size=2**24)
+            )
+            # A closing handshake would wait on the frames it never read: just drop the socket.
+            stack.callback(ws.close_socket)
+            ws.send(json.dumps({"type": "hello", "session_id": session_id}))
+            session_id = receive(ws, "session")["session_id"]
+            sockets.append(ws)
+        sockets[0].send(json.dumps({"type": "configure", "model": BIG_MODEL}))
+        sockets[0].send(json.dumps({"type": "control", "action": "play"}))
+        yield
+
+
+# ---- idle sessions --------------------------------------------------------------------------
+
+
+def test_an_idle_session_expires_after_the_ttl_but_a_watched_one_lives_on() -> None:
+    with TestClient(create_app(Settings(session_ttl_seconds=0.5))) as client:
+        with client.websocket_connect("/ws") as watched:
+            watched.send_text(json.dumps({"type": "hello"}))
+            receive_until(watched, "frame")
+            with client.websocket_connect("/ws") as left:
+                left.send_text(json.dumps({"type": "hello"}))
+                left_id = receive_until(left, "session")["session_id"]
+            wait_until(lambda: client.get("/healthz").json()["sessions"] == 1, "no expiry")
+            # The watched session outlived several TTLs and still trains.
+            watched.send_text(json.dumps({"type": "control", "action": "step"}))
+            frame = receive_until(watched, "frame")
+            while frame["step"] < 1:
+                frame = receive_until(watched, "frame")
+        with client.websocket_connect("/ws") as back:
+            back.send_text(json.dumps({"type": "hello", "session_id": left_id}))
+            assert receive_until(back, "session")["resumed"] is False
+
+
+# ---- pages that stop reading, and many that come and go -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def busy_server() -> Iterator[LiveServer]:
+    server = LiveServer({**BIG_FRAMES, "BACKPROP_SESSION_TTL_SECONDS": "1"})
+    yield server
+    server.stop()
+
+
+def test_a_page_that_stops_reading_costs_bounded_memory_and_slows_no_one(
+    busy_server: LiveServer,
+) -> None:
+    """Frames for a page that reads nothing are replaced, not queued: the server's memory stays
+    flat where ten such pages' backlogs would grow by megabytes a second, and another page
+    trains on."""
+    pages = 10
+    with stalled_pages(busy_server, pages), connect(ws_url(busy_server), max_size=2**24) as healthy:
+        healthy.send(json.dumps({"type": "hello"}))
+        healthy.send(json.dumps({"type": "configure", "model": BIG_MODEL}))
+        healthy.send(json.dumps({"type": "control", "action": "play"}))
+        receive(healthy, "frame")
+        time.sleep(3)  # the stalled page's socket buffers fill up
+        rss_before = rss_mb(busy_server.process.pid)
+        frames, bytes_offered, first_step = 0, 0, None
+        started = time.monotonic()
+        while time.monotonic() - started < 6:
+            raw = healthy.recv(timeout=PATIENCE_SECONDS)
+            assert isinstance(raw, str)
+            message = strict_loads(raw)
+            if message["type"] == "frame":
+                frames += 1
+                bytes_offered += len(raw)
+                first_step = message["step"] if first_step is None else first_step
+                last_step = message["step"]
+        rss_after = rss_mb(busy_server.process.pid)
+    print(
+        f"slow readers: server RSS {rss_before:.0f} → {rss_after:.0f} MB over 6 s; the healthy "
+        f"page got {frames} frames ({bytes_offered / 1e6:.1f} MB), steps {first_step}→{last_step}"
+    )
+    assert last_step > first_step, "the healthy page's run stopped moving"
+    # Queued, the stalled pages' frames would take about `pages` times what the healthy page
+    # received (their frames are as big); dropped, next to nothing.
+    assert rss_after - rss_before < max(15.0, pages * bytes_offered / 1e6 / 4)
+
+
+async def connect_and_leave(url: str, session_ids: list[str], rng: random.Random) -> None:
+    """One visit: say hello (a reload resumes, a new tab starts afresh), maybe start training,
+    and leave — politely, abruptly, or mid-burst."""
+    async with async_connect(url, max_size=2**24) as ws:
+        resume = session_ids and rng.random() < 0.8
+        hello = {"type": "hello", "session_id": rng.choice(session_ids)} if resume else {}
+        await ws.send(json.dumps({"type": "hello", **hello}))
+        while (message := json.loads(await ws.recv()))["type"] != "session":
+            pass
+        if message["session_id"] not in session_ids:
+            session_ids.append(message["session_id"])
+            del session_ids[:-5]
+        style = rng.choice(["read", "play-and-go", "abort"])
+        if style == "read":
+            while json.loads(await ws.recv())["type"] != "frame":
+                pass
+        else:
+            await ws.send(json.dumps({"type": "control", "action": "play"}))
+            await asyncio.sleep(rng.uniform(0, 0.05))
+            if style == "abort":
+                ws.transport.abort()  # no closing handshake, as when a laptop lid shuts
+
+
+async def visit_many(url: str, visits: int, parallel: int) -> None:
+    rng = random.Random(8)
+    session_ids: list[str] = []
+    queue = iter(range(visits))
+
+    async def visitor() -> None:
+        for _ in queue:
+            with suppress(ConnectionClosed):  # the abrupt ones end this way on our side
+                await connect_and_leave(url, session_ids, rng)
+
+    await asyncio.gather(*(visitor() for _ in range(parallel)))
+
+
+def test_500_connects_and_disconnects_leak_no_session_task_or_thread(
+    busy_server: LiveServer,
+) -> None:
+    wait_until(lambda: health(busy_server)["sessions"] == 0, "earlier sessions to expire")
+    asyncio.run(visit_many(ws_url(busy_server), visits=20, parallel=4))  # warm-up
+    wait_until(lambda: health(busy_server)["sessions"] == 0, "warm-up sessions to expire")
+    baseline = health(busy_server)
+    rss_before = rss_mb(busy_server.process.pid)
+
+    asyncio.run(visit_many(ws_url(busy_server), visits=500, parallel=5))
+
+    wait_until(lambda: health(busy_server)["sessions"] == 0, "sessions to expire after the TTL")
+    wait_until(lambda: health(busy_server)["tasks"] <= baseline["tasks"], "tasks to end")
+    after = health(busy_server)
+    rss_after = rss_mb(busy_server.process.pid)
+    print(
+        f"500 visits: RSS {rss_before:.0f} → {rss_after:.0f} MB; tasks {baseline['tasks']} → "
+        f"{after['tasks']}; threads {baseline['threads']} → {after['threads']}"
+    )
+    assert after["threads"] <= baseline["threads"]
+    assert rss_after < rss_before * 1.25, "memory did not return near its baseline"
+    assert "Traceback" not in busy_server.log()
+
+
+# ---- graceful shutdown ----------------------------------------------------------------------
+
+
+def test_on_sigterm_each_page_is_told_and_the_server_exits_within_seconds() -> None:
+    server = LiveServer()
+    try:
+        with connect(ws_url(server)) as ws:
+            ws.send(json.dumps({"type": "hello"}))
+            ws.send(json.dumps({"type": "control", "action": "play"}))
+            receive(ws, "frame")
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            notice = receive(ws, "shutdown")
+            assert "restarting" in notice["message"] and "progress" in notice["message"]
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=PATIENCE_SECONDS)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        server.process.wait(timeout=PATIENCE_SECONDS)
+        seconds = time.monotonic() - signalled
+        assert seconds < 5, f"the server took {seconds:.1f} s to stop (Docker kills at 10 s)"
+    finally:
+        server.stop()
+
+
+def test_sigterm_does_not_wait_forever_for_a_page_that_stopped_reading() -> None:
+    server = LiveServer(BIG_FRAMES)
+    try:
+        with stalled_pages(server):
+            time.sleep(3)  # its socket buffers fill: the server's close cannot flush
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(timeout=PATIENCE_SECONDS)
+            seconds = time.monotonic() - signalled
+        assert seconds < 10, f"the server took {seconds:.1f} s to stop (Docker kills at 10 s)"
+    finally:
+        server.stop()
