@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.exports import router as exports_router
+from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
 from app.protocol import protocol_json_schema
 from app.realtime.registry import SessionRegistry
@@ -73,4 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websocket_router)
     app.include_router(vendor_router)
     app.include_router(http_api_router)
+    app.include_router(history_api_router)
+    app.include_router(exports_router)
     return app

@@ -168,6 +168,14 @@ class InspectRequest(StrictModel):
     x2: PlaneCoordinate
 
 
+class RewindRequest(StrictModel):
+    """Go back to a kept step (the timeline): parameters, optimizer state and settings as they
+    were there. Training on from it starts a new run, a branch."""
+
+    type: Literal["rewind"]
+    step: int = Field(ge=0, le=10**9)
+
+
 ClientMessage = Annotated[
     HelloRequest
     | ConfigureRequest
@@ -175,7 +183,8 @@ ClientMessage = Annotated[
     | ControlRequest
     | SurfaceRequest
     | EditPointsRequest
-    | InspectRequest,
+    | InspectRequest
+    | RewindRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -227,6 +236,12 @@ class LossPoint(ServerModel):
     penalty: float | None = None
     # The effective learning rate (the schedule applied) at this step.
     learning_rate: float | None = None
+    # Per layer (model.layers[i].weight), over the steps since the previous point: mean
+    # gradient norm, mean |grad|, largest |grad|, mean ‖Δw‖/‖w‖. None before any step.
+    grad_norm: list[float | None] | None = None
+    mean_abs_grad: list[float | None] | None = None
+    max_abs_grad: list[float | None] | None = None
+    update_ratio: list[float | None] | None = None
 
 
 class Point(ServerModel):
@@ -275,6 +290,54 @@ class PhaseState(ServerModel):
     updates: list[LayerUpdate] | None
 
 
+class LayerHealth(ServerModel):
+    """One layer's health now: the share of dead ReLU / saturated tanh-sigmoid units over all
+    training points (None where the activation cannot be), and its percentile bands (PERCENTILES
+    of grad_health.py) of weights, latest weight gradients and outputs."""
+
+    dead_fraction: float | None
+    saturated_fraction: float | None
+    weights: list[float | None]
+    gradients: list[float | None] | None
+    activations: list[float | None]
+
+
+class HealthFlagState(ServerModel):
+    kind: Literal["vanishing", "exploding", "dead_relu", "saturated", "large_update"]
+    layer: int
+    message: str
+
+
+class GradientHealth(ServerModel):
+    """Flags and per-layer unit health and distributions, once per frame (the per-step
+    figures travel with the loss points)."""
+
+    percentiles: list[float]
+    layers: list[LayerHealth]
+    flags: list[HealthFlagState]
+
+
+class LayerOptimizerState(ServerModel):
+    """The optimizer's own state for one layer's weights, [out][in] like the weights: SGD's or
+    RMSprop's momentum buffer, Adam's m (exp_avg) and v (exp_avg_sq; RMSprop's square_avg), and
+    the effective per-weight step size lr·(bias corrections)/(√v + ε) that m is multiplied by."""
+
+    momentum: list[list[float]] | None = None
+    exp_avg: list[list[float]] | None = None
+    exp_avg_sq: list[list[float]] | None = None
+    step_size: list[list[float]] | None = None
+
+
+class TimelineState(ServerModel):
+    """The steps one can rewind to (oldest first), the current run, and a note once old
+    history was thinned to fit its memory limit."""
+
+    steps: list[int]
+    run: int
+    run_name: str
+    note: str | None = None
+
+
 class StepFrame(ServerModel):
     """The latest state after a burst of steps; a slow page gets fewer, newer frames."""
 
@@ -313,6 +376,10 @@ class StepFrame(ServerModel):
     grad_norm: float | None = None
     # Set while stepping phase by phase; None once a full step or Play has moved on.
     phase: PhaseState | None = None
+    # Gradient health, optimizer state and the timeline (issue 6).
+    health: GradientHealth | None = None
+    optimizer_state: list[LayerOptimizerState] | None = None
+    timeline: TimelineState | None = None
 
 
 class ErrorFrame(ServerModel):
@@ -436,6 +503,33 @@ class InspectionFrame(ServerModel):
     output: list[float | None]
 
 
+class RunCurve(ServerModel):
+    """A run (a line of training) and its training loss, for overlaying and export."""
+
+    id: int
+    name: str
+    parent: int | None
+    branch_step: int
+    current: bool
+    steps: list[int]
+    train: list[float | None]
+
+
+class RunsFrame(ServerModel):
+    """The runs kept, sent when one is added; the current run's curve is the frame's losses."""
+
+    type: Literal["runs"] = "runs"
+    runs: list[RunCurve]
+
+
+class RewoundFrame(ServerModel):
+    """After a rewind: the step now shown and the settings in force there (for the controls)."""
+
+    type: Literal["rewound"] = "rewound"
+    step: int
+    config: LabConfig
+
+
 ServerMessage = Annotated[
     SessionInfo
     | DataFrame
@@ -445,7 +539,9 @@ ServerMessage = Annotated[
     | SurfaceFrame
     | AutogradGraphFrame
     | CodeListing
-    | InspectionFrame,
+    | InspectionFrame
+    | RunsFrame
+    | RewoundFrame,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     neuron_map_resolution: int = Field(default=24, ge=4, le=64)
     max_message_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_messages_per_second: float = Field(default=60.0, gt=0, le=10_000)
+    # A run's rewindable history (snapshots of parameters and optimizer state) per session:
+    # at most this many bytes; the newest `history_recent_snapshots` bursts are all kept and
+    # older ones thinned (history.py).
+    history_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    history_recent_snapshots: int = Field(default=200, ge=2, le=10_000)
     # Extra origins allowed to open the websocket, besides the page's own.
     allowed_origins: list[str] = Field(default_factory=list)
 

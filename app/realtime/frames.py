@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from app.protocol import DataFrame, Heatmap, LayerState, LossPoint, Point, RunStatus, StepFrame
+from app.realtime.health_frames import gradient_point_fields, health_fields
 from app.training.datasets import INPUT_EXTENT
 from app.training.session import LossRecord, TrainingSession
 
@@ -57,6 +58,7 @@ def loss_points(records: list[LossRecord]) -> list[LossPoint]:
             test=finite_or_none(r.test),
             penalty=finite_or_none(r.penalty),
             learning_rate=finite_or_none(r.learning_rate),
+            **gradient_point_fields(r.gradients),
         )
         for r in records
     ]
@@ -121,6 +123,7 @@ def step_frame(
         ],
         steps_per_second=steps_per_second,
         **toolkit_fields(session, evaluation.train_penalty, boundary_resolution),
+        **health_fields(session),
     )
 
 

@@ -19,6 +19,8 @@ from app.protocol import (
     ErrorFrame,
     InspectionFrame,
     InspectRequest,
+    RewindRequest,
+    RewoundFrame,
     RunStatus,
     ServerModel,
     SetRequest,
@@ -28,6 +30,7 @@ from app.protocol import (
 )
 from app.realtime.backprop import BackpropChannel
 from app.realtime.frames import data_frame, loss_points, step_frame
+from app.realtime.health_frames import runs_frame
 from app.realtime.inspection import inspect_point
 from app.realtime.surface_runner import SurfaceRunner
 from app.settings import Settings
@@ -72,6 +75,7 @@ class Subscriber:
         self.history_generation = -1
         self.history_sent = 0
         self.data_version = -1
+        self.runs_version = -1
         # Versions of the autograd graph and code listing this page has (BackpropChannel).
         self.backprop_sent: dict[str, int] = {}
 
@@ -120,6 +124,8 @@ class LiveSession:
             engine, executor, self._on_engine, self._publish_surface, self.broadcast_error
         )
         self.backprop = BackpropChannel(engine)
+        engine.timeline.max_bytes = settings.history_max_bytes
+        engine.timeline.recent = settings.history_recent_snapshots
 
     # ---- pages ------------------------------------------------------------------------------
 
@@ -149,6 +155,9 @@ class LiveSession:
         if subscriber.data_version != self.data_version:
             subscriber.data_version = self.data_version
             out.append(data_frame(self.engine).model_dump_json())
+        if subscriber.runs_version != self.engine.timeline.version:
+            subscriber.runs_version = self.engine.timeline.version
+            out.append(runs_frame(self.engine).model_dump_json())
         out.extend(m.model_dump_json() for m in self.backprop.unsent(subscriber.backprop_sent))
         surface, subscriber.surface = subscriber.surface, None
         if surface is not None:
@@ -259,6 +268,25 @@ class LiveSession:
                 return self._frame()
 
             self._publish(await self._on_engine(reset))
+
+    async def rewind(self, request: RewindRequest) -> None:
+        """Back to a kept step, paused there; Play or Step from it starts a branch. Raises
+        HistoryError (a ValueError naming `step`) for a step not kept, and nothing changes."""
+        await self._stop_playing("paused")
+
+        def apply() -> StepFrame:
+            self.backprop.finish_step()
+            self.engine.timeline.restore(self.engine, request.step)
+            self.message = None
+            return self._frame()
+
+        frame = await self._on_engine(apply)
+        if self.status == "diverged":
+            self.status = "paused"
+            frame.status = "paused"
+        for subscriber in self.subscribers:
+            subscriber.send(RewoundFrame(step=frame.step, config=self.engine.config))
+        self._publish(frame)
 
     # ---- the user's own data and model files (issue 3) ----------------------------------------
 

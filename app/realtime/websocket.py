@@ -17,6 +17,7 @@ from app.protocol import (
     ErrorFrame,
     HelloRequest,
     InspectRequest,
+    RewindRequest,
     SessionInfo,
     SetRequest,
     SurfaceRequest,
@@ -117,10 +118,16 @@ class Connection:
                         self.session.request_surface(request)
                     elif isinstance(request, EditPointsRequest):
                         await self.session.edit_points(request)
+                    elif isinstance(request, RewindRequest):
+                        await self.session.rewind(request)
                     elif isinstance(request, InspectRequest) and self.subscriber is not None:
                         self.subscriber.send(await self.session.inspect(request))
                 except PointEditError as error:
                     await self.reply(ErrorFrame(field="edit_points", message=str(error)))
+                except ValueError as error:
+                    # The engine refuses a setting it cannot honour; it says why, nothing changed.
+                    field = getattr(error, "field", None)
+                    await self.reply(ErrorFrame(field=field, message=str(error)))
                 except WebSocketDisconnect:
                     raise
                 except Exception:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+
+@dataclass(frozen=True)
+class SamplerPosition:
+    """Where a sampler is: enough to put a fresh one with the same seed in the same place."""
+
+    epochs_drawn: int
+    cursor: int
+    samples_seen: int
+    batch_size: int
 
 
 class BatchSampler:
@@ -11,10 +23,26 @@ class BatchSampler:
     def __init__(self, n_samples: int, batch_size: int, seed: int) -> None:
         self.n_samples = n_samples
         self.batch_size = min(batch_size, n_samples)
+        self.seed = seed
         self._generator = torch.Generator().manual_seed(seed)
         self._order = torch.randperm(n_samples, generator=self._generator)
+        self._epochs_drawn = 1
         self._cursor = 0
         self.samples_seen = 0
+
+    def position(self) -> SamplerPosition:
+        return SamplerPosition(self._epochs_drawn, self._cursor, self.samples_seen, self.batch_size)
+
+    def seek(self, position: SamplerPosition) -> None:
+        """Back (or on) to `position`: the epochs' permutations are redrawn from the seed, so the
+        batches that follow are exactly those that followed there (a few µs per epoch)."""
+        self._generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(position.epochs_drawn):
+            self._order = torch.randperm(self.n_samples, generator=self._generator)
+        self._epochs_drawn = position.epochs_drawn
+        self._cursor = position.cursor
+        self.samples_seen = position.samples_seen
+        self.set_batch_size(position.batch_size)
 
     def set_batch_size(self, batch_size: int) -> None:
         self.batch_size = min(batch_size, self.n_samples)
@@ -26,6 +54,7 @@ class BatchSampler:
     def next(self) -> torch.Tensor:
         if self._cursor >= self.n_samples:
             self._order = torch.randperm(self.n_samples, generator=self._generator)
+            self._epochs_drawn += 1
             self._cursor = 0
         # A batch never straddles two epochs: the last one of an epoch may be smaller.
         indices = self._order[self._cursor : self._cursor + self.batch_size]

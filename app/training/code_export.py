@@ -102,7 +102,8 @@ def _header(config: LabConfig) -> str:
 {list(config.model.hidden_layers)}, {config.training.optimizer}.
 
 Needs only torch and numpy; same seeds, same data, same batches, so it prints the losses the
-app computed, step by step. `python train.py 20` runs 20 steps.
+app computed, step by step: each step's batch loss, then the loss on all the training points
+(the app's chart). `python train.py 20` runs 20 steps.
 """
 
 import sys
@@ -270,7 +271,9 @@ def _loop_section(config: LabConfig, steps: int) -> str:
             *before_step,
             "    optimizer.step()",
             *after_step,
-            '    print(f"step {step + 1}: loss {loss.item():.9f}")',
+            "    with torch.no_grad():  # on all training points, as the app's loss chart shows it",
+            "        train_loss = loss_fn(model(train_x), train_y).item()",
+            '    print(f"step {step + 1}: loss {loss.item():.9f} | training set {train_loss:.9f}")',
             "",
         ]
     )

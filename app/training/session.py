@@ -22,6 +22,9 @@ from app.training.config import (
     TrainingConfig,
 )
 from app.training.datasets import INPUT_EXTENT, Dataset, make_dataset
+from app.training.errors import SettingError
+from app.training.grad_health import GradientMonitor, GradientStats
+from app.training.history import Timeline
 from app.training.model import MLP, ActivationName, build_model
 from app.training.optimizers import (
     LRScheduler,
@@ -82,6 +85,8 @@ class LossRecord:
     test: float
     penalty: float = 0.0
     learning_rate: float = math.nan
+    # Per-layer gradient health over the steps since the previous record (grad_health.py).
+    gradients: GradientStats | None = None
 
 
 @dataclass
@@ -118,6 +123,9 @@ class TrainingSession:
         self.history: list[LossRecord] = []
         # Bumped whenever `history` is replaced rather than appended to (rebuild, thinning).
         self.history_generation = 0
+        # Snapshots to rewind to and the runs branched off (history.py); the live session
+        # sets its memory limit.
+        self.timeline = Timeline()
         self._build_data()
         self._build_model()
 
@@ -157,6 +165,7 @@ class TrainingSession:
             features=list(m.features),
         )
         self.model.freeze(set(m.frozen_layers))
+        self.gradient_monitor = GradientMonitor(self.model)
         self.optimizer = self._new_optimizer(self.config.training.optimizer)
         self.scheduler: LRScheduler = build_scheduler(self.optimizer, self.config.training)
         self.last_grad_norm: float | None = None
@@ -170,6 +179,7 @@ class TrainingSession:
         )
         self.step_count = 0
         self.last_loss: float | None = None
+        self.timeline.start_over(self, self.history)
         self.history = []
         self.history_generation += 1
         self._checkpoint: _Checkpoint | None = None
@@ -281,6 +291,10 @@ class TrainingSession:
         """requires_grad_(False) on these layers: no gradient, no update, until unfrozen."""
         n_layers = len(self.model.layers)
         frozen = sorted({i for i in frozen_layers if 0 <= i < n_layers})
+        if len(frozen) == n_layers:
+            raise SettingError(
+                "frozen_layers", "at least one layer must stay trainable: nothing would learn"
+            )
         self._update_model(frozen_layers=frozen)
         self.model.freeze(set(frozen))
 
@@ -320,6 +334,7 @@ class TrainingSession:
 
     def before_optimizer_step(self) -> None:
         """Between loss.backward() and optimizer.step(): clip the gradient's global norm."""
+        self.gradient_monitor.before_step()
         max_norm = self.config.training.grad_clip_norm
         if max_norm > 0:
             trainable = [p for p in self.model.parameters() if p.grad is not None]
@@ -328,6 +343,7 @@ class TrainingSession:
 
     def finish_step(self, loss: torch.Tensor) -> float:
         """Bookkeeping after optimizer.step(): the schedule and the counters advance here."""
+        self.gradient_monitor.after_step()
         self.scheduler.step()
         self.step_count += 1
         self.last_loss = loss.item()
@@ -363,6 +379,8 @@ class TrainingSession:
             copy.deepcopy(self.optimizer.state_dict()),
             copy.deepcopy(self.scheduler.state_dict()),
         )
+        cp = self._checkpoint
+        self.timeline.keep(self, cp.model_state, cp.optimizer_state, cp.scheduler_state)
 
     def train_steps(
         self,
@@ -436,7 +454,8 @@ class TrainingSession:
         cp = self._checkpoint
         assert cp is not None, "train_steps always checkpoints first"
         self.model.load_state_dict(cp.model_state)
-        self.optimizer.load_state_dict(cp.optimizer_state)  # type: ignore[arg-type]
+        # A copy: load_state_dict adopts the tensors it is given, and the timeline keeps these.
+        self.optimizer.load_state_dict(copy.deepcopy(cp.optimizer_state))  # type: ignore[arg-type]
         self.scheduler.load_state_dict(cp.scheduler_state)
         self.step_count = cp.step
         self.sampler.samples_seen = cp.samples_seen
@@ -489,8 +508,11 @@ class TrainingSession:
             evaluation.test_loss,
             evaluation.train_penalty,
             self.learning_rate,
+            self.gradient_monitor.collect(),
         )
         if self.history and self.history[-1].step == record.step:
+            if record.gradients is None:
+                record.gradients = self.history[-1].gradients
             self.history[-1] = record
         else:
             self.history.append(record)

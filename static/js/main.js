@@ -1,7 +1,7 @@
 // Wires the page: controls → socket commands, socket messages → store, store → views each frame.
 import { ClientMessage, ControlAction, ServerMessage } from "./protocol.js";
 import { createSocket } from "./socket.js";
-import { cloneConfig, createStore, hashFromConfig, rememberSession } from "./store.js";
+import { cloneConfig, createStore, DEFAULT_CONFIG, hashFromConfig, rejectedHashKeys, rememberSession } from "./store.js";
 import { createBoundaryView } from "./views/boundary.js";
 import { formatNumber } from "./views/colors.js";
 import { createLossChart } from "./views/lossChart.js";
@@ -16,11 +16,21 @@ import { createLearningRateChart } from "./views/learningRateChart.js";
 import { bindOwnData, createInspector, drawLabel, syncDrawClasses } from "./ownData.js";
 import { createInspectionView } from "./views/inspection.js";
 import { createPlaneInput } from "./views/planeInput.js";
+import { bindKeyboard } from "./keyboard.js";
+import { createClassroom, PAGE_KEYS, showUrlNotice } from "./classroom.js";
+import { fillLessonMenu, findLesson, lessonConfig, showLessonCard } from "./lessons.js";
+import { bindExports } from "./exports.js";
+import { createGradientHealthView } from "./views/gradientHealth.js";
+import { createDistributionsView } from "./views/distributions.js";
+import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
 
 const store = createStore(JSON.parse(document.body.dataset.limits));
+// Read before the page first rewrites the hash: hidden controls, the lesson, refused values.
+const classroom = createClassroom(location.hash);
+const refusedHashKeys = rejectedHashKeys(location.hash, PAGE_KEYS);
 const ui = {
   showGradients: false,
   showTest: false,
@@ -76,6 +86,13 @@ const landscape = createLandscapeView($("loss-surface"), {
 const codePanel = createCodePanel($("code-panel"));
 const phaseView = createPhaseView($("phase-details"), { phaseName: $("phase") });
 const autogradView = createAutogradView($("autograd-graph"));
+// Gradient health, distributions, and the rewindable history (issue 6).
+const gradientHealthView = createGradientHealthView($("gradient-health"));
+const distributionsView = createDistributionsView($("distributions"));
+const timelineView = createTimelineView($("timeline-view"), {
+  onRewind: (step) => socket.send(ClientMessage.REWIND, { step }),
+  exportUrl: (sessionId, runId, format) => `/api/sessions/${encodeURIComponent(sessionId)}/runs/${runId}/history.${format}`,
+});
 let drawnHistoryVersion = -1;
 
 const socket = createSocket({
@@ -83,7 +100,7 @@ const socket = createSocket({
   onConnection: ({ state, retryInMs, reason }) => {
     store.connected = state === "open";
     const why = ui.notice || reason || "the server cannot be reached";
-    ui.connection = state === "open" ? "connected" : `disconnected: ${why} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
+    ui.connection = state === "open" ? "connected" : `${why} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
     if (state === "open") ui.notice = "";
     store.dirty = true;
   },
@@ -123,6 +140,16 @@ function handleMessage(message, parseMs = 0) {
       break;
     case ServerMessage.AUTOGRAD:
       store.autograd = message;
+      break;
+    case ServerMessage.RUNS:
+      store.runs = message.runs;
+      store.historyVersion += 1; // the loss chart overlays the other runs
+      break;
+    case ServerMessage.REWOUND:
+      // The settings in force at that step are now the run's: the controls and the URL follow.
+      store.config = message.config;
+      syncControls();
+      writeHash();
       break;
     case ServerMessage.INSPECTION:
       inspector.received();
@@ -166,15 +193,20 @@ function render() {
     $("accuracy").textContent = frame.test_accuracy === null ? "—" : `${(frame.test_accuracy * 100).toFixed(1)}% test, ${(frame.train_accuracy * 100).toFixed(1)}% training`;
     $("speed").textContent = frame.status === "running" ? `${Math.round(frame.steps_per_second)} steps/s` : "";
   }
-  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights });
+  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value });
   landscape.update({ frame, surface: store.surface, selectedWeights: ui.selectedWeights });
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });
   inspectionView.update({ inspection: ui.inspection, frame });
   syncDrawClasses(frame);
-  if (drawnHistoryVersion !== store.historyVersion) {
+  const historyChanged = drawnHistoryVersion !== store.historyVersion;
+  gradientHealthView.update({ lossHistory: store.lossHistory, health: frame?.health || null, historyChanged });
+  distributionsView.update({ frame });
+  timelineView.update({ frame, runs: store.runs, sessionId: store.sessionId });
+  if (historyChanged) {
     drawnHistoryVersion = store.historyVersion;
-    lossChart.update({ lossHistory: store.lossHistory });
+    const overlays = (store.runs || []).filter((r) => !r.current).map((r, i) => ({ ...r, colour: RUN_COLOURS[i % RUN_COLOURS.length] }));
+    lossChart.update({ lossHistory: store.lossHistory, runs: overlays });
     learningRateChart.update({ lossHistory: store.lossHistory });
   }
   renderStatus(frame);
@@ -241,7 +273,7 @@ function configureData(changes) {
 }
 
 function writeHash() {
-  history.replaceState(null, "", hashFromConfig(store.config));
+  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix());
 }
 
 function syncControls() {
@@ -330,7 +362,57 @@ function bind() {
   });
 }
 
+// ---- lessons, classroom mode, shortcuts, exports (issue 9) -----------------------------------
+
+// A lesson goes through the ordinary messages: paused, configure (data, model), set (training).
+function applyLesson(lesson) {
+  const config = lessonConfig(lesson, DEFAULT_CONFIG);
+  const view = lesson.view || {};
+  store.config = config;
+  control(ControlAction.PAUSE);
+  socket.send(ClientMessage.CONFIGURE, { data: config.data, model: config.model });
+  socket.send(ClientMessage.SET, { ...config.training, skip_zero_grad: Boolean(view.skipZeroGrad) });
+  $("skip-zero-grad").checked = Boolean(view.skipZeroGrad);
+  $("show-gradients").checked = ui.showGradients = Boolean(view.showGradients);
+  syncControls();
+}
+
+function showLesson(lesson) {
+  classroom.lesson = lesson?.id;
+  $("lessons").value = lesson?.id || "";
+  showLessonCard($("lesson-card"), lesson, { onClose: () => showLesson(null) });
+  writeHash();
+}
+
+function bindTeaching() {
+  fillLessonMenu($("lessons"));
+  $("lessons").addEventListener("change", (e) => {
+    const lesson = findLesson(e.target.value);
+    if (lesson) applyLesson(lesson);
+    showLesson(lesson);
+  });
+  classroom.applyHiding();
+  const linkedLesson = classroom.lesson;
+  showLesson(findLesson(linkedLesson)); // the link's settings are in its hash: shown, not reapplied
+  showUrlNotice($("url-notice"), {
+    rejectedKeys: refusedHashKeys,
+    unknownNames: classroom.unknownNames(),
+    unknownLesson: findLesson(linkedLesson) ? "" : linkedLesson,
+  });
+  bindKeyboard({ helpButton: $("shortcuts-button") });
+  bindExports({
+    views: { network: $("network-graph"), boundary: $("decision-boundary"), lossChart: $("loss-chart") },
+    getSessionId: () => store.sessionId,
+    getConfig: () => store.config,
+    getHistory: () => store.lossHistory,
+    getStep: () => store.frame?.step ?? 0,
+    onError: showError,
+    menu: $("export-menu"),
+  });
+}
+
 bind();
+bindTeaching();
 syncControls();
 writeHash();
 requestAnimationFrame(render);

@@ -8,6 +8,7 @@ export const ClientMessage = Object.freeze({
   SURFACE: "surface",
   EDIT_POINTS: "edit_points",
   INSPECT: "inspect",
+  REWIND: "rewind",
 });
 
 export const ServerMessage = Object.freeze({
@@ -20,6 +21,8 @@ export const ServerMessage = Object.freeze({
   AUTOGRAD: "autograd",
   CODE: "code",
   INSPECTION: "inspection",
+  RUNS: "runs",
+  REWOUND: "rewound",
 });
 
 export const ControlAction = Object.freeze({

@@ -100,6 +100,17 @@ export function configFromHash(hash) {
   return config;
 }
 
+// The keys of `hash` that configFromHash could not use (a bad value, or no such setting), so the
+// page can say they fell back to defaults. `otherKeys` are the page's own keys (classroom mode).
+export function rejectedHashKeys(hash, otherKeys = []) {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  return [...params.keys()].filter((key) => {
+    if (otherKeys.includes(key)) return false;
+    const entry = Object.hasOwn(HASH_KEYS, key) ? HASH_KEYS[key] : null;
+    return entry === null || entry[2](params.get(key)) === undefined;
+  });
+}
+
 export function hashFromConfig(config) {
   const params = new URLSearchParams();
   for (const [key, [section, field]] of Object.entries(HASH_KEYS)) {
@@ -121,6 +132,7 @@ export function createStore(limits) {
     autograd: null,      // the latest `autograd` message: the loss's backward graph
     code: null,          // the latest `code` message: the training loop as a script
     surface: null,       // the latest `surface` message: the loss landscape
+    runs: null,          // the latest `runs` message: the runs kept (branches), for overlay and export
     lossHistory: [],     // every loss point received, for the chart
     historyVersion: 0,   // bumped when lossHistory changes, so the chart redraws only then
     dirty: true,         // something to draw on the next animation frame

@@ -13,7 +13,12 @@ from app.main import create_app
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    DrawnPoint,
+    EditPointsRequest,
     HelloRequest,
+    InspectRequest,
+    PointLocation,
+    RewindRequest,
     SetRequest,
     SurfaceRequest,
     client_message_adapter,
@@ -49,6 +54,13 @@ EXAMPLES = [
     SetRequest(type="set", learning_rate=0.1, activation="sigmoid", optimizer="adam", batch_size=5),
     ControlRequest(type="control", action="step"),
     SurfaceRequest(type="surface", mode="pca", resolution=21, span=0.5, follow_every_steps=10),
+    EditPointsRequest(
+        type="edit_points",
+        add=[DrawnPoint(x1=1.5, x2=-2.0, label=1.0)],
+        remove=[PointLocation(x1=0.25, x2=3.0)],
+    ),
+    InspectRequest(type="inspect", x1=-1.0, x2=2.5),
+    RewindRequest(type="rewind", step=0),
 ]
 
 
@@ -255,3 +267,14 @@ def test_the_page_carries_security_headers(client: TestClient) -> None:
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_freezing_every_layer_is_refused_and_the_run_goes_on(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        hello(ws)
+        ws.send_text(json.dumps({"type": "set", "frozen_layers": [0, 1, 2]}))
+        error = receive_until(ws, "error")
+        assert error["field"] == "frozen_layers"
+        assert "at least one layer must stay trainable" in error["message"]
+        ws.send_text(json.dumps({"type": "control", "action": "step"}))
+        assert receive_until(ws, "frame")["step"] == 1

@@ -22,9 +22,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, port: int | None = None) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        self.port = free_port()
+        # A given port restarts a server where its pages expect it.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = ARTIFACTS / f"server-{self.port}.log"
         env = {**os.environ, **(extra_env or {})}
@@ -62,7 +63,9 @@ class LiveServer:
         raise RuntimeError(f"server not ready after {timeout_seconds}s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        # Also after stop(): a failure in the last test's teardown still shows the server log.
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()[-5000:]
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ export function createCodePanel(root) {
   toolbar.append(caption, copy);
   const pre = document.createElement("pre");
   pre.className = "code code-listing";
+  pre.tabIndex = 0; // it scrolls: keyboard users must be able to reach it
   root.append(toolbar, pre);
   let listing = null;
   let lines = [];

@@ -20,9 +20,14 @@ export function createLossChart(root) {
   const logToggle = document.createElement("label");
   logToggle.className = "inline";
   logToggle.innerHTML = '<input type="checkbox" data-testid="loss-log-scale"> log scale';
-  root.append(canvas, readout, logToggle);
+  // Other runs (branches) overlaid as dashed training-loss curves, named below (issue 6).
+  const overlayLegend = document.createElement("div");
+  overlayLegend.className = "chart-readout";
+  overlayLegend.dataset.testid = "loss-overlays";
+  root.append(canvas, readout, logToggle, overlayLegend);
   const ctx = canvas.getContext("2d");
   let history = [];
+  let overlays = []; // [{name, colour, steps, train}]
   let hoverX = null;
 
   function bounds() {
@@ -36,6 +41,12 @@ export function createLossChart(root) {
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
       }
+    }
+    for (const run of overlays) {
+      run.steps.forEach((step, i) => {
+        maxStep = Math.max(maxStep, step);
+        if (run.train[i] !== null) [lo, hi] = [Math.min(lo, run.train[i]), Math.max(hi, run.train[i])];
+      });
     }
     if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     return { maxStep, lo, hi };
@@ -56,6 +67,19 @@ export function createLossChart(root) {
     ctx.fillText(formatNumber(log ? 10 ** yLo : yLo, 2), 0, HEIGHT - PAD.bottom);
     ctx.fillText(`step ${maxStep}`, WIDTH - 70, HEIGHT - 3);
     const hasPenalty = history.some((p) => p.penalty > 0);
+    ctx.setLineDash([4, 3]);
+    for (const run of overlays) {
+      ctx.beginPath();
+      ctx.strokeStyle = run.colour;
+      ctx.lineWidth = 1.2;
+      run.steps.forEach((step, i) => {
+        if (run.train[i] === null) return;
+        if (i) ctx.lineTo(x(step), y(run.train[i]));
+        else ctx.moveTo(x(step), y(run.train[i]));
+      });
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
     const series = [["train", TRAIN_COLOUR], ["test", TEST_COLOUR], ...(hasPenalty ? [["penalty", PENALTY_COLOUR]] : [])];
     for (const [key, colour] of series) {
       ctx.beginPath();
@@ -95,8 +119,10 @@ export function createLossChart(root) {
   logToggle.addEventListener("change", draw);
 
   return {
-    update({ lossHistory }) {
+    update({ lossHistory, runs = [] }) {
       history = lossHistory;
+      overlays = runs;
+      overlayLegend.textContent = runs.length ? `dashed: ${runs.map((r) => r.name).join(" · ")}` : "";
       draw();
     },
     destroy() {

@@ -175,6 +175,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       const before = update.weights_before[edge.out][edge.in];
       tooltip.textContent += `  ·  optimizer.step(): ${formatNumber(before, 4)} → ${formatNumber(w, 4)}, Δw = ${formatNumber(update.weight_deltas[edge.out][edge.in], 4)}`;
     }
+    tooltip.textContent += optimizerStateText(latest.optimizer_state?.[edge.layer], edge);
     place(event);
   }
 
@@ -200,6 +201,18 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     onHoverNeuron(null);
   }
 
+  // The optimizer's own state for this weight (issue 6): why it moves as it does.
+  function optimizerStateText(state, edge) {
+    if (!state) return "";
+    const at = (m) => (m ? m[edge.out][edge.in] : null);
+    const parts = [];
+    if (state.momentum) parts.push(`momentum buffer ${formatNumber(at(state.momentum), 4)}`);
+    if (state.exp_avg) parts.push(`m ${formatNumber(at(state.exp_avg), 4)}`);
+    if (state.exp_avg_sq) parts.push(`v ${formatNumber(at(state.exp_avg_sq), 4)}`);
+    if (state.step_size) parts.push(`effective step size ${formatNumber(at(state.step_size), 4)}`);
+    return parts.length ? `  ·  optimizer: ${parts.join(", ")}` : "";
+  }
+
   function edgeStyle(value, scale) {
     const magnitude = Math.min(1, Math.abs(value) / scale);
     return {
@@ -210,7 +223,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   }
 
   return {
-    update({ frame, showGradients, selectedEdges = [] }) {
+    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights" }) {
       if (!frame) return;
       latest = frame;
       features = frame.features || ["x1", "x2"];
@@ -225,20 +238,26 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       const useUpdates = phase?.done === "step" && Boolean(phase.updates);
       const hasGrads = frame.layers.some((l) => l.weight_grads);
       const useGrads = !useUpdates && hasGrads && (showGradients || phase?.done === "backward");
+      // Colouring by optimizer state (momentum, Adam's m, the effective step size), if it has it.
+      const stateKey = !useUpdates && !useGrads && edgeMode !== "weights" && frame.optimizer_state?.some((s) => s[edgeMode]) ? edgeMode : null;
       // Weights keep an absolute scale (|w| = 1 is a thick edge, as in Playground); gradients
       // and updates are scaled to the largest in the network, since they vary over decades.
       let scale = 1;
-      if (useGrads || useUpdates) {
+      if (useGrads || useUpdates || stateKey) {
         scale = 1e-12;
-        const rows = useUpdates ? phase.updates.map((u) => u.weight_deltas) : frame.layers.map((l) => l.weight_grads || []);
+        const rows = stateKey
+          ? frame.optimizer_state.map((s) => s[stateKey] || [])
+          : useUpdates ? phase.updates.map((u) => u.weight_deltas) : frame.layers.map((l) => l.weight_grads || []);
         for (const matrix of rows) for (const row of matrix) for (const g of row) scale = Math.max(scale, Math.abs(g));
       }
       root.classList.toggle("showing-gradients", useGrads);
       root.classList.toggle("showing-updates", useUpdates);
-      root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : "weights";
+      root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : stateKey || "weights";
       for (const edge of edges) {
         const l = frame.layers[edge.layer];
-        const value = useUpdates
+        const value = stateKey
+          ? (frame.optimizer_state[edge.layer][stateKey]?.[edge.out][edge.in] ?? 0)
+          : useUpdates
           ? phase.updates[edge.layer].weight_deltas[edge.out][edge.in]
           : useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
         const s = edgeStyle(value, scale);

@@ -1,0 +1,118 @@
+"""Gradient health, optimizer state, the timeline and the runs as protocol messages (issue 6)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from app.protocol import (
+    GradientHealth,
+    HealthFlagState,
+    LayerHealth,
+    LayerOptimizerState,
+    RunCurve,
+    RunsFrame,
+    TimelineState,
+)
+from app.training.grad_health import PERCENTILES, GradientStats, health_report
+from app.training.optimizer_state import weight_states
+from app.training.session import TrainingSession
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _list(values: list[float] | np.ndarray) -> list[float | None]:
+    return [_finite(float(v)) for v in values]
+
+
+def _matrix(values: np.ndarray | None) -> list[list[float]] | None:
+    # Optimizer state is finite whenever the parameters are (a diverged run is restored).
+    return None if values is None else np.nan_to_num(values).tolist()
+
+
+def gradient_point_fields(stats: GradientStats | None) -> dict[str, object]:
+    """The per-layer figures a LossPoint carries."""
+    if stats is None:
+        return {}
+    return {
+        "grad_norm": _list(stats.grad_norm),
+        "mean_abs_grad": _list(stats.mean_abs_grad),
+        "max_abs_grad": _list(stats.max_abs_grad),
+        "update_ratio": _list(stats.update_ratio),
+    }
+
+
+def latest_gradients(session: TrainingSession) -> GradientStats | None:
+    """The figures of the burst that ended at the current step (after a rewind: that step's)."""
+    for record in reversed(session.history):
+        if record.step == session.step_count:
+            return record.gradients
+        if record.step < session.step_count:
+            break
+    return None
+
+
+def health_fields(session: TrainingSession) -> dict[str, object]:
+    """The frame fields `health`, `optimizer_state` and `timeline`."""
+    report = health_report(session.model, session.data.train_x, latest_gradients(session))
+    health = GradientHealth(
+        percentiles=list(PERCENTILES),
+        layers=[
+            LayerHealth(
+                dead_fraction=report.units.dead_fraction[i]
+                if i < len(report.units.dead_fraction)
+                else None,
+                saturated_fraction=report.units.saturated_fraction[i]
+                if i < len(report.units.saturated_fraction)
+                else None,
+                weights=_list(d.weights),
+                gradients=None if d.gradients is None else _list(d.gradients),
+                activations=_list(d.activations),
+            )
+            for i, d in enumerate(report.distributions)
+        ],
+        flags=[
+            HealthFlagState(kind=f.kind, layer=f.layer, message=f.message) for f in report.flags
+        ],
+    )
+    states = weight_states(session.optimizer, session.model)
+    optimizer_state = (
+        None
+        if states is None
+        else [
+            LayerOptimizerState(
+                momentum=_matrix(s.momentum),
+                exp_avg=_matrix(s.exp_avg),
+                exp_avg_sq=_matrix(s.exp_avg_sq),
+                step_size=_matrix(s.step_size),
+            )
+            for s in states
+        ]
+    )
+    t = session.timeline
+    timeline = TimelineState(
+        steps=t.steps, run=t.current.id, run_name=t.current.name, note=t.note()
+    )
+    return {"health": health, "optimizer_state": optimizer_state, "timeline": timeline}
+
+
+def runs_frame(session: TrainingSession) -> RunsFrame:
+    runs = session.timeline.runs(session)
+    return RunsFrame(
+        runs=[
+            RunCurve(
+                id=r.id,
+                name=r.name,
+                parent=r.parent,
+                branch_step=r.branch_step,
+                current=r is runs[-1],
+                # The current run's curve is the frame's losses; only archived runs send theirs.
+                steps=[] if r is runs[-1] else [p.step for p in r.history],
+                train=[] if r is runs[-1] else [_finite(p.train) for p in r.history],
+            )
+            for r in runs
+        ]
+    )
