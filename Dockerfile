@@ -1,23 +1,26 @@
 # Backprop Lab: the FastAPI app serving the page and training on CPU with PyTorch.
 #   docker build -t backprop-lab .
 #   docker run --rm -p 8000:8000 backprop-lab      # then open http://localhost:8000
-# tests/docker/test_dockerfile.py lints this file and replays its ENV/ARG/WORKDIR/COPY/RUN/CMD/
-# HEALTHCHECK lines without a Docker engine: keep RUN lines to `pip`/`python` commands.
-FROM python:3.11-slim
+# tests/docker/test_dockerfile.py lints this file and replays both stages (ARG/ENV/WORKDIR/COPY/
+# RUN, then CMD and HEALTHCHECK) without a Docker engine: keep RUN lines to `pip`/`python`
+# commands, and name image paths in them through ENV variables (the replay maps those into its
+# temporary root), not literally.
+
+# ---- build: a virtualenv at /opt/venv with CPU torch, the dependencies and the project --------
+FROM python:3.11-slim AS build
 
 # PyPI's Linux torch is a ~5 GB CUDA build; the CPU wheel comes from PyTorch's own index.
 # Override it for a mirror: --build-arg TORCH_INDEX_URL=https://mirror.example/whl/cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
-ENV PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
+ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HOST=0.0.0.0 \
-    PORT=8000 \
-    MALLOC_ARENA_MAX=2
+    VIRTUAL_ENV=/opt/venv
+# Separate ENV: a variable set in an ENV line is not visible to the rest of that line.
+ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
 
-WORKDIR /app
+RUN python -m venv "${VIRTUAL_ENV}"
 
 # Its own layer, first: the biggest download, and it only changes with the pin below.
 # The project's `torch==2.13.0` requirement is then satisfied by 2.13.0+cpu (PEP 440 local
@@ -25,13 +28,32 @@ WORKDIR /app
 RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" "torch==2.13.0+cpu"
 
 # app/main.py finds static/ and templates/ next to the app/ package (its parent directory), so
-# the source tree lives in /app and is installed in editable mode: one copy of the code, and
-# `app` resolves to /app/app from any working directory. Files stay root-owned: read-only for
-# the user the server runs as.
+# the project is installed in editable mode from /app: the venv only records "/app" (a .pth
+# file), and the runtime stage puts the one copy of the code at that same path.
+WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY app/ app/
 RUN pip install --no-cache-dir --editable . \
     && python -c "import app.main"
+
+# ---- runtime: the same base image, the venv and the source; no pip cache, no build files ----
+FROM python:3.11-slim AS runtime
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    VIRTUAL_ENV=/opt/venv \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    MALLOC_ARENA_MAX=2
+ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
+
+# A venv only works at the path it was built at (its scripts and .pth name it): same path here,
+# and the same base image, whose /usr/local/bin/python the venv links to.
+COPY --from=build /opt/venv /opt/venv
+
+# Files stay root-owned: read-only for the user the server runs as.
+WORKDIR /app
+COPY app/ app/
 COPY templates/ templates/
 COPY static/ static/
 

@@ -27,6 +27,7 @@ from app.training.config import (
 from app.training.datasets import INPUT_EXTENT
 from app.training.model import ActivationName
 from app.training.phases import Phase
+from app.training.race import MAX_RACE_STEPS, MAX_RACERS
 
 ControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
 RunStatus = Literal["idle", "running", "paused", "diverged"]
@@ -134,6 +135,23 @@ class SurfaceRequest(StrictModel):
         return weights
 
 
+class RaceEntry(StrictModel):
+    """One optimizer of a race; `momentum` counts for SGD and RMSprop only."""
+
+    optimizer: OptimizerName
+    learning_rate: float = Field(ge=limits.MIN_LEARNING_RATE, le=limits.MAX_LEARNING_RATE)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class RaceRequest(StrictModel):
+    """The optimizer race: every entry trained `steps` steps from the current weights on the
+    same batches, answered by a `race` message with the paths on the loss surface's plane."""
+
+    type: Literal["race"]
+    entries: list[RaceEntry] = Field(min_length=1, max_length=MAX_RACERS)
+    steps: int = Field(200, ge=1, le=MAX_RACE_STEPS)
+
+
 PlaneCoordinate = Annotated[float, Field(ge=-INPUT_EXTENT, le=INPUT_EXTENT)]
 
 
@@ -176,6 +194,16 @@ class RewindRequest(StrictModel):
     step: int = Field(ge=0, le=10**9)
 
 
+class SampleRequest(StrictModel):
+    """One training point by hand, answered by a `sample`: every neuron's value and gradient on
+    it, the chain rule for `weight`, and with `check` a finite-difference check of that weight."""
+
+    type: Literal["sample"]
+    index: int = Field(ge=0, lt=limits.MAX_POINTS)
+    weight: EdgeRef = Field(default_factory=lambda: EdgeRef(layer=0, out_neuron=0, in_neuron=0))
+    check: bool = False
+
+
 ClientMessage = Annotated[
     HelloRequest
     | ConfigureRequest
@@ -184,7 +212,9 @@ ClientMessage = Annotated[
     | SurfaceRequest
     | EditPointsRequest
     | InspectRequest
-    | RewindRequest,
+    | RewindRequest
+    | SampleRequest
+    | RaceRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -451,6 +481,33 @@ class SurfaceFrame(ServerModel):
     compute_ms: float
 
 
+class RacerPath(ServerModel):
+    """One racer's recorded points, oldest first: its loss on the training set and its place
+    on the current surface's plane (with the distance off it, as for the session's path)."""
+
+    name: str
+    entry: RaceEntry
+    steps: list[int]
+    loss: list[float | None]
+    alpha: list[float]
+    beta: list[float]
+    residual: list[float]
+    diverged_at: int | None
+
+
+class RaceFrame(ServerModel):
+    """An optimizer race from the weights at `start_step`, projected on the plane of the
+    surface at `surface_step` (sent again, reprojected, whenever a new surface arrives)."""
+
+    type: Literal["race"] = "race"
+    start_step: int
+    steps: int
+    surface_step: int
+    parameter_count: int
+    racers: list[RacerPath]
+    compute_ms: float
+
+
 class AutogradNode(ServerModel):
     """A node of loss.grad_fn's graph: an op (`AddmmBackward0`, …) or a leaf (`AccumulateGrad`)
     labelled with its parameter's name, shape and, once backward has run, its gradient's norm.
@@ -530,6 +587,53 @@ class RewoundFrame(ServerModel):
     config: LabConfig
 
 
+class SampleLayer(ServerModel):
+    """One nn.Linear on one sample: z, a (= z on the output layer), ∂L/∂z and ∂L/∂a."""
+
+    pre_activations: list[float | None]
+    activations: list[float | None]
+    pre_activation_grads: list[float | None]
+    activation_grads: list[float | None]
+
+
+class ChainRuleFactors(ServerModel):
+    """∂L/∂w = ∂L/∂a · ∂a/∂z · ∂z/∂w, each factor read from autograd; `autograd` is w.grad."""
+
+    dloss_da: float | None
+    da_dz: float | None
+    dz_dw: float | None
+    product: float | None
+    autograd: float | None
+
+
+class GradientCheckResult(ServerModel):
+    """Autograd against (L(w + ε) − L(w − ε)) / 2ε; they agree when
+    |autograd − finite_difference| ≤ tolerance × max(1, |autograd|)."""
+
+    autograd: float | None
+    finite_difference: float | None
+    epsilon: float
+    tolerance: float
+    agrees: bool
+
+
+class SampleFrame(ServerModel):
+    """Training point `index` at `step`, forward and backward on it alone (the data loss, in
+    float64): the answer to a `sample` request."""
+
+    type: Literal["sample"] = "sample"
+    index: int
+    step: int
+    features: list[float | None]
+    feature_grads: list[float | None]
+    target: list[float | None]
+    loss: float | None
+    layers: list[SampleLayer]
+    weight: EdgeRef
+    chain_rule: ChainRuleFactors
+    check: GradientCheckResult | None
+
+
 ServerMessage = Annotated[
     SessionInfo
     | DataFrame
@@ -541,7 +645,9 @@ ServerMessage = Annotated[
     | CodeListing
     | InspectionFrame
     | RunsFrame
-    | RewoundFrame,
+    | RewoundFrame
+    | SampleFrame
+    | RaceFrame,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -86,8 +86,11 @@ def step_frame(
     boundary_resolution: int,
     neuron_map_resolution: int,
     steps_per_second: float,
+    health: dict[str, object] | None = None,
 ) -> StepFrame:
-    """The frame without its `losses`: those depend on what each page has already received."""
+    """The frame without its `losses`: those depend on what each page has already received.
+
+    `health` (the fields of health_fields) may be passed in to reuse a recent computation."""
     evaluation = session.evaluate()
     biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
     neurons = sum(p.shape[0] for p in biases)
@@ -123,7 +126,7 @@ def step_frame(
         ],
         steps_per_second=steps_per_second,
         **toolkit_fields(session, evaluation.train_penalty, boundary_resolution),
-        **health_fields(session),
+        **(health if health is not None else health_fields(session)),
     )
 
 

@@ -19,9 +19,12 @@ from app.protocol import (
     ErrorFrame,
     InspectionFrame,
     InspectRequest,
+    RaceRequest,
     RewindRequest,
     RewoundFrame,
     RunStatus,
+    SampleFrame,
+    SampleRequest,
     ServerModel,
     SetRequest,
     StepFrame,
@@ -30,8 +33,10 @@ from app.protocol import (
 )
 from app.realtime.backprop import BackpropChannel
 from app.realtime.frames import data_frame, loss_points, step_frame
-from app.realtime.health_frames import runs_frame
+from app.realtime.health_frames import health_fields, runs_frame
 from app.realtime.inspection import inspect_point
+from app.realtime.race_runner import RaceRunner
+from app.realtime.sample_frames import sample_frame
 from app.realtime.surface_runner import SurfaceRunner
 from app.settings import Settings
 from app.training.config import LabConfig
@@ -44,6 +49,8 @@ T = TypeVar("T")
 
 # Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
 MAX_STEPS_PER_BURST = 100_000
+# Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
+HEALTH_INTERVAL_SECONDS = 0.2
 # With many sessions playing, bursts shrink so each still gets frames often; below this the
 # per-frame work (evaluation, maps) would eat most of the time.
 MIN_BURST_SECONDS = 0.004
@@ -119,9 +126,18 @@ class LiveSession:
         # Set while a command waits: the running burst ends at its next step, so a change
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
+        self._health_cache: tuple[float, int, dict[str, object]] | None = None
         self._quick_burst = False
         self.landscape = SurfaceRunner(
             engine, executor, self._on_engine, self._publish_surface, self.broadcast_error
+        )
+        self.race = RaceRunner(
+            engine,
+            executor,
+            self._on_engine,
+            lambda: self.landscape.latest,
+            self._send_to_all,
+            self.broadcast_error,
         )
         self.backprop = BackpropChannel(engine)
         engine.timeline.max_bytes = settings.history_max_bytes
@@ -184,6 +200,11 @@ class LiveSession:
         assert isinstance(surface, SurfaceFrame)
         for subscriber in self.subscribers:
             subscriber.offer_surface(surface)
+        self.race.on_surface()
+
+    def _send_to_all(self, message: ServerModel) -> None:
+        for subscriber in self.subscribers:
+            subscriber.send(message)
 
     def broadcast_error(self, field: str | None, message: str) -> None:
         for subscriber in self.subscribers:
@@ -306,6 +327,10 @@ class LiveSession:
     async def inspect(self, request: InspectRequest) -> InspectionFrame:
         return await self._on_engine(lambda: inspect_point(self.engine, request.x1, request.x2))
 
+    async def sample(self, request: SampleRequest) -> SampleFrame:
+        """One sample by hand; raises SettingError for a point or weight that is not there."""
+        return await self._on_engine(lambda: sample_frame(self.engine, request))
+
     async def save_checkpoint(self) -> tuple[bytes, int]:
         """The model file and the step it was saved at."""
         e = self.engine
@@ -393,10 +418,15 @@ class LiveSession:
     async def close(self) -> None:
         await self._stop_playing("paused")
         await self.landscape.close()
+        await self.race.close()
 
     def request_surface(self, request: SurfaceRequest) -> None:
         """Computed beside training, never inside the engine lock; the newest request wins."""
         self.landscape.request(request)
+
+    def request_race(self, request: RaceRequest) -> None:
+        """Trained beside the session from a copy of its weights; the newest request waits."""
+        self.race.request(request)
 
     async def _on_engine(self, work: Callable[[], T]) -> T:
         async with self._engine_lock:
@@ -440,6 +470,20 @@ class LiveSession:
             )
         return self._frame()
 
+    def _health(self) -> dict[str, object]:
+        """Health, distributions and optimizer state: fresh whenever the run stands still, and
+        at most HEALTH_INTERVAL_SECONDS old while it plays (they cost about a frame's worth)."""
+        now, model = time.monotonic(), id(self.engine.model)
+        cached = self._health_cache
+        if (
+            self.status != "running"
+            or cached is None
+            or cached[1] != model  # rebuilt: other layers
+            or now - cached[0] > HEALTH_INTERVAL_SECONDS
+        ):
+            cached = self._health_cache = (now, model, health_fields(self.engine))
+        return cached[2]
+
     def _frame(self) -> StepFrame:
         frame = step_frame(
             self.engine,
@@ -448,6 +492,7 @@ class LiveSession:
             self.settings.boundary_resolution,
             self.settings.neuron_map_resolution,
             self._steps_per_second if self.status == "running" else 0.0,
+            self._health(),
         )
         # Every state a page sees is a point of the optimizer's path on the loss surface.
         self.landscape.record(frame.train_loss)

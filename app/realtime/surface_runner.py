@@ -130,6 +130,8 @@ class SurfaceRunner:
         self._computed_step: int | None = None
         self._computed_at = -math.inf
         self._closed = False
+        # The newest published surface: the optimizer race is drawn on its plane.
+        self.latest: Landscape | None = None
 
     # ---- on the worker thread, under the engine lock ----------------------------------------
 
@@ -199,6 +201,7 @@ class SurfaceRunner:
                 return
             self._computed_step = snapshot.step
             self._computed_at = time.monotonic()
+            self.latest = landscape
             self._publish(surface_frame(request, landscape, compute_ms))
 
 

@@ -17,7 +17,9 @@ from app.protocol import (
     ErrorFrame,
     HelloRequest,
     InspectRequest,
+    RaceRequest,
     RewindRequest,
+    SampleRequest,
     SessionInfo,
     SetRequest,
     SurfaceRequest,
@@ -116,12 +118,16 @@ class Connection:
                         await self.session.control(request)
                     elif isinstance(request, SurfaceRequest):
                         self.session.request_surface(request)
+                    elif isinstance(request, RaceRequest):
+                        self.session.request_race(request)
                     elif isinstance(request, EditPointsRequest):
                         await self.session.edit_points(request)
                     elif isinstance(request, RewindRequest):
                         await self.session.rewind(request)
                     elif isinstance(request, InspectRequest) and self.subscriber is not None:
                         self.subscriber.send(await self.session.inspect(request))
+                    elif isinstance(request, SampleRequest) and self.subscriber is not None:
+                        self.subscriber.send(await self.session.sample(request))
                 except PointEditError as error:
                     await self.reply(ErrorFrame(field="edit_points", message=str(error)))
                 except ValueError as error:

@@ -6,6 +6,7 @@ import { createBoundaryView } from "./views/boundary.js";
 import { formatNumber } from "./views/colors.js";
 import { createLossChart } from "./views/lossChart.js";
 import { createLandscapeView } from "./views/landscape.js";
+import { createRaceView } from "./views/race.js";
 import { createNetworkView } from "./views/network.js";
 import { createAutogradView } from "./views/autograd.js";
 import { createCodePanel } from "./views/code.js";
@@ -23,6 +24,7 @@ import { bindExports } from "./exports.js";
 import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
+import { createSampleByHandView } from "./views/sampleByHand.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -42,6 +44,8 @@ const ui = {
   notice: "", // the server said it is shutting down: shown until the page is back
   selectedWeights: [], // edges clicked on the network graph: the loss surface's two weight axes
   inspection: null, // the model at the hovered point of the plane (an `inspection` message)
+  // One sample by hand (issue 4): the point, the chain rule's weight, and the last `sample` reply.
+  sample: { open: false, index: 0, weight: { layer: 0, out_neuron: 0, in_neuron: 0 }, check: false, reply: null, inFlight: false, sentAt: 0 },
 };
 
 const network = createNetworkView($("network-graph"), {
@@ -53,6 +57,13 @@ const network = createNetworkView($("network-graph"), {
     store.dirty = true;
   },
   onEdgeClick: (weight) => {
+    if (ui.sample.open) {
+      // With the sample panel open an edge picks the chain rule's weight, not a surface axis.
+      ui.sample.weight = weight;
+      ui.sample.check = false;
+      requestSample();
+      return;
+    }
     const same = (w) => w.layer === weight.layer && w.out_neuron === weight.out_neuron && w.in_neuron === weight.in_neuron;
     const kept = ui.selectedWeights.filter((w) => !same(w));
     ui.selectedWeights = kept.length < ui.selectedWeights.length ? kept : [...kept, weight].slice(-2);
@@ -83,6 +94,9 @@ const landscape = createLandscapeView($("loss-surface"), {
   limits: store.limits,
   onRequest: (request) => socket.send(ClientMessage.SURFACE, request),
 });
+const raceView = createRaceView($("optimizer-race"), {
+  onRace: (request) => socket.send(ClientMessage.RACE, request),
+});
 const codePanel = createCodePanel($("code-panel"));
 const phaseView = createPhaseView($("phase-details"), { phaseName: $("phase") });
 const autogradView = createAutogradView($("autograd-graph"));
@@ -93,7 +107,54 @@ const timelineView = createTimelineView($("timeline-view"), {
   onRewind: (step) => socket.send(ClientMessage.REWIND, { step }),
   exportUrl: (sessionId, runId, format) => `/api/sessions/${encodeURIComponent(sessionId)}/runs/${runId}/history.${format}`,
 });
+const sampleView = createSampleByHandView($("sample-by-hand-view"), {
+  onIndex: (index) => {
+    ui.sample.index = index;
+    ui.sample.check = false;
+    requestSample();
+  },
+  onCheck: () => {
+    ui.sample.check = true;
+    requestSample();
+  },
+});
+$("sample-by-hand").addEventListener("toggle", (event) => {
+  ui.sample.open = event.target.open;
+  if (ui.sample.open) requestSample();
+  else ui.sample.reply = null;
+  store.dirty = true;
+});
 let drawnHistoryVersion = -1;
+
+// The answer is computed under the engine lock: one request at a time, and while training runs
+// at most a few a second, so following a sample never slows the run down.
+const SAMPLE_REFRESH_MS = 300;
+function requestSample() {
+  const s = ui.sample;
+  s.inFlight = true;
+  s.sentAt = performance.now();
+  socket.send(ClientMessage.SAMPLE, { index: s.index, weight: s.weight, check: s.check });
+}
+
+// The point or the weight is gone (new data, a smaller model): no stale numbers are kept, and a
+// missing weight falls back to the first one.
+function refusedSample(field) {
+  const s = ui.sample;
+  s.inFlight = false;
+  s.reply = null;
+  if (field === "weight" && s.open) {
+    s.weight = { layer: 0, out_neuron: 0, in_neuron: 0 };
+    s.check = false;
+    requestSample();
+  }
+}
+
+function refreshSample(frame) {
+  const s = ui.sample;
+  if (!s.open || s.inFlight || !s.reply || s.reply.step === frame.step) return;
+  if (frame.status === "running" && performance.now() - s.sentAt < SAMPLE_REFRESH_MS) return;
+  requestSample();
+}
 
 const socket = createSocket({
   hello: () => (store.sessionId ? { session_id: store.sessionId, config: store.config } : { config: store.config }),
@@ -127,6 +188,9 @@ function handleMessage(message, parseMs = 0) {
     case ServerMessage.SURFACE:
       store.surface = message;
       break;
+    case ServerMessage.RACE:
+      store.race = message;
+      break;
     case ServerMessage.FRAME:
       if (message.losses_reset) store.lossHistory = [];
       if (message.losses.length) {
@@ -137,6 +201,11 @@ function handleMessage(message, parseMs = 0) {
       }
       store.frame = message;
       if (inspector.active) inspector.refresh();
+      refreshSample(message);
+      break;
+    case ServerMessage.SAMPLE:
+      ui.sample.inFlight = false;
+      if (ui.sample.open) ui.sample.reply = message;
       break;
     case ServerMessage.AUTOGRAD:
       store.autograd = message;
@@ -159,6 +228,7 @@ function handleMessage(message, parseMs = 0) {
       store.code = message;
       break;
     case ServerMessage.ERROR:
+      if (message.field === "index" || message.field === "weight") refusedSample(message.field);
       showError(message.message);
       break;
     case ServerMessage.SHUTDOWN:
@@ -193,8 +263,9 @@ function render() {
     $("accuracy").textContent = frame.test_accuracy === null ? "—" : `${(frame.test_accuracy * 100).toFixed(1)}% test, ${(frame.train_accuracy * 100).toFixed(1)}% training`;
     $("speed").textContent = frame.status === "running" ? `${Math.round(frame.steps_per_second)} steps/s` : "";
   }
-  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value });
-  landscape.update({ frame, surface: store.surface, selectedWeights: ui.selectedWeights });
+  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: ui.sample.open ? ui.sample.reply : null });
+  landscape.update({ frame, surface: store.surface, selectedWeights: ui.selectedWeights, race: store.race });
+  raceView.update({ race: store.race });
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });
   inspectionView.update({ inspection: ui.inspection, frame });
@@ -215,6 +286,7 @@ function render() {
   phaseView.update({ frame, training: store.config.training });
   codePanel.update({ listing: store.code, phase: frame?.phase || null });
   autogradView.update({ graph: store.autograd });
+  sampleView.update({ sample: ui.sample.open ? ui.sample.reply : null, frame, weight: ui.sample.weight, trainCount: store.data?.train.length });
   recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
 }
 

@@ -9,6 +9,8 @@ export const ClientMessage = Object.freeze({
   EDIT_POINTS: "edit_points",
   INSPECT: "inspect",
   REWIND: "rewind",
+  SAMPLE: "sample",
+  RACE: "race",
 });
 
 export const ServerMessage = Object.freeze({
@@ -23,6 +25,8 @@ export const ServerMessage = Object.freeze({
   INSPECTION: "inspection",
   RUNS: "runs",
   REWOUND: "rewound",
+  SAMPLE: "sample",
+  RACE: "race",
 });
 
 export const ControlAction = Object.freeze({

@@ -132,6 +132,7 @@ export function createStore(limits) {
     autograd: null,      // the latest `autograd` message: the loss's backward graph
     code: null,          // the latest `code` message: the training loop as a script
     surface: null,       // the latest `surface` message: the loss landscape
+    race: null,          // the latest `race` message: the optimizer race on that landscape
     runs: null,          // the latest `runs` message: the runs kept (branches), for overlay and export
     lossHistory: [],     // every loss point received, for the chart
     historyVersion: 0,   // bumped when lossHistory changes, so the chart redraws only then

@@ -1,16 +1,27 @@
 """The Dockerfile, checked without a Docker engine (none runs here, and no image can be pulled).
 
 1. hadolint lints it.
-2. A replay proves its commands: ARG/ENV/WORKDIR/COPY/RUN are replayed into a temporary root
-   (honouring .dockerignore) and a fresh virtualenv standing in for the image's Python, then the
-   CMD is started on a free loopback port as the Dockerfile's unprivileged USER and its
-   HEALTHCHECK is run until it passes; the page and its static files must then load. This catches
-   a file the image forgot to COPY, a missing runtime dependency, or a typo in CMD/HEALTHCHECK.
+2. A replay proves its commands, stage by stage. Each stage gets its own temporary root standing
+   in for its "/" and a fresh virtualenv standing in for the base image's Python (/usr/local);
+   its ARG/ENV/WORKDIR/COPY/RUN lines are replayed there (COPY honouring .dockerignore), with the
+   image paths in ENV values (PATH, VIRTUAL_ENV, ...) mapped into that root. A finished stage is
+   set aside; `COPY --from=<stage>` copies out of it. Every stage is built at the same host path,
+   as every stage in Docker has the same "/": so the build stage's /opt/venv, whose scripts and
+   .pth files name their own path, works unchanged once copied into the runtime stage, and a venv
+   copied to another path fails here as it would in Docker. The final stage's CMD is then
+   started on a free loopback port as its unprivileged numeric USER, with its ENV and the
+   interpreter its PATH finds, and its HEALTHCHECK is run until it passes; the page and its
+   static files must then load. This catches a file a stage forgot to COPY (or to copy from the
+   build stage), a missing runtime dependency, a venv copied to the wrong path, a cache left in
+   the final image, or a typo in CMD/HEALTHCHECK.
 
 What the replay cannot cover: the base image itself. Its OS packages and shared libraries
-(python:3.11-slim is Debian with almost nothing installed), its exact Python build, its PATH and
-file ownership come from this machine instead, so e.g. a wheel that needs a system library the
-slim image lacks passes here and fails in Docker. Only a real `docker build` proves those.
+(python:3.11-slim is Debian with almost nothing installed, and no compiler), its exact Python
+build, and its /usr, /bin and /etc come from this machine instead, so e.g. a wheel that needs a
+system library the slim image lacks passes here and fails in Docker. The RUN lines run as this
+machine's root with its pip configuration (its local wheels and index), not with the network the
+image would use; file ownership and layer sizes are not checked. Only a real `docker build`
+proves those.
 """
 
 from __future__ import annotations
@@ -28,7 +39,9 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dockerfile_parse import DockerfileParser
@@ -41,10 +54,17 @@ ARTIFACTS = REPO / "artifacts" / "docker"
 # find-links (/opt/wheels), so any reachable index will do. Set this variable to the real CPU
 # index on a machine that can reach it.
 TORCH_INDEX_OVERRIDE = os.environ.get("BACKPROP_TEST_TORCH_INDEX_URL", "https://pypi.org/simple")
-# Only these commands are replayed on the host (into the throw-away venv). Anything else
+# Only these commands are replayed on the host (into the throw-away roots). Anything else
 # (apt-get, rm -rf /..., useradd) would act on this machine, not on an image.
 REPLAYABLE_COMMANDS = {"pip", "pip3", "python", "python3"}
 SERVER_START_TIMEOUT = 60.0
+# What python:3.X-slim sets itself (its ENV PATH puts /usr/local/bin first).
+BASE_IMAGE_ENV = {
+    "PATH": "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+}
+# The base image's OS directories: this machine's own stand in for them (not covered, see above).
+HOST_OS_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
 
 
 def _hadolint() -> str:
@@ -168,12 +188,87 @@ def test_dockerignore_matching() -> None:
         assert _ignored(left_out, rules), left_out
 
 
-# --------------------------------------------------------------------------- replay helpers
+# --------------------------------------------------------------------------- stages and paths
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _stages(parser: DockerfileParser) -> list[Stage]:
+    """The Dockerfile split at its FROM lines; a stage is named by `AS name` or its index."""
+    stages: list[Stage] = []
+    for item in parser.structure:
+        if item["instruction"] == "FROM":
+            tokens = item["value"].split()
+            assert not any(t.startswith("--") for t in tokens), f"FROM flags not replayed: {item}"
+            assert len(tokens) == 1 or (len(tokens) == 3 and tokens[1].lower() == "as"), item
+            stages.append(Stage(tokens[2] if len(tokens) == 3 else str(len(stages)), tokens[0]))
+        elif stages:
+            stages[-1].items.append(item)
+        else:  # before the first FROM only global ARGs (for FROM lines) may appear
+            assert item["instruction"] == "COMMENT", f"global {item['instruction']} not replayed"
+    return stages
+
+
+@dataclass
+class Root:
+    """One stage's filesystem: where its image paths live on this machine."""
+
+    rootfs: Path  # the stage's "/"
+    usr_local: Path  # the base image's /usr/local: a venv from python<version>
+
+    def host(self, image_path: str) -> Path:
+        path = posixpath.normpath(image_path)
+        assert path.startswith("/"), f"not an absolute image path: {image_path!r}"
+        if path == "/usr/local" or path.startswith("/usr/local/"):
+            return self.usr_local / posixpath.relpath(path, "/usr/local")
+        if any(path == d or path.startswith(d + "/") for d in HOST_OS_DIRS):
+            return Path(path)
+        return self.rootfs / path.lstrip("/")
+
+    def env(self, image_env: dict[str, str]) -> dict[str, str]:
+        """ENV as a process here sees it: values made only of image paths (PATH-style lists
+        included) are mapped into this root; everything else is left as it is."""
+        mapped = {}
+        for key, value in image_env.items():
+            parts = value.split(":")
+            if value and all(part.startswith("/") for part in parts):
+                value = ":".join(str(self.host(part)) for part in parts)
+            mapped[key] = value
+        return mapped
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    # A finished stage is never written again: hard links make copying its venv (~1 GB) instant.
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _copy_from_stage(src: Path, dest: Path, dest_is_dir: bool) -> None:
+    """COPY --from: a directory's contents go into dest; symlinks stay symlinks (as in Docker)."""
+    assert src.exists() or src.is_symlink(), f"COPY --from source missing in that stage: {src}"
+    if src.is_dir() and not src.is_symlink():
+        dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        shutil.copytree(src, dest, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
+        return
+    target = dest / src.name if dest_is_dir or dest.is_dir() else dest
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if src.is_symlink():
+        target.symlink_to(os.readlink(src))
+    else:
+        _link_or_copy(str(src), str(target))
 
 
 def _copy(
     sources: list[str], dest: Path, dest_is_dir: bool, rules: list[tuple[bool, re.Pattern[str]]]
 ) -> None:
+    """COPY from the build context (the repository), honouring .dockerignore."""
     into_dir = dest_is_dir or len(sources) > 1 or dest.is_dir()
     for source in sources:
         assert not re.search(r"[*?\[]", source), f"COPY wildcards are not replayed: {source}"
@@ -203,19 +298,29 @@ def _copy(
                 shutil.copy2(file, target)
 
 
-def _check_replayable(command: str) -> None:
+def _check_replayable(command: str) -> list[str]:
+    """The command words of a shell-form RUN; each must be replayable. Returns them."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     expect_command = True
+    words = []
     for token in lexer:
         if token in {"&&", "||", ";", "|", "&"}:
             expect_command = True
-        elif expect_command:
+            continue
+        # A literal /path would name this machine's file: image paths go through ENV variables,
+        # which the replay maps into the stage's root.
+        assert not re.search(r"(?:^|=)/", token), (
+            f"RUN names the image path {token!r} literally: use an ENV variable for it"
+        )
+        if expect_command:
             assert token in REPLAYABLE_COMMANDS, (
                 f"RUN uses {token!r}: the replay runs only {sorted(REPLAYABLE_COMMANDS)} "
                 "(it would otherwise act on this machine); extend it deliberately"
             )
+            words.append(token)
             expect_command = False
+    return words
 
 
 def _as_user(uid: int, gid: int) -> list[str]:
@@ -289,28 +394,186 @@ def scratch() -> Iterator[Path]:
     # Not tmp_path: pytest makes its temp tree 0700, which the unprivileged server cannot enter.
     path = Path(tempfile.mkdtemp(prefix="dockerfile-replay-"))
     path.chmod(0o755)
+    umask = os.umask(0o022)  # files readable by the image's USER, as a Docker build leaves them
     try:
         yield path
     finally:
+        os.umask(umask)
         shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the replay
 
 
+@dataclass
+class Replayed:
+    """What one stage left behind: its root, and its image config (in image paths)."""
+
+    root: Root
+    env: dict[str, str]
+    args: dict[str, str]
+    workdir: str = "/"
+    user: str | None = None
+    exposed: list[str] = field(default_factory=list)
+    healthcheck: tuple[dict[str, str], list[str]] | None = None
+    cmd: list[str] | None = None
+    runs: int = 0
+    copied_from: list[str] = field(default_factory=list)
+
+
+def _replay_stage(
+    stage: Stage,
+    root: Root,
+    finished: dict[str, Root],
+    interpreter: str,
+    build_args: dict[str, str],
+    log_path: Path,
+) -> Replayed:
+    """Replay one stage into root: a fresh "/" and a fresh base-image Python (/usr/local)."""
+    root.rootfs.mkdir(mode=0o755)
+    with log_path.open("a") as log:
+        log.write(f"\n######## stage {stage.name} (FROM {stage.base})\n")
+    subprocess.run([interpreter, "-m", "venv", str(root.usr_local)], check=True, timeout=300)
+    done = Replayed(root=root, env=dict(BASE_IMAGE_ENV), args={})
+    rules = _dockerignore()
+
+    for item in stage.items:
+        instruction, value = item["instruction"], item["value"]
+        variables = {**done.args, **done.env}
+        if instruction in {"COMMENT", "LABEL"}:
+            continue
+        if instruction == "ARG":
+            name, _, default = value.partition("=")
+            done.args[name] = build_args.get(name, default)
+            if name == "TORCH_INDEX_URL":
+                assert default.rstrip("/").endswith("/cpu"), "TORCH_INDEX_URL must default to CPU"
+        elif instruction == "ENV":
+            done.env.update({k: _expand(v, variables) for k, v in _parse_env(value).items()})
+        elif instruction == "WORKDIR":
+            done.workdir = posixpath.normpath(
+                posixpath.join(done.workdir, _expand(value, variables))
+            )
+            root.host(done.workdir).mkdir(mode=0o755, parents=True, exist_ok=True)
+        elif instruction == "COPY":
+            tokens = shlex.split(_expand(value, variables))
+            source_stage = None
+            for flag in (t for t in tokens if t.startswith("--")):
+                assert flag.startswith("--from="), f"COPY {flag} is not replayed; extend it"
+                source_stage = flag.partition("=")[2]
+            *sources, dest = [t for t in tokens if not t.startswith("--")]
+            dest_image = posixpath.normpath(posixpath.join(done.workdir, dest))
+            dest_is_dir = dest.endswith("/") or dest in {".", ".."}
+            if source_stage is None:
+                _copy(sources, root.host(dest_image), dest_is_dir, rules)
+                continue
+            assert source_stage in finished, (
+                f"COPY --from={source_stage}: not an earlier stage (images are not pulled here)"
+            )
+            for source in sources:
+                source_image = posixpath.normpath(posixpath.join("/", source))
+                src = finished[source_stage].host(source_image)
+                if (src / "pyvenv.cfg").exists():
+                    # Its scripts and .pth files name the path it was created at.
+                    assert source_image == dest_image, (
+                        f"venv {source_image} copied to {dest_image}: it only works where built"
+                    )
+                _copy_from_stage(src, root.host(dest_image), dest_is_dir or len(sources) > 1)
+            done.copied_from.append(source_stage)
+        elif instruction == "RUN":
+            assert not value.lstrip().startswith("["), "use shell-form RUN (it is replayed via sh)"
+            assert done.user in {None, "0", "root", "0:0"}, "RUN after a non-root USER: extend"
+            words = _check_replayable(value)
+            # Replayed right away, so RUN sees exactly the files COPYed before it.
+            _replay_run(value, words, root, done.workdir, variables, log_path)
+            done.runs += 1
+        elif instruction == "USER":
+            done.user = _expand(value, variables)
+        elif instruction == "EXPOSE":
+            done.exposed += value.split()
+        elif instruction == "HEALTHCHECK":
+            done.healthcheck = _parse_healthcheck(value)
+        elif instruction == "CMD":
+            done.cmd = json.loads(value)  # exec form required: a shell-form CMD raises here
+        else:
+            pytest.fail(f"the replay does not know {instruction}; extend it deliberately")
+    return done
+
+
+def _replay_run(
+    command: str,
+    words: list[str],
+    root: Root,
+    workdir: str,
+    variables: dict[str, str],
+    log_path: Path,
+) -> None:
+    """One RUN line, as root like Docker's build, in the stage's root with its ENV and ARGs."""
+    run_env = {
+        key: value
+        for key, value in os.environ.items()
+        # Keep the host's pip settings (find-links, local index, certificates, proxies, and the
+        # HOME its config file is under); drop what would point Python or PATH elsewhere.
+        if key not in {"PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
+    }
+    run_env.update(root.env(variables))
+    # A pip cache, if one were written, lands in the stage's /root where it would in the image.
+    run_env["XDG_CACHE_HOME"] = str(root.host("/root/.cache"))
+    for word in words:
+        exe = shutil.which(word, path=run_env["PATH"])
+        assert exe and any(Path(exe).is_relative_to(p) for p in (root.rootfs, root.usr_local)), (
+            f"RUN {word!r} resolves to {exe}, not to the stage's own Python: refusing to run it"
+        )
+    started = time.monotonic()
+    with log_path.open("a") as log:
+        log.write(f"\n==== RUN {command}\n")
+        log.flush()
+        result = subprocess.run(
+            ["/bin/sh", "-c", command],
+            cwd=root.host(workdir),
+            env=run_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=840,
+            check=False,
+        )
+        log.write(f"==== RUN exited {result.returncode} after {time.monotonic() - started:.1f}s\n")
+    assert result.returncode == 0, f"RUN {command!r} failed:\n{_tail(log_path)}"
+
+
+def _leftovers(root: Root, venv: str | None) -> list[str]:
+    """Caches and build output in the final stage's root (the venv's own .pyc files are fine)."""
+    venv_dir = root.host(venv) if venv else None
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root.rootfs):
+        here = Path(dirpath)
+        in_venv = venv_dir is not None and here.is_relative_to(venv_dir)
+        for name in dirnames + filenames:
+            if name == ".cache" or (
+                not in_venv and (name == "__pycache__" or name.endswith((".egg-info", ".pyc")))
+            ):
+                found.append("/" + (here / name).relative_to(root.rootfs).as_posix())
+    return found
+
+
 @pytest.mark.timeout(900)
 def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> None:
-    """Replay the Dockerfile into a temp root + fresh venv, run CMD, pass HEALTHCHECK, load /.
+    """Replay every stage into its own temp root, run the final CMD, pass HEALTHCHECK, load /.
 
     Cannot cover the base image's OS packages (or its Python build): see the module docstring.
     """
     parser = DockerfileParser(path=str(DOCKERFILE), env_replace=False)
-    assert not parser.is_multistage, "the replay handles one stage"
-    match = re.fullmatch(r"python:(\d+\.\d+)(?:[.-].*)?", parser.baseimage or "")
-    assert match, f"unexpected base image {parser.baseimage!r}"
+    stages = _stages(parser)
+    assert len(stages) >= 2, "multi-stage build required: dependencies built apart from runtime"
+    assert len({s.base for s in stages}) == 1, (
+        "every stage needs the same base image: the copied venv links to its python"
+    )
+    match = re.fullmatch(r"python:(\d+\.\d+)(?:[.-].*)?", stages[0].base)
+    assert match, f"unexpected base image {stages[0].base!r}"
     python_version = match.group(1)
 
-    users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
+    final = stages[-1]
+    users = [i["value"] for i in final.items if i["instruction"] == "USER"]
     final_user = users[-1] if users else None
     assert final_user and re.fullmatch(r"\d+(:\d+)?", final_user), (
         f"USER must be numeric (uid or uid:gid), got {final_user!r}"
@@ -320,108 +583,85 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
     # Docker runs a USER without a group with gid 0.
     as_user = _as_user(int(uid), int(gid or 0))
 
-    rootfs = scratch / "rootfs"  # the image's "/"
-    venv = scratch / "venv"  # the image's Python, kept out of rootfs like /usr/local is
-    rootfs.mkdir(mode=0o755)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     build_log = ARTIFACTS / "replay-build.log"
     server_log = ARTIFACTS / "replay-server.log"
-    # The image's Python: a venv from a python<version> that the USER can run (/root may be
-    # 0700, hiding e.g. a pyenv build), created with the first RUN's privileges (root).
+    # The base image's Python: venvs from a python<version> that the USER can run (/root may be
+    # 0700, hiding e.g. a pyenv build).
     interpreter = _interpreter(python_version, as_user)
-    build_log.write_text(f"venv from {interpreter}\n")
-    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=300, umask=0o022)
+    build_log.write_text(f"base image Python: venvs from {interpreter}\n")
 
-    args: dict[str, str] = {}
-    env: dict[str, str] = {}
-    workdir = "/"
-    user: str | None = None
-    exposed: list[str] = []
-    healthcheck: tuple[dict[str, str], list[str]] | None = None
-    cmd: list[str] | None = None
-    runs = 0
+    # Every stage is built at the same paths (Docker gives each the same "/"); a finished stage
+    # is moved aside for COPY --from.
     build_args = {"TORCH_INDEX_URL": TORCH_INDEX_OVERRIDE}
-    rules = _dockerignore()
+    finished: dict[str, Root] = {}
+    for index, stage in enumerate(stages):
+        replayed = _replay_stage(
+            stage,
+            Root(scratch / "rootfs", scratch / "usr-local"),
+            finished,
+            interpreter,
+            build_args,
+            build_log,
+        )
+        if stage is not final:
+            aside = scratch / "stages" / str(index)
+            aside.mkdir(parents=True)
+            finished[stage.name] = finished[str(index)] = Root(
+                replayed.root.rootfs.rename(aside / "rootfs"),
+                replayed.root.usr_local.rename(aside / "usr-local"),
+            )
+    root, env = replayed.root, replayed.env
 
-    for item in parser.structure:
-        instruction, value = item["instruction"], item["value"]
-        variables = {**args, **env}
-        if instruction in {"COMMENT", "FROM", "LABEL"}:
-            continue
-        if instruction == "ARG":
-            name, _, default = value.partition("=")
-            args[name] = build_args.get(name, default)
-            if name == "TORCH_INDEX_URL":
-                assert default.rstrip("/").endswith("/cpu"), "TORCH_INDEX_URL must default to CPU"
-        elif instruction == "ENV":
-            env.update({k: _expand(v, variables) for k, v in _parse_env(value).items()})
-        elif instruction == "WORKDIR":
-            workdir = posixpath.join(workdir, _expand(value, variables))
-            (rootfs / workdir.lstrip("/")).mkdir(mode=0o755, parents=True, exist_ok=True)
-        elif instruction == "COPY":
-            tokens = shlex.split(_expand(value, variables))
-            assert not any(t.startswith("--from") for t in tokens), "COPY --from not replayed"
-            paths = [t for t in tokens if not t.startswith("--")]
-            *sources, dest = paths
-            dest_path = rootfs / posixpath.normpath(posixpath.join(workdir, dest)).lstrip("/")
-            _copy(sources, dest_path, dest.endswith("/") or dest in {".", ".."}, rules)
-        elif instruction == "RUN":
-            assert not value.lstrip().startswith("["), "use shell-form RUN (it is replayed via sh)"
-            _check_replayable(value)
-            # Replayed right away, so RUN sees exactly the files COPYed before it.
-            _replay_run(value, rootfs / workdir.lstrip("/"), {**args, **env}, venv, build_log)
-            runs += 1
-        elif instruction == "USER":
-            user = _expand(value, variables)
-        elif instruction == "EXPOSE":
-            exposed += value.split()
-        elif instruction == "HEALTHCHECK":
-            healthcheck = _parse_healthcheck(value)
-        elif instruction == "CMD":
-            cmd = json.loads(value)  # exec form required: a shell-form CMD raises here
-        else:
-            pytest.fail(f"the replay does not know {instruction}; extend it deliberately")
-
-    assert runs, "no RUN step installs anything"
-    assert "TORCH_INDEX_URL" in args, "declare ARG TORCH_INDEX_URL (the CPU wheel index)"
-    assert cmd, "CMD missing"
-    assert healthcheck, "HEALTHCHECK missing"
-    assert user == final_user
-    assert f"{env.get('PORT')}/tcp" in {p if "/" in p else f"{p}/tcp" for p in exposed}, (
-        f"EXPOSE {exposed} does not match ENV PORT={env.get('PORT')}"
+    assert sum(1 for i in parser.structure if i["instruction"] == "RUN"), "no RUN installs anything"
+    assert any(
+        "TORCH_INDEX_URL" in i["value"] for i in parser.structure if i["instruction"] == "ARG"
     )
-    # The runtime environment: the image's ENV only (ARG values do not persist), the venv's
-    # Python first on PATH (like /usr/local/bin in the image), HOME=/ as Docker sets for a uid
-    # without a passwd entry, and the server on a free loopback port.
+    assert replayed.copied_from, "the final stage must take its venv from the build stage"
+    assert replayed.cmd, "CMD missing"
+    assert replayed.healthcheck, "HEALTHCHECK missing"
+    assert replayed.user == final_user
+    assert f"{env.get('PORT')}/tcp" in {p if "/" in p else f"{p}/tcp" for p in replayed.exposed}, (
+        f"EXPOSE {replayed.exposed} does not match ENV PORT={env.get('PORT')}"
+    )
+    leftovers = _leftovers(root, env.get("VIRTUAL_ENV"))
+    assert not leftovers, f"caches or build output in the final image: {leftovers[:20]}"
+
+    # The runtime environment: the final stage's ENV only (ARG values do not persist), mapped
+    # into its root; HOME=/ as Docker sets for a uid without a passwd entry; the server on a
+    # free loopback port.
     port = _free_port()
     runtime_env = {
-        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(rootfs),
-        **env,
+        **root.env(env),
+        "HOME": str(root.host("/")),
         "HOST": "127.0.0.1",
         "PORT": str(port),
     }
-    cwd = rootfs / workdir.lstrip("/")
+    cwd = root.host(replayed.workdir)
 
     def resolve(argv: list[str]) -> list[str]:
         exe = shutil.which(argv[0], path=runtime_env["PATH"])
-        assert exe and Path(exe).parent == venv / "bin", f"{argv[0]!r} is not the image's Python"
+        assert exe and any(Path(exe).is_relative_to(p) for p in (root.rootfs, root.usr_local)), (
+            f"{argv[0]!r} resolves to {exe}, not to a Python in the image"
+        )
         return [*as_user, exe, *argv[1:]]
 
-    # The install must resolve `app` to the copied tree next to static/ and templates/ (which
-    # app/main.py finds via its parent directory) even from another working directory, and
-    # torch must be the CPU build, not the CUDA one from PyPI. (Not from "/" itself: there the
-    # directory /app would shadow the package as a namespace package.)
-    (rootfs / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    # The venv copied from the build stage must resolve `app` to the copied tree next to static/
+    # and templates/ (which app/main.py finds via its parent directory) even from another
+    # working directory, and torch must be the CPU build, not the CUDA one from PyPI, installed
+    # in that venv (not in the base Python). (Not from "/" itself: there the directory /app
+    # would shadow the package as a namespace package.)
+    root.host("/tmp").mkdir(mode=0o1777, exist_ok=True)
+    root.host("/tmp").chmod(0o1777)
     probe = subprocess.run(
         [
             *resolve(["python"]),
             "-c",
             "import importlib.metadata as m, importlib.util as u, json; "
-            "print(json.dumps([m.version('torch'), u.find_spec('app').origin]))",
+            "print(json.dumps([m.version('torch'), u.find_spec('torch').origin, "
+            "u.find_spec('app').origin]))",
         ],
-        cwd=rootfs / "tmp",
+        cwd=root.host("/tmp"),
         env=runtime_env,
         capture_output=True,
         text=True,
@@ -429,14 +669,15 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
         check=False,
     )
     assert probe.returncode == 0, probe.stderr
-    torch_version, app_origin = json.loads(probe.stdout)
-    assert app_origin, "`app` imports as a namespace package: app/__init__.py not installed"
+    torch_version, torch_origin, app_origin = json.loads(probe.stdout)
     assert torch_version.endswith("+cpu"), f"torch {torch_version} is not the CPU build"
+    assert Path(torch_origin).is_relative_to(root.rootfs), f"torch from {torch_origin}"
+    assert app_origin, "`app` imports as a namespace package: app/__init__.py not installed"
     assert Path(app_origin).parent.parent == cwd, f"`app` imports from {app_origin}, not {cwd}"
     for needed in ("static", "templates"):
         assert (cwd / needed).is_dir(), f"{needed}/ is not next to app/ in the image"
 
-    options, health_argv = healthcheck
+    options, health_argv = replayed.healthcheck
     health_timeout = _duration(options.get("timeout", "30s"))
 
     def healthy() -> bool:
@@ -459,6 +700,7 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
 
     assert not healthy(), "HEALTHCHECK passes with no server running: it checks nothing"
 
+    cmd = replayed.cmd
     with server_log.open("wb") as log:
         server = subprocess.Popen(
             resolve(cmd),
@@ -497,34 +739,3 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
                 except subprocess.TimeoutExpired:
                     server.kill()
                     server.wait(timeout=15)
-
-
-def _replay_run(
-    command: str, cwd: Path, variables: dict[str, str], venv: Path, log_path: Path
-) -> None:
-    """One RUN line, as root like Docker's build, with `pip`/`python` meaning the venv's."""
-    run_env = {
-        key: value
-        for key, value in os.environ.items()
-        # Keep the host's pip settings (find-links, certificates, proxies); drop what would
-        # point Python elsewhere.
-        if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
-    }
-    run_env.update(variables)
-    run_env["PATH"] = f"{venv / 'bin'}:{run_env.get('PATH', '/usr/bin:/bin')}"
-    run_env["VIRTUAL_ENV"] = str(venv)
-    with log_path.open("a") as log:
-        log.write(f"\n==== RUN {command}\n")
-        log.flush()
-        result = subprocess.run(
-            ["/bin/sh", "-c", command],
-            cwd=cwd,
-            env=run_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=840,
-            umask=0o022,
-            check=False,
-        )
-    assert result.returncode == 0, f"RUN {command!r} failed:\n{_tail(log_path)}"

@@ -14,11 +14,15 @@ from app.protocol import (
     ConfigureRequest,
     ControlRequest,
     DrawnPoint,
+    EdgeRef,
     EditPointsRequest,
     HelloRequest,
     InspectRequest,
     PointLocation,
+    RaceEntry,
+    RaceRequest,
     RewindRequest,
+    SampleRequest,
     SetRequest,
     SurfaceRequest,
     client_message_adapter,
@@ -61,6 +65,12 @@ EXAMPLES = [
     ),
     InspectRequest(type="inspect", x1=-1.0, x2=2.5),
     RewindRequest(type="rewind", step=0),
+    SampleRequest(type="sample", index=3, weight=EdgeRef(layer=1, out_neuron=0, in_neuron=2)),
+    RaceRequest(
+        type="race",
+        entries=[RaceEntry(optimizer="sgd", learning_rate=0.1, momentum=0.9)],
+        steps=50,
+    ),
 ]
 
 

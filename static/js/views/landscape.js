@@ -3,6 +3,7 @@
 // plane, the loss along the straight line from the first to the current weights, and a
 // rotatable 3-D surface (plotly, loaded only when that view is first opened).
 import { decodeBase64, formatNumber } from "./colors.js";
+import { drawRacePaths } from "./race.js";
 
 const MAP_SIZE = 300;
 const LINE_WIDTH = 300;
@@ -198,6 +199,7 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     drawnSurface: null,
     requestedAt: -1,
     lastFrameStep: -1,
+    race: null,        // the latest `race` message: its paths are drawn on this plane
   };
 
   function request() {
@@ -319,6 +321,11 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     }
     mapCtx.drawImage(background, 0, 0);
     drawPath(surface.span);
+    // A race of another network (before the new surface arrives) has nothing to be drawn on.
+    const race = state.race;
+    const onThisPlane = race && state.projector && race.parameter_count === state.projector.size;
+    if (onThisPlane) drawRacePaths(mapCtx, race, (alpha, beta) => toPixel(alpha, beta, surface.span));
+    map.dataset.racePaths = String(onThisPlane ? race.racers.length : 0);
   }
 
   function drawBackground(surface) {
@@ -550,7 +557,8 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
   }
 
   return {
-    update({ frame, surface, selectedWeights }) {
+    update({ frame, surface, selectedWeights, race }) {
+      if (race !== undefined) state.race = race;
       if (selectedWeights && selectedWeights !== state.weights) {
         state.weights = selectedWeights;
         renderWeightsNote();

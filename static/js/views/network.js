@@ -38,6 +38,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   let nodes = [];   // [layer][neuron] → {el, heat, bias, x, y}
   let edges = [];   // flat: {path, layer, out, in}
   let latest = null;
+  let latestSample = null; // one sample by hand: its z, a and gradients per neuron
   let features = ["x1", "x2"];
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.classList.add("edges");
@@ -188,6 +189,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ∂L/∂b ${formatNumber(g, 4)}`;
       const activity = latest.phase?.activity?.[layer - 1];
       if (activity) tooltip.textContent += ` · batch mean z = ${formatNumber(activity.pre_activations[i], 4)}, a = ${formatNumber(activity.activations[i], 4)}`;
+      const traced = latestSample?.layers[layer - 1];
+      if (traced) tooltip.textContent += ` · point #${latestSample.index}: z = ${formatNumber(traced.pre_activations[i], 4)}, a = ${formatNumber(traced.activations[i], 4)}, ∂L/∂z = ${formatNumber(traced.pre_activation_grads[i], 4)}, ∂L/∂a = ${formatNumber(traced.activation_grads[i], 4)}`;
       const rect = el.getBoundingClientRect();
       place({ clientX: rect.right, clientY: rect.top });
       onHoverNeuron(latest.neuron_maps[layer - 1][i]);
@@ -223,9 +226,13 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   }
 
   return {
-    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights" }) {
+    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights", sample = null }) {
       if (!frame) return;
       latest = frame;
+      // A sample from another topology (the reply predates a model change) is not drawn.
+      const fits = sample && sample.layers.length === frame.layers.length && sample.layers.every((l, i) => l.activations.length === frame.layers[i].biases.length);
+      latestSample = fits ? sample : null;
+      root.classList.toggle("by-hand", Boolean(latestSample));
       features = frame.features || ["x1", "x2"];
       const sizes = [features.length, ...frame.layers.map((l) => l.biases.length)];
       const key = `${sizes.join(",")}|${features.join(",")}`;
@@ -265,6 +272,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
         edge.path.setAttribute("stroke-width", s.width.toFixed(2));
         edge.path.setAttribute("stroke-opacity", s.opacity.toFixed(2));
         edge.path.classList.toggle("selected", selectedEdges.some((w) => w.layer === edge.layer && w.out_neuron === edge.out && w.in_neuron === edge.in));
+        const chosen = latestSample?.weight;
+        edge.path.classList.toggle("chain-rule-weight", Boolean(chosen) && chosen.layer === edge.layer && chosen.out_neuron === edge.out && chosen.in_neuron === edge.in);
       }
       frame.neuron_maps.forEach((maps, layer) => {
         maps.forEach((map, i) => {
@@ -274,7 +283,11 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
           node.bias.style.background = b >= 0 ? CSS_BLUE : CSS_ORANGE;
           node.bias.style.opacity = (0.3 + 0.7 * Math.min(1, Math.abs(b))).toFixed(2);
           const activity = phase?.activity?.[layer];
-          node.value.textContent = activity ? formatNumber(activity.activations[i], 2) : "";
+          const traced = latestSample?.layers[layer];
+          // micrograd's value | grad: this sample's a and ∂L/∂a, else the batch-mean a of a phase.
+          node.value.textContent = traced
+            ? `${formatNumber(traced.activations[i], 2)} | ${formatNumber(traced.activation_grads[i], 2)}`
+            : activity ? formatNumber(activity.activations[i], 2) : "";
         });
       });
     },
