@@ -2,6 +2,7 @@
 // This view owns the race's controls, legend and loss curves; the paths themselves are drawn on
 // the loss surface's map by the landscape view, with drawRacePaths below.
 import { formatNumber } from "./colors.js";
+import { element, input } from "./dom.js";
 
 export const RACE_COLOURS = ["#ff9500", "#ff2d55", "#00e5ff", "#111111"];
 const OPTIMIZERS = [["sgd", "SGD"], ["adam", "Adam"], ["adamw", "AdamW"], ["rmsprop", "RMSprop"], ["adagrad", "Adagrad"]];
@@ -18,23 +19,6 @@ const CHART_WIDTH = 300;
 const CHART_HEIGHT = 160;
 const PAD = 16;
 
-function element(tag, props = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "testid") el.dataset.testid = value;
-    else if (key in el) el[key] = value;
-    else el.setAttribute(key, value);
-  }
-  el.append(...children);
-  return el;
-}
-
-// `type` set as a property: the protocol test reads every `type: "…"` in the JS as a message.
-function input(testid, kind, props) {
-  const el = element("input", { testid, ...props });
-  el.type = kind;
-  return el;
-}
 
 // Each racer's path on the map, in its colour, with its end marked; `toPixel(alpha, beta)`.
 export function drawRacePaths(ctx, race, toPixel) {
