@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -37,9 +38,8 @@ def base_url(live_server: LiveServer) -> str:
     return live_server.url
 
 
-@pytest.fixture
-def lab(page: Page, live_server: LiveServer) -> Iterator[Page]:
-    """The app's page, loaded and connected, with console errors collected and checked."""
+def loaded_lab(page: Page, tolerated: re.Pattern[str] | None = None) -> Iterator[Page]:
+    """The app's page, loaded and connected; afterwards, no console error but `tolerated`."""
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -47,7 +47,13 @@ def lab(page: Page, live_server: LiveServer) -> Iterator[Page]:
     page.goto("/")
     page.wait_for_function("() => window.backpropLab && window.backpropLab.store.frame !== null")
     yield page
-    assert errors == [], f"the page logged errors: {errors}"
+    unexpected = [e for e in errors if tolerated is None or not tolerated.search(e)]
+    assert unexpected == [], f"the page logged errors: {unexpected}"
+
+
+@pytest.fixture
+def lab(page: Page, live_server: LiveServer) -> Iterator[Page]:
+    yield from loaded_lab(page)
 
 
 def screenshot(page: Page, name: str) -> None:

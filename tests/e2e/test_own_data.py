@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import LiveServer
 
-from .conftest import screenshot
+from .conftest import loaded_lab, screenshot
 
 # A refused upload is an HTTP 400/413 that the page handles; Chromium still logs the response.
 REFUSED_UPLOAD = re.compile(r"Failed to load resource: .* status of 4(00|13)")
@@ -20,15 +20,7 @@ REFUSED_UPLOAD = re.compile(r"Failed to load resource: .* status of 4(00|13)")
 @pytest.fixture
 def lab(page: Page, live_server: LiveServer) -> Iterator[Page]:
     """The app's page, as conftest's `lab`, where a refused upload is not a page error."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto("/")
-    page.wait_for_function("() => window.backpropLab && window.backpropLab.store.frame !== null")
-    yield page
-    unexpected = [e for e in errors if not REFUSED_UPLOAD.search(e)]
-    assert unexpected == [], f"the page logged errors: {unexpected}"
+    yield from loaded_lab(page, REFUSED_UPLOAD)
 
 
 def store(page: Page, expression: str) -> object:
