@@ -39,3 +39,14 @@ def receive_frames_until_status(
             if message["status"] == status:
                 return frames
     raise AssertionError(f"no frame with status {status!r} in {limit} messages")
+
+
+def send(ws: Any, **message: Any) -> None:
+    ws.send_text(json.dumps(message))
+
+
+def start(ws: Any) -> dict[str, Any]:
+    """Say hello and return the session's first frame."""
+    send(ws, type="hello")
+    receive_until(ws, "session")
+    return receive_until(ws, "frame")

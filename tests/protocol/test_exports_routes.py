@@ -6,28 +6,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.protocol import SetRequest
-from app.settings import Settings
 from app.training.code_export import export_training_script
 from app.training.config import LabConfig
 
 from .helpers import receive_until
 
 JS = Path(__file__).resolve().parents[2] / "static" / "js"
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
 
 
 def start(ws: Any, config: dict[str, Any]) -> str:

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import Settings
 from app.training.race import MAX_RACE_STEPS, MAX_RACERS
 
-from .helpers import receive_until
+from .helpers import receive_until, send
 
 ENTRIES = [
     {"optimizer": "sgd", "learning_rate": 0.1},
     {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9},
     {"optimizer": "adam", "learning_rate": 0.01},
 ]
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
-
-
-def send(ws: Any, **message: Any) -> None:
-    ws.send_text(json.dumps(message))
 
 
 def test_a_race_answers_with_one_path_per_optimizer_from_the_current_weights(

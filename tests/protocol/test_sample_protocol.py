@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import Settings
 from app.training.config import LabConfig
 from app.training.sample_check import FINITE_DIFFERENCE_TOLERANCE
 from app.training.session import TrainingSession
@@ -21,12 +18,6 @@ from app.training.session import TrainingSession
 from .helpers import receive_until
 
 SAMPLE = 7
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
 
 
 def ask(ws: Any, **fields: Any) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,27 +11,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from app import limits
-from app.main import create_app
 from app.realtime.surface_runner import NOT_FINITE_CODE, encode_grid
-from app.settings import Settings
 
-from .helpers import receive_until, strict_loads
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
-
-
-def send(ws: Any, **message: Any) -> None:
-    ws.send_text(json.dumps(message))
-
-
-def start(ws: Any) -> dict[str, Any]:
-    send(ws, type="hello")
-    receive_until(ws, "session")
-    return receive_until(ws, "frame")
+from .helpers import receive_until, send, start, strict_loads
 
 
 def train(ws: Any, steps: int) -> dict[str, Any]:

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.protocol import SetRequest
-from app.settings import Settings
 
-from .helpers import receive_until
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
-
-
-def send(ws: Any, **message: object) -> None:
-    ws.send_text(json.dumps(message))
-
-
-def start(ws: Any) -> dict[str, Any]:
-    send(ws, type="hello")
-    receive_until(ws, "session")
-    return receive_until(ws, "frame")
+from .helpers import receive_until, send, start
 
 
 def frame_where(ws: Any, condition: Any, limit: int = 50) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,10 @@ from fastapi.testclient import TestClient
 
 from app import limits
 from app.http_api import read_body
-from app.main import create_app
-from app.settings import Settings
 from app.training.checkpoints import load_checkpoint
 from app.training.session import TrainingSession
 
-from .helpers import receive_until
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
-
-
-def send(ws: Any, **message: object) -> None:
-    ws.send_text(json.dumps(message))
+from .helpers import receive_until, send
 
 
 def start(ws: Any) -> str:

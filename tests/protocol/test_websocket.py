@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,12 +32,6 @@ from app.settings import Settings
 from app.training.config import DataConfig, LabConfig, ModelConfig
 
 from .helpers import receive_frames_until_status, receive_until, strict_loads
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_messages_per_second=1000))) as c:
-        yield c
 
 
 def hello(ws, **fields) -> dict:  # type: ignore[no-untyped-def]
