@@ -317,6 +317,9 @@ class PhaseState(ServerModel):
     zero_grad_skipped: bool
     loss: float | None
     activity: list[LayerActivity] | None
+    # After backward: per layer, each neuron's ∂L/∂z (batch mean of the gradient autograd sent
+    # into its pre-activation); a layer autograd did not reach (frozen first layer) is None.
+    pre_activation_grads: list[list[float | None] | None] | None = None
     updates: list[LayerUpdate] | None
 
 

@@ -50,6 +50,12 @@ def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
             )
             for a in record.activity
         ],
+        pre_activation_grads=None
+        if record.pre_activation_grads is None
+        else [
+            None if g is None else [_finite(float(v)) for v in g]
+            for g in record.pre_activation_grads
+        ],
         updates=None
         if record.updates is None
         else [

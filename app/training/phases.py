@@ -48,6 +48,9 @@ class PhaseRecord:
     zero_grad_skipped: bool = False
     activity: list[LayerActivity] | None = None
     loss: float | None = None
+    # After backward: each layer's ∂L/∂z, the batch mean of the gradient that reached its
+    # pre-activation (None for a layer autograd did not reach, e.g. a frozen first layer).
+    pre_activation_grads: list[np.ndarray | None] | None = None
     updates: list[LayerUpdate] | None = None
 
     @property
@@ -67,6 +70,7 @@ class PhaseStepper:
     _y: torch.Tensor | None = field(default=None, repr=False)
     _output: torch.Tensor | None = field(default=None, repr=False)
     _loss: torch.Tensor | None = field(default=None, repr=False)
+    _z_grads: list[np.ndarray | None] = field(default_factory=list, repr=False)
 
     @property
     def pending(self) -> bool:
@@ -139,9 +143,21 @@ class PhaseStepper:
     def _forward(self) -> None:
         assert self.record is not None and self._x is not None
         seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+        z_grads: list[np.ndarray | None] = []
+        self._z_grads = z_grads
 
         def capture(_: nn.Module, inputs: tuple[torch.Tensor, ...], z: torch.Tensor) -> None:
             seen.append((inputs[0].detach().clone(), z.detach().clone()))
+            z_grads.append(None)
+            if z.requires_grad:
+                # A tensor hook only reads the gradient flowing through z during backward();
+                # it returns None, so every number autograd computes is left as it was.
+                slot = len(z_grads) - 1
+
+                def keep(grad: torch.Tensor) -> None:
+                    z_grads[slot] = grad.detach().mean(0).numpy()
+
+                z.register_hook(keep)
 
         layers = list(self.session.model.layers)
         handles: list[RemovableHandle] = [layer.register_forward_hook(capture) for layer in layers]
@@ -168,6 +184,7 @@ class PhaseStepper:
         assert self.record is not None and self._loss is not None
         self._loss.backward()
         self.record.done = "backward"
+        self.record.pre_activation_grads = list(self._z_grads)
 
     def _step(self) -> None:
         assert self.record is not None and self._loss is not None

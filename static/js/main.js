@@ -48,9 +48,13 @@ const ui = {
   sample: { open: false, index: 0, weight: { layer: 0, out_neuron: 0, in_neuron: 0 }, check: false, reply: null, inFlight: false, sentAt: 0 },
 };
 
+// The backward phase's animation: milliseconds between one layer's gradients and the next's.
+const BACKWARD_DELAYS = { slow: 1500, normal: 600, fast: 200 };
+
 const network = createNetworkView($("network-graph"), {
   limits: store.limits,
   tooltip: $("tooltip"),
+  backwardDelay: () => BACKWARD_DELAYS[$("backward-speed").value] ?? BACKWARD_DELAYS.normal,
   onLayersChange: (hidden) => configureModel({ hidden_layers: hidden }),
   onHoverNeuron: (heatmap) => {
     ui.heatmapOverride = heatmap;
@@ -380,6 +384,7 @@ function bind() {
   byTestId("step").addEventListener("click", () => control(ControlAction.STEP));
   byTestId("step-phase").addEventListener("click", () => control(ControlAction.STEP_PHASE));
   $("skip-zero-grad").addEventListener("change", (e) => socket.send(ClientMessage.SET, { skip_zero_grad: e.target.checked }));
+  $("skip-animation").addEventListener("click", () => network.skipAnimation());
   byTestId("reset").addEventListener("click", () => control(ControlAction.RESET));
   $("learning-rate").addEventListener("change", (e) => setLive({ learning_rate: Number(e.target.value) }));
   $("activation").addEventListener("change", (e) => setLive({ activation: e.target.value }));

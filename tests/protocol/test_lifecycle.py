@@ -131,8 +131,11 @@ def test_a_page_that_stops_reading_costs_bounded_memory_and_slows_no_one(
     the same run goes on getting frames, and so does another run."""
     pages, seconds = 20, 4.0
     with (
-        connect(ws_url(busy_server), max_size=2**24) as same_run,
-        connect(ws_url(busy_server), max_size=2**24, max_queue=None) as own_run,
+        # No keepalive pings from these two: on a loaded machine a late pong is not the point.
+        connect(ws_url(busy_server), max_size=2**24, ping_interval=None) as same_run,
+        connect(
+            ws_url(busy_server), max_size=2**24, max_queue=None, ping_interval=None
+        ) as own_run,
     ):
         same_run.send(json.dumps({"type": "hello"}))
         session_id = receive(same_run, "session")["session_id"]
@@ -171,7 +174,8 @@ def test_a_page_that_stops_reading_costs_bounded_memory_and_slows_no_one(
     )
     assert steps[-1] > steps[0], "the stalled pages' run stopped for the page still watching"
     assert own_last_step > own_first_step, "another session stopped training"
-    assert rss_after - rss_before < max(30.0, queued_mb / 3)
+    # Allocator noise on a busy machine reaches ~30 MB; a queue would grow by queued_mb.
+    assert rss_after - rss_before < max(60.0, queued_mb / 3)
 
 
 async def connect_and_leave(url: str, session_ids: list[str], rng: random.Random) -> None:

@@ -99,6 +99,39 @@ def test_forward_shows_each_neurons_batch_mean_z_and_a_as_torch_computes_them() 
         torch.testing.assert_close(torch.from_numpy(shown.activations), a.mean(0))
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_backward_shows_each_neurons_batch_mean_dl_dz_as_retain_grad_has_it(
+    activation: str,
+) -> None:
+    session = TrainingSession(config(activation=activation))
+    reference = TrainingSession(config(activation=activation))
+    stepper = PhaseStepper(session)
+    for _ in range(3):
+        assert stepper.advance().pre_activation_grads is None
+    record = stepper.advance()
+    assert record.done == "backward" and record.pre_activation_grads is not None
+    # The same step by hand: a plain loop that keeps every pre-activation's .grad.
+    x, y = reference.next_batch()
+    act = torch.tanh if activation == "tanh" else torch.relu
+    h, zs = reference.model.features(x), []
+    for i, layer in enumerate(linears(reference)):
+        z = layer(h)
+        z.retain_grad()
+        zs.append(z)
+        h = act(z) if i < 2 else z
+    nn.BCEWithLogitsLoss()(h, y).backward()
+    assert len(record.pre_activation_grads) == len(zs) == 3
+    for shown, z in zip(record.pre_activation_grads, zs, strict=True):
+        assert shown is not None and z.grad is not None
+        torch.testing.assert_close(torch.from_numpy(shown), z.grad.mean(0), rtol=1e-6, atol=1e-9)
+    # Summed over the batch, ∂L/∂z is ∂L/∂b: the bias gradient autograd accumulated.
+    for shown, layer in zip(record.pre_activation_grads, linears(session), strict=True):
+        assert shown is not None and layer.bias.grad is not None
+        torch.testing.assert_close(
+            torch.from_numpy(shown) * len(x), layer.bias.grad, rtol=1e-5, atol=1e-8
+        )
+
+
 @pytest.mark.parametrize("training", OPTIMIZERS[:3], ids=lambda t: "-".join(map(str, t.values())))
 def test_loss_gradients_and_updates_equal_a_plain_torch_loop(training: dict[str, object]) -> None:
     session = TrainingSession(config(**training))

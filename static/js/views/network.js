@@ -33,13 +33,16 @@ function inputHeatmap(feature, resolution = 24) {
   return { resolution, low: -high, high, data: btoa(String.fromCharCode(...bytes)) };
 }
 
-export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeClick, tooltip, limits }) {
+export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeClick, tooltip, limits, backwardDelay = () => 600 }) {
   let topology = "";
   let nodes = [];   // [layer][neuron] → {el, heat, bias, x, y}
   let edges = [];   // flat: {path, layer, out, in}
   let latest = null;
   let latestSample = null; // one sample by hand: its z, a and gradients per neuron
   let features = ["x1", "x2"];
+  // The backward phase's animation: gradients reach the layers from the output back. `stage` k
+  // shows the last k nn.Linear layers (their ∂L/∂w edges, their neurons' ∂L/∂z); Infinity: all.
+  let reveal = { key: null, stage: Infinity, timer: null };
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.classList.add("edges");
   const layerControls = document.createElement("div");
@@ -109,6 +112,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
           const path = document.createElementNS(SVG_NS, "path");
           path.setAttribute("d", `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
           path.classList.add("edge");
+          path.dataset.layer = layer - 1;
           const edge = { path, layer: layer - 1, out, in: inp };
           path.addEventListener("mouseenter", (e) => showEdge(edge, e));
           path.addEventListener("mouseleave", () => (tooltip.hidden = true));
@@ -189,6 +193,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ∂L/∂b ${formatNumber(g, 4)}`;
       const activity = latest.phase?.activity?.[layer - 1];
       if (activity) tooltip.textContent += ` · batch mean z = ${formatNumber(activity.pre_activations[i], 4)}, a = ${formatNumber(activity.activations[i], 4)}`;
+      const dz = latest.phase?.pre_activation_grads?.[layer - 1];
+      if (dz) tooltip.textContent += ` · batch mean ∂L/∂z = ${formatNumber(dz[i], 4)}`;
       const traced = latestSample?.layers[layer - 1];
       if (traced) tooltip.textContent += ` · point #${latestSample.index}: z = ${formatNumber(traced.pre_activations[i], 4)}, a = ${formatNumber(traced.activations[i], 4)}, ∂L/∂z = ${formatNumber(traced.pre_activation_grads[i], 4)}, ∂L/∂a = ${formatNumber(traced.activation_grads[i], 4)}`;
       const rect = el.getBoundingClientRect();
@@ -214,6 +220,37 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     if (state.exp_avg_sq) parts.push(`v ${formatNumber(at(state.exp_avg_sq), 4)}`);
     if (state.step_size) parts.push(`effective step size ${formatNumber(at(state.step_size), 4)}`);
     return parts.length ? `  ·  optimizer: ${parts.join(", ")}` : "";
+  }
+
+  // Which layers the backward animation has reached: edges and neurons not yet reached are
+  // greyed (class gradient-pending); a reached neuron's label shows its batch-mean ∂L/∂z.
+  function applyReveal() {
+    if (!latest) return;
+    const count = latest.layers.length;
+    const pending = (linear) => reveal.key !== null && linear < count - reveal.stage;
+    for (const edge of edges) edge.path.classList.toggle("gradient-pending", pending(edge.layer));
+    nodes.slice(1).forEach((column, linear) => column.forEach((node) => {
+      node.el.classList.toggle("gradient-pending", pending(linear));
+      const showGrad = node.dz !== null && node.dz !== undefined && !pending(linear);
+      node.value.textContent = showGrad ? `∂z ${formatNumber(node.dz, 2)}` : node.baseText || "";
+      node.value.classList.toggle("gradient", showGrad);
+    }));
+    const animating = reveal.key !== null && reveal.stage < count;
+    root.classList.toggle("animating-backward", animating);
+    root.dataset.backwardStage = reveal.key === null ? "" : String(Math.min(reveal.stage, count));
+  }
+
+  function startReveal(key) {
+    clearTimeout(reveal.timer);
+    reveal = { key, stage: key === null ? Infinity : 1, timer: null };
+    if (key === null) return;
+    const tick = () => {
+      reveal.timer = null;
+      reveal.stage += 1;
+      applyReveal();
+      if (latest && reveal.stage < latest.layers.length) reveal.timer = setTimeout(tick, backwardDelay());
+    };
+    if (latest && reveal.stage < latest.layers.length) reveal.timer = setTimeout(tick, backwardDelay());
   }
 
   function edgeStyle(value, scale) {
@@ -260,6 +297,9 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       root.classList.toggle("showing-gradients", useGrads);
       root.classList.toggle("showing-updates", useUpdates);
       root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : stateKey || "weights";
+      // A new backward phase starts the animation; anything else ends it.
+      const backwardKey = useGrads && phase?.done === "backward" ? `${frame.step}:${phase.step}` : null;
+      if (backwardKey !== reveal.key) startReveal(backwardKey);
       for (const edge of edges) {
         const l = frame.layers[edge.layer];
         const value = stateKey
@@ -285,13 +325,24 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
           const activity = phase?.activity?.[layer];
           const traced = latestSample?.layers[layer];
           // micrograd's value | grad: this sample's a and ∂L/∂a, else the batch-mean a of a phase.
-          node.value.textContent = traced
+          node.baseText = traced
             ? `${formatNumber(traced.activations[i], 2)} | ${formatNumber(traced.activation_grads[i], 2)}`
             : activity ? formatNumber(activity.activations[i], 2) : "";
+          // After backward: this neuron's batch-mean ∂L/∂z (a traced sample's pair wins).
+          node.dz = !traced && phase?.done === "backward" ? (phase.pre_activation_grads?.[layer]?.[i] ?? null) : null;
         });
       });
+      applyReveal();
+    },
+    // Show every layer's gradients at once.
+    skipAnimation() {
+      clearTimeout(reveal.timer);
+      reveal.timer = null;
+      reveal.stage = Infinity;
+      applyReveal();
     },
     destroy() {
+      clearTimeout(reveal.timer);
       root.replaceChildren();
     },
   };
