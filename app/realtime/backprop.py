@@ -6,8 +6,6 @@ lock (step, finish, refresh); `unsent` only reads the finished messages on the e
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from app.protocol import (
@@ -20,6 +18,7 @@ from app.protocol import (
     PhaseState,
     ServerModel,
 )
+from app.realtime.wire import finite_or_none
 from app.training.autograd_graph import AutogradGraph, walk_autograd_graph
 from app.training.code_export import export_training_script
 from app.training.config import LabConfig
@@ -30,10 +29,6 @@ from app.training.session import TrainingSession
 GRAPH_PROBE_POINTS = 4
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
     return PhaseState(
         done=record.done,
@@ -41,7 +36,7 @@ def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
         step=record.step,
         skip_zero_grad=skip_zero_grad,
         zero_grad_skipped=record.zero_grad_skipped,
-        loss=_finite(record.loss),
+        loss=finite_or_none(record.loss),
         activity=None
         if record.activity is None
         else [
@@ -53,7 +48,7 @@ def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
         pre_activation_grads=None
         if record.pre_activation_grads is None
         else [
-            None if g is None else [_finite(float(v)) for v in g]
+            None if g is None else [finite_or_none(float(v)) for v in g]
             for g in record.pre_activation_grads
         ],
         updates=None
@@ -79,7 +74,7 @@ def autograd_frame(graph: AutogradGraph) -> AutogradGraphFrame:
                 depth=n.depth,
                 parameter=n.parameter,
                 shape=None if n.shape is None else list(n.shape),
-                grad_norm=_finite(n.grad_norm),
+                grad_norm=finite_or_none(n.grad_norm),
             )
             for n in graph.nodes
         ],

@@ -9,12 +9,9 @@ import numpy as np
 
 from app.protocol import DataFrame, Heatmap, LayerState, LossPoint, Point, RunStatus, StepFrame
 from app.realtime.health_frames import gradient_point_fields, health_fields
+from app.realtime.wire import finite_or_none
 from app.training.datasets import INPUT_EXTENT
 from app.training.session import LossRecord, TrainingSession
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:

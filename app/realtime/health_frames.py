@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from app.protocol import (
@@ -15,17 +13,14 @@ from app.protocol import (
     RunsFrame,
     TimelineState,
 )
+from app.realtime.wire import finite_or_none
 from app.training.grad_health import PERCENTILES, GradientStats, health_report
 from app.training.optimizer_state import weight_states
 from app.training.session import TrainingSession
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 def _list(values: list[float] | np.ndarray) -> list[float | None]:
-    return [_finite(float(v)) for v in values]
+    return [finite_or_none(float(v)) for v in values]
 
 
 def _matrix(values: np.ndarray | None) -> list[list[float]] | None:
@@ -111,7 +106,7 @@ def runs_frame(session: TrainingSession) -> RunsFrame:
                 current=r is runs[-1],
                 # The current run's curve is the frame's losses; only archived runs send theirs.
                 steps=[] if r is runs[-1] else [p.step for p in r.history],
-                train=[] if r is runs[-1] else [_finite(p.train) for p in r.history],
+                train=[] if r is runs[-1] else [finite_or_none(p.train) for p in r.history],
             )
             for r in runs
         ]

@@ -6,8 +6,6 @@ app.training (a float64 copy of the model), none is computed here.
 
 from __future__ import annotations
 
-import math
-
 from app.protocol import (
     ChainRuleFactors,
     GradientCheckResult,
@@ -15,17 +13,14 @@ from app.protocol import (
     SampleLayer,
     SampleRequest,
 )
+from app.realtime.wire import finite_or_none
 from app.training.sample_check import FINITE_DIFFERENCE_TOLERANCE, chain_rule, check_weight_gradient
 from app.training.sample_trace import check_sample_and_weight, trace_sample
 from app.training.session import TrainingSession
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 def _values(values: list[float]) -> list[float | None]:
-    return [_finite(v) for v in values]
+    return [finite_or_none(v) for v in values]
 
 
 def sample_frame(engine: TrainingSession, request: SampleRequest) -> SampleFrame:
@@ -39,8 +34,8 @@ def sample_frame(engine: TrainingSession, request: SampleRequest) -> SampleFrame
     if request.check:
         result = check_weight_gradient(engine, request.index, *where)
         check = GradientCheckResult(
-            autograd=_finite(result.autograd),
-            finite_difference=_finite(result.finite_difference),
+            autograd=finite_or_none(result.autograd),
+            finite_difference=finite_or_none(result.finite_difference),
             epsilon=result.epsilon,
             tolerance=FINITE_DIFFERENCE_TOLERANCE,
             agrees=result.agrees,
@@ -51,7 +46,7 @@ def sample_frame(engine: TrainingSession, request: SampleRequest) -> SampleFrame
         features=_values(trace.features),
         feature_grads=_values(trace.feature_grads),
         target=_values(trace.target),
-        loss=_finite(trace.loss),
+        loss=finite_or_none(trace.loss),
         layers=[
             SampleLayer(
                 pre_activations=_values(t.pre_activations),
@@ -63,11 +58,11 @@ def sample_frame(engine: TrainingSession, request: SampleRequest) -> SampleFrame
         ],
         weight=w,
         chain_rule=ChainRuleFactors(
-            dloss_da=_finite(rule.dloss_da),
-            da_dz=_finite(rule.da_dz),
-            dz_dw=_finite(rule.dz_dw),
-            product=_finite(rule.product),
-            autograd=_finite(rule.autograd),
+            dloss_da=finite_or_none(rule.dloss_da),
+            da_dz=finite_or_none(rule.da_dz),
+            dz_dw=finite_or_none(rule.dz_dw),
+            product=finite_or_none(rule.product),
+            autograd=finite_or_none(rule.autograd),
         ),
         check=check,
     )
