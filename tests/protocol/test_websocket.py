@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from fastapi.testclient import TestClient
@@ -173,7 +174,9 @@ def test_a_learning_rate_of_ten_never_puts_nan_on_the_wire(client: TestClient) -
         frames = receive_frames_until_status(ws, "diverged")  # refuses NaN/Infinity
         assert frames[-1]["step"] < 50
         assert "Lower the learning rate" in frames[-1]["message"]
-        assert all(f["train_loss"] is None or f["train_loss"] < 1e6 for f in frames)
+        # A loss can spike before the verdict (that spike is the evidence), but it stays a number.
+        losses = [f["train_loss"] for f in frames if f["train_loss"] is not None]
+        assert losses and all(math.isfinite(loss) for loss in losses)
 
 
 def test_sigmoid_at_learning_rate_ten_is_reported_as_diverged(client: TestClient) -> None:
