@@ -123,6 +123,9 @@ class LiveSession:
         self._play_task: asyncio.Task[None] | None = None
         self._resume_on_attach = False
         self._steps_per_second = 0.0
+        # What a frame costs besides training (evaluation, maps), smoothed.
+        self._frame_overhead_seconds = 0.0
+        self._frame_built_at: float | None = None
         # Set while a command waits: the running burst ends at its next step, so a change
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
@@ -399,12 +402,17 @@ class LiveSession:
         self._playing.ids.add(self.id)
         try:
             while self.status == "running":
-                seconds = self._playing.burst_seconds(interval)
+                seconds = max(
+                    MIN_BURST_SECONDS,
+                    self._playing.burst_seconds(interval) - self._frame_overhead_seconds,
+                )
                 if self._quick_burst:
                     self._quick_burst = False
                     seconds = MIN_BURST_SECONDS
                 frame = await self._on_engine(
-                    functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
+                    functools.partial(
+                        self._burst_frame, MAX_STEPS_PER_BURST, seconds, time.perf_counter()
+                    )
                 )
                 self._publish(frame)
         except Exception:
@@ -448,8 +456,16 @@ class LiveSession:
 
     # ---- run on the worker thread -----------------------------------------------------------
 
-    def _burst_frame(self, max_steps: int, seconds: float | None = None) -> StepFrame:
+    def _burst_frame(
+        self, max_steps: int, seconds: float | None = None, submitted_at: float | None = None
+    ) -> StepFrame:
+        """Train for `seconds` (a play loop's burst, submitted at `submitted_at`) or `max_steps`,
+        then build the frame."""
         started = time.perf_counter()
+        # The previous frame's trip to the pages and back to here (not any wait for a worker).
+        hop = 0.0
+        if submitted_at is not None and self._frame_built_at is not None:
+            hop = max(0.0, submitted_at - self._frame_built_at)
         deadline = None if seconds is None else started + seconds
         result: BurstResult = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
@@ -468,7 +484,15 @@ class LiveSession:
                 f"{self.engine.config.training.learning_rate:g}.{restored} "
                 "Lower the learning rate and press Play."
             )
-        return self._frame()
+        frame = self._frame()
+        built_at = time.perf_counter()
+        if deadline is not None and not self._interrupt.is_set():
+            # Evaluation, the last step's overrun, the frame itself and its hop: the next burst
+            # is shortened by this so frames leave on the frame interval, not later.
+            overhead = max(0.0, built_at - deadline) + hop
+            self._frame_overhead_seconds += 0.2 * (overhead - self._frame_overhead_seconds)
+        self._frame_built_at = built_at if submitted_at is not None else None
+        return frame
 
     def _health(self) -> dict[str, object]:
         """Health, distributions and optimizer state: fresh whenever the run stands still, and

@@ -29,6 +29,11 @@ class BatchSampler:
         self._epochs_drawn = 1
         self._cursor = 0
         self.samples_seen = 0
+        # The epoch's points in its shuffled order, so a batch is a slice (a view) rather than
+        # a gather on every step; rebuilt when the epoch or the data change.
+        self._shuffled: (
+            tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None
+        ) = None
 
     def position(self) -> SamplerPosition:
         return SamplerPosition(self._epochs_drawn, self._cursor, self.samples_seen, self.batch_size)
@@ -61,3 +66,17 @@ class BatchSampler:
         self._cursor += len(indices)
         self.samples_seen += len(indices)
         return indices
+
+    def next_batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch's rows of `x` and `y`: exactly `x[self.next()]`, without the gather."""
+        indices = self.next()
+        cached = self._shuffled
+        if (
+            cached is None
+            or cached[0] is not self._order
+            or cached[1] is not x
+            or cached[2] is not y
+        ):
+            cached = self._shuffled = (self._order, x, y, x[self._order], y[self._order])
+        start = self._cursor - len(indices)
+        return cached[3][start : self._cursor], cached[4][start : self._cursor]
