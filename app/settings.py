@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     # Sessions live on after a disconnect so a reload resumes the same run.
     session_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     max_sessions: int = Field(default=64, ge=1, le=1000)
-    # Training workers: one per core, torch at one thread each (tiny models, shared cores).
-    worker_threads: int = Field(default=2, ge=1, le=64)
+    # Training threads, torch at one thread each. One: a small model's step is mostly Python,
+    # and threads share one interpreter lock (see app/realtime/scheduler.py).
+    worker_threads: int = Field(default=1, ge=1, le=64)
     # A burst is the training done between two frames; ~30 frames/s keeps the page fluid.
     frame_interval_seconds: float = Field(default=1 / 30, gt=0.001, le=1.0)
     boundary_resolution: int = Field(default=64, ge=8, le=limits.MAX_BOUNDARY_RESOLUTION)

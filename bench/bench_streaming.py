@@ -24,6 +24,7 @@ RATIO_ROUNDS = 4
 ROUND_SECONDS = 1.5
 LATENCY_SECONDS = 4.0
 SESSIONS = 20
+WARM_UP_SECONDS = 1.0
 SESSIONS_SECONDS = 10.0
 
 
@@ -83,9 +84,15 @@ class Client:
             pass
         await self.ws.send(json.dumps({"type": "control", "action": "play"}))
 
-    async def read_for(self, seconds: float, change_every: float | None) -> None:
+    async def read_for(
+        self, seconds: float, change_every: float | None, warm_up: float = 0.0
+    ) -> None:
+        """Read frames for `seconds`, changing the learning rate every `change_every`. Frames
+        of the first `warm_up` seconds are not counted: a page that waited for the others to
+        start has a backlog of old frames in its socket, which would arrive all at once."""
         end = time.perf_counter() + seconds
-        next_change = time.perf_counter() + 0.5
+        counted_from = time.perf_counter() + warm_up
+        next_change = counted_from + 0.5
         learning_rates = iter([0.03, 0.031] * 10_000)
         while (now := time.perf_counter()) < end:
             if change_every and self._pending is None and now >= next_change:
@@ -101,7 +108,8 @@ class Client:
             if message["type"] != "frame":
                 continue
             arrived = time.perf_counter()
-            self.frames.append((arrived, message["step"]))
+            if arrived >= counted_from:
+                self.frames.append((arrived, message["step"]))
             if self._pending and message["learning_rate"] == self._pending[0]:
                 self.latencies_ms.append((arrived - self._pending[1]) * 1000)
                 self._pending = None
@@ -143,7 +151,8 @@ async def run_clients(url: str, n: int, seconds: float, change_every: float) -> 
     try:
         for client in clients:
             await client.start()
-        await asyncio.gather(*(c.read_for(seconds, change_every) for c in clients))
+        warm_up = WARM_UP_SECONDS if n > 1 else 0.0
+        await asyncio.gather(*(c.read_for(seconds, change_every, warm_up) for c in clients))
     finally:
         for ws in sockets:
             await ws.close()

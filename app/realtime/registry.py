@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from app.protocol import ShutdownNotice
+from app.realtime.scheduler import EngineScheduler
 from app.realtime.session import LiveSession, PlayingSessions
 from app.settings import Settings
 from app.training.config import LabConfig
@@ -28,9 +29,12 @@ class SessionRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sessions: dict[str, LiveSession] = {}
-        self.executor = ThreadPoolExecutor(
-            max_workers=settings.worker_threads,
-            thread_name_prefix="train",
+        self.scheduler = EngineScheduler(settings.worker_threads)
+        # Loss surfaces and races: beside training, on their own thread, so a second-long
+        # surface of the largest model never holds up a round of bursts.
+        self.background = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="surface",
             initializer=torch.set_num_threads,
             initargs=(1,),
         )
@@ -53,7 +57,8 @@ class SessionRegistry:
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.scheduler.shutdown()
+        self.background.shutdown(wait=True, cancel_futures=True)
 
     async def open(
         self, session_id: str | None, config: LabConfig | None
@@ -68,12 +73,11 @@ class SessionRegistry:
                 f"server busy: all {self.settings.max_sessions} sessions are in use, "
                 "try again in a minute"
             )
-        loop = asyncio.get_running_loop()
-        engine = await loop.run_in_executor(
-            self.executor, lambda: TrainingSession(config or LabConfig())
-        )
+        engine = await self.scheduler.run(lambda: TrainingSession(config or LabConfig()), True)
         new_id = secrets.token_urlsafe(16)
-        session = LiveSession(new_id, engine, self.settings, self.executor, self.playing)
+        session = LiveSession(
+            new_id, engine, self.settings, self.scheduler, self.background, self.playing
+        )
         self.sessions[new_id] = session
         return session, False
 

@@ -37,6 +37,7 @@ from app.realtime.health_frames import health_fields, runs_frame
 from app.realtime.inspection import inspect_point
 from app.realtime.race_runner import RaceRunner
 from app.realtime.sample_frames import sample_frame
+from app.realtime.scheduler import EngineScheduler, Job
 from app.realtime.surface_runner import SurfaceRunner
 from app.settings import Settings
 from app.training.config import LabConfig
@@ -51,9 +52,12 @@ T = TypeVar("T")
 MAX_STEPS_PER_BURST = 100_000
 # Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
 HEALTH_INTERVAL_SECONDS = 0.2
-# With many sessions playing, bursts shrink so each still gets frames often; below this the
-# per-frame work (evaluation, maps) would eat most of the time.
+# A burst right after a user's change, and the shortest any burst gets.
 MIN_BURST_SECONDS = 0.004
+FLOOR_BURST_SECONDS = 0.0015
+# With many sessions to a worker, a frame each per frame interval would leave no time to
+# train (a frame costs ~1.5-3 ms): the round of all sessions may then stretch to this.
+LOADED_ROUND_SECONDS = 1 / 12
 
 
 class PlayingSessions:
@@ -61,12 +65,50 @@ class PlayingSessions:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.ids: set[str] = set()
+        # Worker seconds each playing session has had: the next turn goes to the one that had
+        # least (so a session that got a quick burst after a change waits a little longer).
+        self.used: dict[str, float] = {}
+        # Smoothed over every session's frames (one figure, so every burst is as long as the
+        # others'): evaluation, the last step's overrun and building the frame; and the hop of
+        # a frame to the event loop and back, which only idles a worker that has no other turn.
+        self.frame_seconds = 0.0
+        self.hop_seconds = 0.0
+
+    def join(self, session_id: str) -> None:
+        # Level with the others: no catching up on what they had before this one played.
+        self.used[session_id] = min(self.used.values(), default=0.0)
+
+    def leave(self, session_id: str) -> None:
+        self.used.pop(session_id, None)
+
+    def charge(self, session_id: str, seconds: float) -> None:
+        if session_id in self.used:
+            self.used[session_id] += seconds
+
+    def turn(self, session_id: str) -> float:
+        """The place of this session's next burst in the round (lower goes first)."""
+        return self.used.get(session_id, 0.0)
+
+    def measured(self, frame_seconds: float, hop_seconds: float) -> None:
+        self.frame_seconds += 0.1 * (frame_seconds - self.frame_seconds)
+        self.hop_seconds += 0.1 * (hop_seconds - self.hop_seconds)
+
+    def health_interval_seconds(self) -> float:
+        """Health costs about a frame's worth: with many sessions to a worker it is refreshed
+        less often, so their frames and training keep going (5/s up to 4 per worker)."""
+        per_worker = len(self.used) / self.workers
+        return HEALTH_INTERVAL_SECONDS * max(1.0, per_worker / 4)
 
     def burst_seconds(self, frame_interval_seconds: float) -> float:
-        # Each worker serves len(ids)/workers sessions in turn; a round should fit one frame.
-        share = min(1.0, self.workers / max(1, len(self.ids)))
-        return max(MIN_BURST_SECONDS, frame_interval_seconds * share)
+        """Training time of one burst, so that a round of every playing session (each a burst
+        and a frame, `workers` at a time) takes one frame interval, or when that would leave
+        too little training, at most LOADED_ROUND_SECONDS: frames stay ≥ 12/s per session."""
+        per_worker = max(1.0, len(self.used) / self.workers)
+        frame_overhead_seconds = self.frame_seconds + (self.hop_seconds if per_worker <= 1 else 0)
+        slot = frame_interval_seconds / per_worker
+        if slot - frame_overhead_seconds < MIN_BURST_SECONDS:
+            slot = max(slot, LOADED_ROUND_SECONDS / per_worker)
+        return max(FLOOR_BURST_SECONDS, slot - frame_overhead_seconds)
 
 
 class Subscriber:
@@ -105,9 +147,12 @@ class LiveSession:
         session_id: str,
         engine: TrainingSession,
         settings: Settings,
-        executor: Executor,
+        scheduler: EngineScheduler,
+        background: Executor,
         playing: PlayingSessions | None = None,
     ) -> None:
+        """`scheduler` runs every touch of the engine; `background` the loss surfaces and races,
+        which work on copies and must not hold up a round of training."""
         self.id = session_id
         self.engine = engine
         self.settings = settings
@@ -116,27 +161,28 @@ class LiveSession:
         self.subscribers: set[Subscriber] = set()
         self.detached_at: float | None = time.monotonic()
         self.data_version = 0
-        self._executor = executor
-        self._playing = playing or PlayingSessions(settings.worker_threads)
+        self._scheduler = scheduler
+        self._playing = playing or PlayingSessions(scheduler.workers)
         # Serialises every touch of the engine: commands land between bursts, never inside one.
         self._engine_lock = asyncio.Lock()
         self._play_task: asyncio.Task[None] | None = None
         self._resume_on_attach = False
         self._steps_per_second = 0.0
         # What a frame costs besides training (evaluation, maps), smoothed.
-        self._frame_overhead_seconds = 0.0
         self._frame_built_at: float | None = None
         # Set while a command waits: the running burst ends at its next step, so a change
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
         self._health_cache: tuple[float, int, dict[str, object]] | None = None
         self._quick_burst = False
+        # The play loop's burst while it waits for a worker: a command moves it forward.
+        self._waiting_burst: Job[StepFrame] | None = None
         self.landscape = SurfaceRunner(
-            engine, executor, self._on_engine, self._publish_surface, self.broadcast_error
+            engine, background, self._on_engine, self._publish_surface, self.broadcast_error
         )
         self.race = RaceRunner(
             engine,
-            executor,
+            background,
             self._on_engine,
             lambda: self.landscape.latest,
             self._send_to_all,
@@ -232,7 +278,7 @@ class LiveSession:
             self._start_playing()
 
     async def set(self, request: SetRequest) -> None:
-        def apply() -> StepFrame:
+        def apply() -> StepFrame | None:
             e = self.engine
             changes = request.training_changes()
             if changes:
@@ -245,10 +291,10 @@ class LiveSession:
                 e.set_frozen_layers(request.frozen_layers)
             if request.skip_zero_grad is not None:
                 self.backprop.stepper.skip_zero_grad = request.skip_zero_grad
-            return self._frame()
+            return self._frame_unless_running()
 
         frame = await self._command(apply)
-        if self.status != "running":
+        if frame is not None:
             self._publish(frame)
 
     async def control(self, request: ControlRequest) -> None:
@@ -317,14 +363,14 @@ class LiveSession:
     async def edit_points(self, request: EditPointsRequest) -> None:
         """Drawn points: a live change like `set`; raises PointEditError with nothing changed."""
 
-        def apply() -> StepFrame:
+        def apply() -> StepFrame | None:
             add = [(p.x1, p.x2, p.label) for p in request.add]
             self.engine.edit_points(add, [(p.x1, p.x2) for p in request.remove])
-            return self._frame()
+            return self._frame_unless_running()
 
         frame = await self._command(apply)
         self.data_version += 1
-        if self.status != "running":
+        if frame is not None:
             self._publish(frame)
 
     async def inspect(self, request: InspectRequest) -> InspectionFrame:
@@ -393,35 +439,23 @@ class LiveSession:
         task, self._play_task = self._play_task, None
         if task is not None:
             # The loop ends after its current burst (cut short); waiting keeps commands ordered.
-            self._interrupt.set()
+            self._cut_burst_short()
             await asyncio.wait({task})
             self._interrupt.clear()
 
     async def _play_loop(self) -> None:
         interval = self.settings.frame_interval_seconds
-        self._playing.ids.add(self.id)
+        self._playing.join(self.id)
         try:
             while self.status == "running":
-                seconds = max(
-                    MIN_BURST_SECONDS,
-                    self._playing.burst_seconds(interval) - self._frame_overhead_seconds,
-                )
-                if self._quick_burst:
-                    self._quick_burst = False
-                    seconds = MIN_BURST_SECONDS
-                frame = await self._on_engine(
-                    functools.partial(
-                        self._burst_frame, MAX_STEPS_PER_BURST, seconds, time.perf_counter()
-                    )
-                )
-                self._publish(frame)
+                self._publish(await self._play_burst(interval))
         except Exception:
             log.exception("training loop of session %s failed", self.id)
             self.status = "paused"
             self.message = "training stopped on an internal error; press Play to try again"
             self.broadcast_error(None, self.message)
         finally:
-            self._playing.ids.discard(self.id)
+            self._playing.leave(self.id)
 
     async def close(self) -> None:
         await self._stop_playing("paused")
@@ -437,13 +471,40 @@ class LiveSession:
         self.race.request(request)
 
     async def _on_engine(self, work: Callable[[], T]) -> T:
+        """Run a user's action on an engine worker, before the round of bursts; one engine
+        touch at a time per session."""
         async with self._engine_lock:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+            return await self._scheduler.run(work, urgent=True)
+
+    async def _play_burst(self, interval: float) -> StepFrame:
+        """One burst of the play loop and its frame: in its turn in the round, or, right after
+        a change, short and at once: its frame is the first one computed with the change."""
+        async with self._engine_lock:
+            # Decided holding the lock, so a change applied while this waited for it counts.
+            quick, self._quick_burst = self._quick_burst, False
+            seconds = MIN_BURST_SECONDS
+            if not quick:
+                seconds = self._playing.burst_seconds(interval)
+            burst = functools.partial(
+                self._burst_frame, MAX_STEPS_PER_BURST, seconds, time.perf_counter()
+            )
+            job = self._scheduler.submit(burst, urgent=quick, turn=self._playing.turn(self.id))
+            self._waiting_burst = job
+            try:
+                return await asyncio.wrap_future(job.future)
+            finally:
+                self._waiting_burst = None
+
+    def _cut_burst_short(self) -> None:
+        """The running burst ends at its next step; a waiting one runs at once (for one step)."""
+        self._interrupt.set()
+        if self._waiting_burst is not None:
+            self._scheduler.promote(self._waiting_burst)
 
     async def _command(self, work: Callable[[], T]) -> T:
         """A user's change: cut the running burst short, apply, then train a short burst so
         the first frame computed with the change arrives within a few milliseconds."""
-        self._interrupt.set()
+        self._cut_burst_short()
 
         def apply() -> T:
             self._interrupt.clear()
@@ -487,26 +548,29 @@ class LiveSession:
         frame = self._frame()
         built_at = time.perf_counter()
         if deadline is not None and not self._interrupt.is_set():
-            # Evaluation, the last step's overrun, the frame itself and its hop: the next burst
-            # is shortened by this so frames leave on the frame interval, not later.
-            overhead = max(0.0, built_at - deadline) + hop
-            self._frame_overhead_seconds += 0.2 * (overhead - self._frame_overhead_seconds)
+            # What this frame cost besides training: bursts are shortened by it.
+            self._playing.measured(max(0.0, built_at - deadline), hop)
         self._frame_built_at = built_at if submitted_at is not None else None
+        self._playing.charge(self.id, built_at - started)
         return frame
 
     def _health(self) -> dict[str, object]:
         """Health, distributions and optimizer state: fresh whenever the run stands still, and
-        at most HEALTH_INTERVAL_SECONDS old while it plays (they cost about a frame's worth)."""
+        at most PlayingSessions.health_interval_seconds() old while it plays."""
         now, model = time.monotonic(), id(self.engine.model)
         cached = self._health_cache
         if (
             self.status != "running"
             or cached is None
             or cached[1] != model  # rebuilt: other layers
-            or now - cached[0] > HEALTH_INTERVAL_SECONDS
+            or now - cached[0] > self._playing.health_interval_seconds()
         ):
             cached = self._health_cache = (now, model, health_fields(self.engine))
         return cached[2]
+
+    def _frame_unless_running(self) -> StepFrame | None:
+        """After a change: playing, the next burst's frame shows it (one frame, not two)."""
+        return None if self.status == "running" else self._frame()
 
     def _frame(self) -> StepFrame:
         frame = step_frame(
