@@ -237,12 +237,17 @@ class SessionInfo(ServerModel):
 
 
 class LayerState(ServerModel):
-    """One nn.Linear: weights[out][in], biases[out] and their latest gradients (None before any)."""
+    """One nn.Linear: its weights (`shape` = [out, in], row-major), biases (out) and their latest
+    gradients (None before any), each base64 of little-endian float32: exactly the values
+    PyTorch holds, and for the largest model 4x cheaper to encode and 3x smaller than JSON
+    numbers. The page's socket.js turns them back into weights[out][in] and biases[out] (a
+    non-finite value into null, as JSON would have)."""
 
-    weights: list[list[float]]
-    biases: list[float]
-    weight_grads: list[list[float]] | None
-    bias_grads: list[float] | None
+    shape: tuple[int, int]
+    weights: str
+    biases: str
+    weight_grads: str | None
+    bias_grads: str | None
 
 
 class Heatmap(ServerModel):

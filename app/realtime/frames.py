@@ -24,6 +24,11 @@ def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     )
 
 
+def float32_base64(values: np.ndarray) -> str:
+    """Row-major little-endian float32 bytes, base64: the wire form of LayerState's arrays."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode()
+
+
 def neuron_heatmap(grid: np.ndarray, activation: str) -> Heatmap:
     """Squashing activations keep their natural range, so colours compare across neurons."""
     if activation == "tanh":
@@ -95,10 +100,11 @@ def step_frame(
     activations = [*session.model.activations, session.output_activation]
     layers = [
         LayerState(
-            weights=s.weights.tolist(),
-            biases=s.biases.tolist(),
-            weight_grads=None if s.weight_grads is None else s.weight_grads.tolist(),
-            bias_grads=None if s.bias_grads is None else s.bias_grads.tolist(),
+            shape=(s.weights.shape[0], s.weights.shape[1]),
+            weights=float32_base64(s.weights),
+            biases=float32_base64(s.biases),
+            weight_grads=None if s.weight_grads is None else float32_base64(s.weight_grads),
+            bias_grads=None if s.bias_grads is None else float32_base64(s.bias_grads),
         )
         for s in session.layer_snapshots()
     ]

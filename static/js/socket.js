@@ -1,5 +1,5 @@
 // The websocket: connect, reconnect with backoff, resume the session, send commands.
-import { ClientMessage } from "./protocol.js";
+import { ClientMessage, ServerMessage } from "./protocol.js";
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
@@ -24,6 +24,7 @@ export function createSocket({ onMessage, onConnection, hello }) {
     ws.addEventListener("message", (event) => {
       const started = performance.now();
       const message = JSON.parse(event.data);
+      if (message.type === ServerMessage.FRAME) decodeLayers(message.layers);
       onMessage(message, performance.now() - started);
     });
     ws.addEventListener("close", (event) => {
@@ -49,4 +50,25 @@ export function createSocket({ onMessage, onConnection, hello }) {
 
   connect();
   return { send, close };
+}
+
+// A frame's layers carry float32 arrays as base64 (app/protocol.py LayerState): decoded once
+// here into the weights[out][in] / biases[out] arrays every view reads, non-finite as null.
+function decodeFloats(base64) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return Array.from(new Float32Array(bytes.buffer), (v) => (Number.isFinite(v) ? v : null));
+}
+
+function decodeMatrix(base64, [rows, columns]) {
+  const flat = decodeFloats(base64);
+  return Array.from({ length: rows }, (_, r) => flat.slice(r * columns, (r + 1) * columns));
+}
+
+export function decodeLayers(layers) {
+  for (const layer of layers) {
+    layer.weights = decodeMatrix(layer.weights, layer.shape);
+    layer.biases = decodeFloats(layer.biases);
+    if (layer.weight_grads !== null) layer.weight_grads = decodeMatrix(layer.weight_grads, layer.shape);
+    if (layer.bias_grads !== null) layer.bias_grads = decodeFloats(layer.bias_grads);
+  }
 }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from playwright.sync_api import Page, expect
 
+from app.training.checkpoints import load_checkpoint
 from tests.conftest import LiveServer
 
 from .conftest import screenshot
@@ -188,3 +190,18 @@ def test_the_javascript_protocol_agrees_with_the_served_schema(lab: Page) -> Non
     )
     assert result["client"][0] == result["client"][1]
     assert result["server"][0] == result["server"][1]
+
+
+def test_the_weights_the_page_shows_are_exactly_pytorchs(lab: Page, base_url: str) -> None:
+    """Weights travel as float32 bytes: decoded by the page, they equal the model file's."""
+    lab.get_by_test_id("step").click()
+    lab.get_by_test_id("step").click()
+    expect(lab.get_by_test_id("step-count")).to_have_text("2")
+    session_id = lab.evaluate("window.backpropLab.store.sessionId")
+    response = httpx.get(f"{base_url}/api/sessions/{session_id}/checkpoint")
+    _, state = load_checkpoint(response.content)
+    shown = lab.evaluate("window.backpropLab.store.frame.layers")
+    for i, layer in enumerate(shown):
+        assert layer["weights"] == state[f"layers.{i}.weight"].tolist()
+        assert layer["biases"] == state[f"layers.{i}.bias"].tolist()
+        assert len(layer["weight_grads"]) == len(layer["weights"])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 from typing import Any, Protocol
+
+import numpy as np
 
 
 class TextSocket(Protocol):
@@ -11,12 +15,37 @@ class TextSocket(Protocol):
 
 
 def strict_loads(text: str) -> dict[str, Any]:
-    """json.loads that refuses NaN/Infinity, as a browser's JSON.parse does."""
+    """json.loads that refuses NaN/Infinity, as a browser's JSON.parse does; a frame's layers
+    are decoded from base64 float32 into nested lists, as the page's socket.js does."""
 
     def refuse(constant: str) -> None:
         raise ValueError(f"non-standard JSON constant {constant} on the wire")
 
-    return json.loads(text, parse_constant=refuse)
+    message: dict[str, Any] = json.loads(text, parse_constant=refuse)
+    if message.get("type") == "frame":
+        for layer in message["layers"]:
+            decode_layer(layer)
+    return message
+
+
+def decode_floats(data: str) -> list[float | None]:
+    values = np.frombuffer(base64.b64decode(data), dtype="<f4").astype(float)
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def decode_matrix(data: str, shape: list[int]) -> list[list[float | None]]:
+    rows, columns = shape
+    flat = decode_floats(data)
+    return [flat[r * columns : (r + 1) * columns] for r in range(rows)]
+
+
+def decode_layer(layer: dict[str, Any]) -> None:
+    layer["weights"] = decode_matrix(layer["weights"], layer["shape"])
+    layer["biases"] = decode_floats(layer["biases"])
+    if layer["weight_grads"] is not None:
+        layer["weight_grads"] = decode_matrix(layer["weight_grads"], layer["shape"])
+    if layer["bias_grads"] is not None:
+        layer["bias_grads"] = decode_floats(layer["bias_grads"])
 
 
 def receive_until(ws: TextSocket, wanted: str, limit: int = 200) -> dict[str, Any]:
