@@ -69,10 +69,8 @@ class PlayingSessions:
         # least (so a session that got a quick burst after a change waits a little longer).
         self.used: dict[str, float] = {}
         # Smoothed over every session's frames (one figure, so every burst is as long as the
-        # others'): evaluation, the last step's overrun and building the frame; and the hop of
-        # a frame to the event loop and back, which only idles a worker that has no other turn.
+        # others'): evaluation, the last step's overrun and building the frame.
         self.frame_seconds = 0.0
-        self.hop_seconds = 0.0
 
     def join(self, session_id: str) -> None:
         # Level with the others: no catching up on what they had before this one played.
@@ -89,9 +87,12 @@ class PlayingSessions:
         """The place of this session's next burst in the round (lower goes first)."""
         return self.used.get(session_id, 0.0)
 
-    def measured(self, frame_seconds: float, hop_seconds: float) -> None:
+    def measured(self, frame_seconds: float) -> None:
         self.frame_seconds += 0.1 * (frame_seconds - self.frame_seconds)
-        self.hop_seconds += 0.1 * (hop_seconds - self.hop_seconds)
+
+    def worker_each(self) -> bool:
+        """No more playing sessions than workers: each keeps its own frame beat."""
+        return len(self.used) <= self.workers
 
     def health_interval_seconds(self) -> float:
         """Health costs about a frame's worth: with many sessions to a worker it is refreshed
@@ -104,11 +105,10 @@ class PlayingSessions:
         and a frame, `workers` at a time) takes one frame interval, or when that would leave
         too little training, at most LOADED_ROUND_SECONDS: frames stay ≥ 12/s per session."""
         per_worker = max(1.0, len(self.used) / self.workers)
-        frame_overhead_seconds = self.frame_seconds + (self.hop_seconds if per_worker <= 1 else 0)
         slot = frame_interval_seconds / per_worker
-        if slot - frame_overhead_seconds < MIN_BURST_SECONDS:
+        if slot - self.frame_seconds < MIN_BURST_SECONDS:
             slot = max(slot, LOADED_ROUND_SECONDS / per_worker)
-        return max(FLOOR_BURST_SECONDS, slot - frame_overhead_seconds)
+        return max(FLOOR_BURST_SECONDS, slot - self.frame_seconds)
 
 
 class Subscriber:
@@ -169,7 +169,9 @@ class LiveSession:
         self._resume_on_attach = False
         self._steps_per_second = 0.0
         # What a frame costs besides training (evaluation, maps), smoothed.
-        self._frame_built_at: float | None = None
+        # When this session's next frame is due, while it has a worker to itself: bursts end
+        # on a fixed beat, so a late frame makes the next burst shorter instead of drifting.
+        self._frame_due: float | None = None
         # Set while a command waits: the running burst ends at its next step, so a change
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
@@ -483,17 +485,29 @@ class LiveSession:
             # Decided holding the lock, so a change applied while this waited for it counts.
             quick, self._quick_burst = self._quick_burst, False
             seconds = MIN_BURST_SECONDS
-            if not quick:
+            if quick:
+                self._frame_due = None  # the change's frame starts a new beat
+            elif self._playing.worker_each():
+                seconds = self._on_the_beat(interval)
+            else:
+                self._frame_due = None
                 seconds = self._playing.burst_seconds(interval)
-            burst = functools.partial(
-                self._burst_frame, MAX_STEPS_PER_BURST, seconds, time.perf_counter()
-            )
+            burst = functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
             job = self._scheduler.submit(burst, urgent=quick, turn=self._playing.turn(self.id))
             self._waiting_burst = job
             try:
                 return await asyncio.wrap_future(job.future)
             finally:
                 self._waiting_burst = None
+
+    def _on_the_beat(self, interval: float) -> float:
+        """Training seconds of a burst whose frame should be out at the next beat."""
+        now = time.perf_counter()
+        due = now + interval if self._frame_due is None else self._frame_due + interval
+        if due - now < MIN_BURST_SECONDS + self._playing.frame_seconds:
+            due = now + interval  # fallen behind (a slow frame, a busy core): a new beat
+        self._frame_due = due
+        return max(FLOOR_BURST_SECONDS, due - now - self._playing.frame_seconds)
 
     def _cut_burst_short(self) -> None:
         """The running burst ends at its next step; a waiting one runs at once (for one step)."""
@@ -517,16 +531,9 @@ class LiveSession:
 
     # ---- run on the worker thread -----------------------------------------------------------
 
-    def _burst_frame(
-        self, max_steps: int, seconds: float | None = None, submitted_at: float | None = None
-    ) -> StepFrame:
-        """Train for `seconds` (a play loop's burst, submitted at `submitted_at`) or `max_steps`,
-        then build the frame."""
+    def _burst_frame(self, max_steps: int, seconds: float | None = None) -> StepFrame:
+        """Train for `seconds` (a play loop's burst) or `max_steps`, then build the frame."""
         started = time.perf_counter()
-        # The previous frame's trip to the pages and back to here (not any wait for a worker).
-        hop = 0.0
-        if submitted_at is not None and self._frame_built_at is not None:
-            hop = max(0.0, submitted_at - self._frame_built_at)
         deadline = None if seconds is None else started + seconds
         result: BurstResult = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
@@ -549,8 +556,7 @@ class LiveSession:
         built_at = time.perf_counter()
         if deadline is not None and not self._interrupt.is_set():
             # What this frame cost besides training: bursts are shortened by it.
-            self._playing.measured(max(0.0, built_at - deadline), hop)
-        self._frame_built_at = built_at if submitted_at is not None else None
+            self._playing.measured(max(0.0, built_at - deadline))
         self._playing.charge(self.id, built_at - started)
         return frame
 

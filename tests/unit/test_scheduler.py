@@ -94,12 +94,14 @@ def test_shutdown_cancels_what_waits_and_refuses_new_work() -> None:
 def test_bursts_fill_the_frame_interval_and_under_load_the_round_stretches() -> None:
     playing = PlayingSessions(workers=1)
     playing.join("a")
-    playing.measured(frame_seconds=0.002, hop_seconds=0.001)
+    playing.measured(frame_seconds=0.02)
+    assert playing.worker_each()
     alone = playing.burst_seconds(1 / 30)
-    # One session: a burst plus its frame and hop fill one frame interval.
-    assert alone == pytest.approx(1 / 30 - playing.frame_seconds - playing.hop_seconds)
+    # One session: a burst plus its frame fill one frame interval.
+    assert alone == pytest.approx(1 / 30 - playing.frame_seconds)
     for name in "bcdefghijklmnopqrst":
         playing.join(name)
+    assert not playing.worker_each()
     loaded = playing.burst_seconds(1 / 30)
     # Twenty sessions on one worker: a round of twenty (burst + frame) takes LOADED_ROUND_SECONDS.
     assert 20 * (loaded + playing.frame_seconds) == pytest.approx(LOADED_ROUND_SECONDS)
