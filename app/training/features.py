@@ -32,10 +32,8 @@ class FeatureMap(nn.Module):
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; expected {FEATURE_ORDER}")
         self.names = list(features)
-
-    @property
-    def is_identity(self) -> bool:
-        return self.names == ["x1", "x2"]
+        # Read on every forward: worked out once (the names never change after this).
+        self.is_identity = self.names == ["x1", "x2"]
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         if self.is_identity:
