@@ -11,13 +11,15 @@ from app.protocol import DataFrame, Heatmap, LayerState, LossPoint, Point, RunSt
 from app.realtime.health_frames import gradient_point_fields, health_fields
 from app.realtime.wire import finite_or_none
 from app.training.datasets import INPUT_EXTENT
-from app.training.session import LossRecord, TrainingSession
+from app.training.session import Evaluation, LossRecord, TrainingSession
 
 
 def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     """Bytes instead of floats: a 64² map is 5.5 kB of base64 rather than ~40 kB of JSON."""
     span = high - low if high > low else 1.0
-    scaled = np.nan_to_num((grid - low) / span, nan=0.5, posinf=1.0, neginf=0.0)
+    scaled = (grid - low) / span
+    if not np.isfinite(scaled).all():  # checked first: nan_to_num costs more than the rest
+        scaled = np.nan_to_num(scaled, nan=0.5, posinf=1.0, neginf=0.0)
     data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
     return Heatmap(
         resolution=grid.shape[0], low=low, high=high, data=base64.b64encode(data.tobytes()).decode()
@@ -89,11 +91,14 @@ def step_frame(
     neuron_map_resolution: int,
     steps_per_second: float,
     health: dict[str, object] | None = None,
+    evaluation: Evaluation | None = None,
 ) -> StepFrame:
     """The frame without its `losses`: those depend on what each page has already received.
 
-    `health` (the fields of health_fields) may be passed in to reuse a recent computation."""
-    evaluation = session.evaluate()
+    `health` (the fields of health_fields) and `evaluation` (the losses on every point, which
+    a burst has just computed) may be passed in to reuse them."""
+    if evaluation is None:
+        evaluation = session.evaluate()
     biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
     neurons = sum(p.shape[0] for p in biases)
     grids = session.neuron_grids(map_resolution(neuron_map_resolution, neurons))

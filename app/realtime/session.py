@@ -43,7 +43,7 @@ from app.settings import Settings
 from app.training.config import LabConfig
 from app.training.csv_data import dataset_from_csv
 from app.training.datasets import Dataset
-from app.training.session import BurstResult, TrainingSession
+from app.training.session import BurstResult, Evaluation, TrainingSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -554,7 +554,7 @@ class LiveSession:
                 f"{self.engine.config.training.learning_rate:g}.{restored} "
                 "Lower the learning rate and press Play."
             )
-        frame = self._frame()
+        frame = self._frame(result.evaluation)
         built_at = time.perf_counter()
         if deadline is not None and not self._interrupt.is_set():
             # What this frame cost besides training: bursts are shortened by it.
@@ -580,7 +580,8 @@ class LiveSession:
         """After a change: playing, the next burst's frame shows it (one frame, not two)."""
         return None if self.status == "running" else self._frame()
 
-    def _frame(self) -> StepFrame:
+    def _frame(self, evaluation: Evaluation | None = None) -> StepFrame:
+        """The frame of the engine as it is; `evaluation` if the burst just computed it."""
         frame = step_frame(
             self.engine,
             self.status,
@@ -589,6 +590,7 @@ class LiveSession:
             self.settings.neuron_map_resolution,
             self._steps_per_second if self.status == "running" else 0.0,
             self._health(),
+            evaluation,
         )
         # Every state a page sees is a point of the optimizer's path on the loss surface.
         self.landscape.record(frame.train_loss)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -541,8 +542,11 @@ class TrainingSession:
         return snapshots
 
     @staticmethod
+    @functools.lru_cache(maxsize=8)
     def input_grid(resolution: int) -> torch.Tensor:
-        """Grid points over [-extent, extent]², row-major with row 0 at the top (largest x₂)."""
+        """Grid points over [-extent, extent]², row-major with row 0 at the top (largest x₂).
+
+        Cached (every frame asks for the same two or three): callers must not modify it."""
         axis = torch.linspace(-INPUT_EXTENT, INPUT_EXTENT, resolution)
         x2, x1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
         return torch.stack([x1.reshape(-1), x2.reshape(-1)], dim=1)
