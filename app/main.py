@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.allocator import tune_allocator
 from app.exports import router as exports_router
 from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Tiny models on shared cores: one intra-op thread beats two by far (measured, TESTING.md).
     torch.set_num_threads(1)
+    # Before the worker threads start: their arenas follow the setting.
+    tune_allocator()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,9 +4,10 @@ Ten sockets watch one run of a big model and never read; one healthy page trains
 Frames for the stalled pages are replaced, not queued, so the server's RSS should stay flat
 (the kernel's socket buffers, which do fill, are not part of it).
 
-Caveats, measured: a big run's RSS alone climbs for ~30 s before it levels off (one page, no
-stalls: 290 → 680 MB, then flat for 50 s), so the growth figure here still holds that warm-up;
-and the frame-rate baseline has no second run training, so its ratio includes CPU sharing.
+Caveats: a big run's RSS alone climbs for a while before it levels off (one page, no stalls:
+262 → 391 MB over 25 s with the app's malloc settings, app/allocator.py; 262 → 854 MB without),
+so the growth figure here still holds that warm-up, for eleven big runs; and the frame-rate
+baseline has no second run training, so its ratio includes CPU sharing.
 """
 
 from __future__ import annotations
@@ -43,9 +44,7 @@ def healthy_frames_per_second(server: LiveServer, seconds: float) -> tuple[float
 
 
 def run() -> Iterator[dict[str, Any]]:
-    # Two glibc arenas: otherwise RSS climbs ~400 MB in the first half minute of a big run
-    # whether or not anyone stalls (allocator warm-up, measured), hiding what is measured here.
-    server = LiveServer({**BIG_FRAMES, "MALLOC_ARENA_MAX": "2"})
+    server = LiveServer(BIG_FRAMES)
     try:
         alone, _ = healthy_frames_per_second(server, 5.0)
         with stalled_pages(server, None, STALLED_PAGES):

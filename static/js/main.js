@@ -79,7 +79,8 @@ const boundary = createBoundaryView($("decision-boundary"));
 const inspector = createInspector((point) => socket.send(ClientMessage.INSPECT, point));
 const planeInput = createPlaneInput($("decision-boundary"), {
   onAdd: (point) => socket.send(ClientMessage.EDIT_POINTS, { add: [{ label: drawLabel(), ...point }] }),
-  onRemove: (point) => socket.send(ClientMessage.EDIT_POINTS, { remove: [point] }),
+  // With the sample panel open a click on a training point follows it by hand instead.
+  onRemove: (point) => (ui.sample.open ? pickSample(point) : socket.send(ClientMessage.EDIT_POINTS, { remove: [point] })),
   onHover: (point) => inspector.hover(point),
   onLeave: () => {
     inspector.leave();
@@ -111,12 +112,21 @@ const timelineView = createTimelineView($("timeline-view"), {
   onRewind: (step) => socket.send(ClientMessage.REWIND, { step }),
   exportUrl: (sessionId, runId, format) => `/api/sessions/${encodeURIComponent(sessionId)}/runs/${runId}/history.${format}`,
 });
+function followSample(index) {
+  ui.sample.index = index;
+  ui.sample.check = false;
+  requestSample();
+  store.dirty = true;
+}
+
+function pickSample(point) {
+  const index = (store.data?.train || []).findIndex((p) => p.x1 === point.x1 && p.x2 === point.x2);
+  if (index >= 0) followSample(index);
+  else showError("That is a test point: only training points take part in a step. Pick a filled one.");
+}
+
 const sampleView = createSampleByHandView($("sample-by-hand-view"), {
-  onIndex: (index) => {
-    ui.sample.index = index;
-    ui.sample.check = false;
-    requestSample();
-  },
+  onIndex: followSample,
   onCheck: () => {
     ui.sample.check = true;
     requestSample();
@@ -270,7 +280,8 @@ function render() {
   network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: ui.sample.open ? ui.sample.reply : null });
   landscape.update({ frame, surface: store.surface, selectedWeights: ui.selectedWeights, race: store.race });
   raceView.update({ race: store.race });
-  boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride });
+  const followed = ui.sample.open ? store.data?.train[ui.sample.index] || null : null;
+  boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride, followed });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });
   inspectionView.update({ inspection: ui.inspection, frame });
   syncDrawClasses(frame);

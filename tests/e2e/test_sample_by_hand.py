@@ -46,3 +46,27 @@ def test_one_point_shows_value_grad_pairs_the_chain_rule_and_a_passing_check(lab
     # Closed, the graph goes back to its usual labels.
     lab.get_by_test_id("sample-by-hand").locator("summary").click()
     expect(graph).not_to_have_class(re.compile("by-hand"))
+
+
+def test_clicking_a_training_point_follows_it_instead_of_removing_it(lab: Page) -> None:
+    lab.get_by_test_id("sample-by-hand").locator("summary").click()
+    expect(lab.locator(".sample-point")).to_contain_text("point #0")
+    train = lab.evaluate("window.backpropLab.store.data.train")
+    pick = 17
+    target = train[pick]
+    canvas = lab.get_by_test_id("decision-boundary").locator("canvas")
+    canvas.scroll_into_view_if_needed()  # the open panel scrolled the page down
+    box = canvas.bounding_box()
+    assert box is not None
+    extent = lab.evaluate("window.backpropLab.store.data.extent")
+    x = box["x"] + (target["x1"] + extent) / (2 * extent) * box["width"]
+    y = box["y"] + (extent - target["x2"]) / (2 * extent) * box["height"]
+    lab.mouse.click(x, y)
+    # The nearest training point within a few pixels is followed: usually #17 itself.
+    expect(lab.locator(".sample-point")).not_to_contain_text("point #0")
+    followed = int(lab.get_by_test_id("sample-index").input_value())
+    chosen = train[followed]
+    assert abs(chosen["x1"] - target["x1"]) < 0.2 and abs(chosen["x2"] - target["x2"]) < 0.2
+    # Nothing was removed: the data are as they were.
+    assert lab.evaluate("window.backpropLab.store.data.train.length") == len(train)
+    screenshot(lab, "sample-picked-on-the-plane")

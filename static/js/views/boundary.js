@@ -31,8 +31,20 @@ export function createBoundaryView(root) {
     }
   }
 
+  // The training point followed by hand (issue 4): a ring that reads on any colour.
+  function ringPoint(p, extent) {
+    const [px, py] = toPixel(extent, p.x1, p.x2);
+    for (const [width, colour] of [[4, "#fff"], [2, "#000"]]) {
+      ctx.beginPath();
+      ctx.arc(px, py, 7, 0, Math.PI * 2);
+      ctx.lineWidth = width;
+      ctx.strokeStyle = colour;
+      ctx.stroke();
+    }
+  }
+
   return {
-    update({ frame, data, showTest, discretize, heatmapOverride }) {
+    update({ frame, data, showTest, discretize, heatmapOverride, followed = null }) {
       const heatmap = heatmapOverride || frame?.boundary;
       const task = frame?.task || "binary";
       if (frame?.curve && !heatmapOverride && data) {
@@ -53,6 +65,7 @@ export function createBoundaryView(root) {
       if (data) {
         drawPoints(data.train, data.extent, false, task);
         if (showTest) drawPoints(data.test, data.extent, true, task);
+        if (followed) ringPoint(followed, data.extent);
       }
     },
     destroy() {

@@ -37,7 +37,7 @@ export function createSampleByHandView(root, { onIndex, onCheck }) {
   check.dataset.testid = SAMPLE_TESTIDS.CHECK;
   check.title = "Compare autograd's ∂L/∂w with a central finite difference (L(w+ε) − L(w−ε)) / 2ε";
   controls.append(label, check);
-  const hint = element("p", "muted sample-hint", "Neurons show a | ∂L/∂a for this point. Click an edge to choose the weight.");
+  const hint = element("p", "muted sample-hint", "Neurons show a | ∂L/∂a for this point. Click a training point on the picture to follow it, an edge to choose the weight.");
   const point = element("div", "sample-point");
   const rule = element("div", "chain-rule");
   rule.dataset.testid = SAMPLE_TESTIDS.CHAIN_RULE;
