@@ -414,7 +414,10 @@ class StepFrame(ServerModel):
     grad_norm: float | None = None
     # Set while stepping phase by phase; None once a full step or Play has moved on.
     phase: PhaseState | None = None
-    # Gradient health, optimizer state and the timeline (issue 6).
+    # Gradient health, optimizer state and the timeline (issue 6). While training they are
+    # computed a few times a second and repeated in the frames between: `health_version` goes
+    # up when they are fresh, so a page redraws their charts only then.
+    health_version: int = 0
     health: GradientHealth | None = None
     optimizer_state: list[LayerOptimizerState] | None = None
     timeline: TimelineState | None = None

@@ -178,6 +178,7 @@ class LiveSession:
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
         self._health_cache: tuple[float, int, dict[str, object]] | None = None
+        self._health_version = 0
         self._quick_burst = False
         # The play loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame] | None = None
@@ -574,6 +575,7 @@ class LiveSession:
             or now - cached[0] > self._playing.health_interval_seconds()
         ):
             cached = self._health_cache = (now, model, health_fields(self.engine))
+            self._health_version += 1
         return cached[2]
 
     def _frame_unless_running(self) -> StepFrame | None:
@@ -595,6 +597,7 @@ class LiveSession:
         # Every state a page sees is a point of the optimizer's path on the loss surface.
         self.landscape.record(frame.train_loss)
         frame.phase = self.backprop.refresh(running=self.status == "running")
+        frame.health_version = self._health_version
         return frame
 
     @property

@@ -286,7 +286,7 @@ function render() {
   inspectionView.update({ inspection: ui.inspection, frame });
   syncDrawClasses(frame);
   const historyChanged = drawnHistoryVersion !== store.historyVersion;
-  gradientHealthView.update({ lossHistory: store.lossHistory, health: frame?.health || null, historyChanged });
+  gradientHealthView.update({ lossHistory: store.lossHistory, health: frame?.health || null, healthVersion: frame?.health_version ?? null, historyChanged });
   distributionsView.update({ frame });
   timelineView.update({ frame, runs: store.runs, sessionId: store.sessionId });
   if (historyChanged) {

@@ -17,7 +17,7 @@ export function createDistributionsView(root) {
   root.append(select, charts);
   let columns = []; // [{step, layers: LayerHealth[]}]
   let canvases = [];
-  let lastFrame = null;
+  let lastVersion = null;
 
   function ensureCanvases(n) {
     if (canvases.length === n) return;
@@ -73,9 +73,10 @@ export function createDistributionsView(root) {
   return {
     update({ frame }) {
       const health = frame?.health;
-      if (!health || frame === lastFrame) return;
-      lastFrame = frame;
       const last = columns[columns.length - 1];
+      // Frames between two health computations repeat the same figures: one column each.
+      if (!health || (frame.health_version === lastVersion && last && frame.step >= last.step)) return;
+      lastVersion = frame.health_version;
       // A rewind or a new model starts the picture again; a repeat of the same step replaces.
       if (last && (frame.step < last.step || last.layers.length !== health.layers.length)) columns = [];
       if (columns.length && columns[columns.length - 1].step === frame.step) columns.pop();

@@ -31,7 +31,7 @@ export function createGradientHealthView(root) {
   flags.dataset.testid = "health-flags";
   root.append(select, canvas, legend, units, flags);
   const ctx = canvas.getContext("2d");
-  let last = { lossHistory: [], health: null };
+  let last = { lossHistory: [], health: null, healthVersion: null };
 
   function draw() {
     const key = select.value;
@@ -115,13 +115,15 @@ export function createGradientHealthView(root) {
   select.addEventListener("change", draw);
 
   return {
-    update({ lossHistory, health, historyChanged }) {
+    update({ lossHistory, health, healthVersion, historyChanged }) {
       if (historyChanged) {
         last.lossHistory = lossHistory;
         draw();
       }
-      if (health !== last.health) {
+      // Redrawn when the server computed it afresh (or it came or went), not on every frame.
+      if (healthVersion !== last.healthVersion || (health === null) !== (last.health === null)) {
         last.health = health;
+        last.healthVersion = healthVersion;
         drawHealth(health);
       }
     },
