@@ -54,3 +54,27 @@ def test_a_race_of_three_optimizers_draws_three_paths_and_curves(lab: Page) -> N
     lab.get_by_test_id("loss-surface").locator("xpath=..").screenshot(
         path=str(ARTIFACTS / "optimizer-race.png")
     )
+
+
+def test_the_race_paths_rise_over_the_3d_surface_too(lab: Page) -> None:
+    lab.wait_for_function("() => window.backpropLab.store.surface !== null")
+    lab.get_by_test_id("step").click()
+    lab.get_by_test_id("surface-3d-toggle").click()
+    plot = lab.get_by_test_id("surface-3d")
+    expect(plot).to_have_attribute("data-rendered", "true", timeout=15_000)
+    expect(plot).to_have_attribute("data-race-paths", "0")
+    race = lab.get_by_test_id("optimizer-race")
+    race.get_by_test_id("race-steps").fill("100")
+    race.get_by_test_id("race-start").click()
+    lab.wait_for_function(f"() => {RACE} !== null && {RACE}.racers.length === 3")
+    expect(plot).to_have_attribute("data-race-paths", "3", timeout=15_000)
+    # Plotly keeps the traces it drew on the element: the surface, the path, three racers,
+    # each racer's line at its recorded losses.
+    traces = lab.evaluate(
+        "() => document.querySelector('[data-testid=surface-3d]').data"
+        ".map((t) => ({name: t.name, points: t.z.length}))"
+    )
+    assert [t["name"] for t in traces[2:]] == [r["name"] for r in lab.evaluate(f"{RACE}.racers")]
+    assert all(t["points"] > 10 for t in traces[2:])
+    ARTIFACTS.mkdir(exist_ok=True)
+    plot.screenshot(path=str(ARTIFACTS / "optimizer-race-3d.png"))

@@ -3,7 +3,7 @@
 // plane, the loss along the straight line from the first to the current weights, and a
 // rotatable 3-D surface (plotly, loaded only when that view is first opened).
 import { decodeBase64, formatNumber } from "./colors.js";
-import { drawRacePaths } from "./race.js";
+import { drawRacePaths, RACE_COLOURS } from "./race.js";
 import { element, input } from "./dom.js";
 
 const MAP_SIZE = 300;
@@ -180,6 +180,7 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     plotly: null,      // a promise of window.Plotly once the 3-D view was opened
     plotted3dAt: 0,
     plotted3dSurface: null,
+    plotted3dRace: null,
     drawnSurface: null,
     requestedAt: -1,
     lastFrameStep: -1,
@@ -505,12 +506,27 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     return state.plotly;
   }
 
+  // The race's paths over the same surface, each at its own true loss (as the session's path).
+  function raceTraces3d() {
+    const race = state.race;
+    if (!race || !state.projector || race.parameter_count !== state.projector.size) return [];
+    return race.racers.map((racer, k) => {
+      const kept = racer.loss.map((loss, i) => i).filter((i) => racer.loss[i] !== null && Number.isFinite(racer.loss[i]));
+      return {
+        type: PATH_TRACE, mode: "lines", name: racer.name,
+        x: kept.map((i) => racer.alpha[i]), y: kept.map((i) => racer.beta[i]), z: kept.map((i) => display(racer.loss[i])),
+        line: { color: RACE_COLOURS[k], width: 4 },
+      };
+    });
+  }
+
   async function draw3d(force = false) {
     const surface = state.surface;
     if (plot3d.hidden || !surface) return;
     const now = performance.now();
     const newSurface = state.plotted3dSurface !== surface;
-    if (!force && !newSurface && now - state.plotted3dAt < PLOT3D_PATH_MS) return;
+    const newRace = state.plotted3dRace !== state.race;
+    if (!force && !newSurface && !newRace && now - state.plotted3dAt < PLOT3D_PATH_MS) return;
     state.plotted3dAt = now;
     const Plotly = await loadPlotly();
     const n = surface.grid.resolution;
@@ -528,6 +544,7 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
         x: path.map((p) => p.alpha), y: path.map((p) => p.beta), z: path.map((p) => display(p.loss)),
         line: { color: "#ff3b30", width: 5 },
       },
+      ...raceTraces3d(),
     ];
     const layout = {
       margin: { l: 0, r: 0, t: 0, b: 0 },
@@ -537,7 +554,9 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     };
     await Plotly.react(plot3d, traces, layout, { displaylogo: false, displayModeBar: false, responsive: true });
     state.plotted3dSurface = surface;
+    state.plotted3dRace = state.race;
     plot3d.dataset.rendered = "true";
+    plot3d.dataset.racePaths = String(traces.length - 2);
   }
 
   return {
