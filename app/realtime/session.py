@@ -52,6 +52,10 @@ T = TypeVar("T")
 MAX_STEPS_PER_BURST = 100_000
 # Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
 HEALTH_INTERVAL_SECONDS = 0.2
+# A page whose frame has waited unread this long is stalled (its socket is full).
+STALLED_PAGE_SECONDS = 0.5
+# Its run trains on, but its turns count this many times over: watched runs go first.
+UNWATCHED_CHARGE_FACTOR = 8.0
 # A burst right after a user's change, and the shortest any burst gets.
 MIN_BURST_SECONDS = 0.004
 FLOOR_BURST_SECONDS = 0.0015
@@ -121,6 +125,7 @@ class Subscriber:
         self.wakeup = asyncio.Event()
         self.outbox: deque[ServerModel] = deque(maxlen=32)
         self.frame: StepFrame | None = None
+        self.waiting_since = 0.0  # when the unread frame (the first of those it replaced) came
         # Like frames, only the newest loss surface waits to be sent.
         self.surface: SurfaceFrame | None = None
         self.history_generation = -1
@@ -135,8 +140,14 @@ class Subscriber:
         self.wakeup.set()
 
     def offer(self, frame: StepFrame) -> None:
+        if self.frame is None:
+            self.waiting_since = time.monotonic()
         self.frame = frame
         self.wakeup.set()
+
+    def stalled(self, now: float) -> bool:
+        """This page has left a frame unread for STALLED_PAGE_SECONDS (its socket is full)."""
+        return self.frame is not None and now - self.waiting_since > STALLED_PAGE_SECONDS
 
     def offer_surface(self, surface: SurfaceFrame) -> None:
         self.surface = surface
@@ -181,7 +192,7 @@ class LiveSession:
         self._health_version = 0
         self._quick_burst = False
         # The play loop's burst while it waits for a worker: a command moves it forward.
-        self._waiting_burst: Job[StepFrame] | None = None
+        self._waiting_burst: Job[StepFrame | None] | None = None
         self.landscape = SurfaceRunner(
             engine, background, self._on_engine, self._publish_surface, self.broadcast_error
         )
@@ -453,7 +464,9 @@ class LiveSession:
         self._playing.join(self.id)
         try:
             while self.status == "running":
-                self._publish(await self._play_burst(interval))
+                frame = await self._play_burst(interval)
+                if frame is not None:
+                    self._publish(frame)
         except Exception:
             log.exception("training loop of session %s failed", self.id)
             self.status = "paused"
@@ -481,7 +494,7 @@ class LiveSession:
         async with self._engine_lock:
             return await self._scheduler.run(work, urgent=True)
 
-    async def _play_burst(self, interval: float) -> StepFrame:
+    async def _play_burst(self, interval: float) -> StepFrame | None:
         """One burst of the play loop and its frame: in its turn in the round, or, right after
         a change, short and at once: its frame is the first one computed with the change."""
         async with self._engine_lock:
@@ -495,7 +508,15 @@ class LiveSession:
             else:
                 self._frame_due = None
                 seconds = self._playing.burst_seconds(interval)
-            burst = functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
+            # Pages that stopped reading would only have an unread frame replaced: train on
+            # without building one, and leave the time to sessions someone watches.
+            now = time.monotonic()
+            if self.subscribers and all(s.stalled(now) for s in self.subscribers):
+                burst: Callable[[], StepFrame | None] = functools.partial(
+                    self._burst_unwatched, seconds
+                )
+            else:
+                burst = functools.partial(self._burst_frame, MAX_STEPS_PER_BURST, seconds)
             job = self._scheduler.submit(burst, urgent=quick, turn=self._playing.turn(self.id))
             self._waiting_burst = job
             try:
@@ -538,7 +559,27 @@ class LiveSession:
         """Train for `seconds` (a play loop's burst) or `max_steps`, then build the frame."""
         started = time.perf_counter()
         deadline = None if seconds is None else started + seconds
-        result: BurstResult = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
+        result = self._train(max_steps, started, deadline)
+        frame = self._frame(result.evaluation)
+        built_at = time.perf_counter()
+        if deadline is not None and not self._interrupt.is_set():
+            # What this frame cost besides training: bursts are shortened by it.
+            self._playing.measured(max(0.0, built_at - deadline))
+        self._playing.charge(self.id, built_at - started)
+        return frame
+
+    def _burst_unwatched(self, seconds: float) -> StepFrame | None:
+        """A burst for pages that stopped reading: a frame only if the run diverged, and the
+        time charged UNWATCHED_CHARGE_FACTOR times, so sessions someone watches go first."""
+        started = time.perf_counter()
+        result = self._train(MAX_STEPS_PER_BURST, started, started + seconds)
+        used = time.perf_counter() - started
+        self._playing.charge(self.id, used * UNWATCHED_CHARGE_FACTOR)
+        return self._frame(result.evaluation) if result.divergence is not None else None
+
+    def _train(self, max_steps: int, started: float, deadline: float | None) -> BurstResult:
+        """One burst of the engine; the speed it went at, and a divergence told in words."""
+        result = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
@@ -555,13 +596,7 @@ class LiveSession:
                 f"{self.engine.config.training.learning_rate:g}.{restored} "
                 "Lower the learning rate and press Play."
             )
-        frame = self._frame(result.evaluation)
-        built_at = time.perf_counter()
-        if deadline is not None and not self._interrupt.is_set():
-            # What this frame cost besides training: bursts are shortened by it.
-            self._playing.measured(max(0.0, built_at - deadline))
-        self._playing.charge(self.id, built_at - started)
-        return frame
+        return result
 
     def _health(self) -> dict[str, object]:
         """Health, distributions and optimizer state: fresh whenever the run stands still, and
