@@ -13,7 +13,8 @@ import torch
 
 from app.protocol import ShutdownNotice
 from app.realtime.scheduler import EngineScheduler
-from app.realtime.session import LiveSession, PlayingSessions
+from app.realtime.session import LiveSession
+from app.realtime.turns import PlayingSessions
 from app.settings import Settings
 from app.training.config import LabConfig
 from app.training.session import TrainingSession

@@ -39,6 +39,7 @@ from app.realtime.race_runner import RaceRunner
 from app.realtime.sample_frames import sample_frame
 from app.realtime.scheduler import EngineScheduler, Job
 from app.realtime.surface_runner import SurfaceRunner
+from app.realtime.turns import FLOOR_BURST_SECONDS, MIN_BURST_SECONDS, PlayingSessions
 from app.settings import Settings
 from app.training.config import LabConfig
 from app.training.csv_data import dataset_from_csv
@@ -50,71 +51,10 @@ T = TypeVar("T")
 
 # Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
 MAX_STEPS_PER_BURST = 100_000
-# Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
-HEALTH_INTERVAL_SECONDS = 0.2
 # A page whose frame has waited unread this long is stalled (its socket is full).
 STALLED_PAGE_SECONDS = 0.5
 # Its run trains on, but its turns count this many times over: watched runs go first.
 UNWATCHED_CHARGE_FACTOR = 8.0
-# A burst right after a user's change, and the shortest any burst gets.
-MIN_BURST_SECONDS = 0.004
-FLOOR_BURST_SECONDS = 0.0015
-# With many sessions to a worker, a frame each per frame interval would leave no time to
-# train (a frame costs ~1.5-3 ms): the round of all sessions may then stretch to this. Planned
-# for 14 frames/s, as the event loop's share of the core is not counted: 20 sessions on one
-# worker measured ~12 (at 1/12: ~10, with 60 % more steps).
-LOADED_ROUND_SECONDS = 1 / 14
-
-
-class PlayingSessions:
-    """How many sessions are training right now: the worker pool's fair share follows it."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        # Worker seconds each playing session has had: the next turn goes to the one that had
-        # least (so a session that got a quick burst after a change waits a little longer).
-        self.used: dict[str, float] = {}
-        # Smoothed over every session's frames (one figure, so every burst is as long as the
-        # others'): evaluation, the last step's overrun and building the frame.
-        self.frame_seconds = 0.0
-
-    def join(self, session_id: str) -> None:
-        # Level with the others: no catching up on what they had before this one played.
-        self.used[session_id] = min(self.used.values(), default=0.0)
-
-    def leave(self, session_id: str) -> None:
-        self.used.pop(session_id, None)
-
-    def charge(self, session_id: str, seconds: float) -> None:
-        if session_id in self.used:
-            self.used[session_id] += seconds
-
-    def turn(self, session_id: str) -> float:
-        """The place of this session's next burst in the round (lower goes first)."""
-        return self.used.get(session_id, 0.0)
-
-    def measured(self, frame_seconds: float) -> None:
-        self.frame_seconds += 0.1 * (frame_seconds - self.frame_seconds)
-
-    def worker_each(self) -> bool:
-        """No more playing sessions than workers: each keeps its own frame beat."""
-        return len(self.used) <= self.workers
-
-    def health_interval_seconds(self) -> float:
-        """Health costs about a frame's worth: with many sessions to a worker it is refreshed
-        less often, so their frames and training keep going (5/s up to 4 per worker)."""
-        per_worker = len(self.used) / self.workers
-        return HEALTH_INTERVAL_SECONDS * max(1.0, per_worker / 4)
-
-    def burst_seconds(self, frame_interval_seconds: float) -> float:
-        """Training time of one burst, so that a round of every playing session (each a burst
-        and a frame, `workers` at a time) takes one frame interval, or when that would leave
-        too little training, at most LOADED_ROUND_SECONDS."""
-        per_worker = max(1.0, len(self.used) / self.workers)
-        slot = frame_interval_seconds / per_worker
-        if slot - self.frame_seconds < MIN_BURST_SECONDS:
-            slot = max(slot, LOADED_ROUND_SECONDS / per_worker)
-        return max(FLOOR_BURST_SECONDS, slot - self.frame_seconds)
 
 
 class Subscriber:
@@ -181,7 +121,6 @@ class LiveSession:
         self._play_task: asyncio.Task[None] | None = None
         self._resume_on_attach = False
         self._steps_per_second = 0.0
-        # What a frame costs besides training (evaluation, maps), smoothed.
         # When this session's next frame is due, while it has a worker to itself: bursts end
         # on a fixed beat, so a late frame makes the next burst shorter instead of drifting.
         self._frame_due: float | None = None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.realtime.scheduler import EngineScheduler
-from app.realtime.session import FLOOR_BURST_SECONDS, LOADED_ROUND_SECONDS, PlayingSessions
+from app.realtime.turns import FLOOR_BURST_SECONDS, LOADED_ROUND_SECONDS, PlayingSessions
 
 
 @pytest.fixture
