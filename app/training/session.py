@@ -479,21 +479,22 @@ class TrainingSession:
     def evaluate(self) -> Evaluation:
         d = self.data
 
-        def loss_and_accuracy(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-            if len(x) == 0:
+        def loss_and_accuracy(output: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            if len(y) == 0:
                 return math.nan, math.nan
-            output = self.model(x)
             return self.loss_fn(output, y).item(), self.accuracy(output, y)
 
-        train_loss, train_acc = loss_and_accuracy(d.train_x, d.train_y)
-        test_loss, test_acc = loss_and_accuracy(d.test_x, d.test_y)
-        return Evaluation(train_loss, test_loss, train_acc, test_acc, self.train_penalty())
+        # One forward over the training points gives their loss and the penalty's activations.
+        *hidden, train_output = self.model.forward_all(d.train_x)
+        train_loss, train_acc = loss_and_accuracy(train_output, d.train_y)
+        test_loss, test_acc = loss_and_accuracy(self.model(d.test_x), d.test_y)
+        return Evaluation(train_loss, test_loss, train_acc, test_acc, self.train_penalty(hidden))
 
     @torch.no_grad()
-    def train_penalty(self) -> float:
-        """The regulariser on the whole training set, as the chart shows it beside the loss."""
+    def train_penalty(self, hidden: list[torch.Tensor]) -> float:
+        """The regulariser on the whole training set (`hidden`: its hidden activations), as
+        the chart shows it beside the loss."""
         t = self.config.training
-        hidden = self.model.forward_all(self.data.train_x)[:-1]
         penalty = self.penalty(hidden, len(self.data.train_x))
         total = float(penalty)
         if t.weight_decay > 0 and t.optimizer != "adamw":
