@@ -1,7 +1,7 @@
 """A live session's optimizer race: run beside training, drawn on the loss surface's plane.
 
 Like the surface, only the start (the weights, a few thousand floats) is copied under the
-session's engine lock; the racers train on the worker pool with the lock free. One race at a
+session's engine lock; the racers train on the background thread with the lock free. One race at a
 time per session; a request arriving mid-race waits, and the newest waiting one wins. The last
 race is kept so that each new surface gets it reprojected onto its plane.
 """

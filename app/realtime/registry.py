@@ -1,4 +1,4 @@
-"""All live sessions by id: creation within the limit, resumption, expiry, the worker pool."""
+"""All live sessions by id: creation within the limit, resumption, expiry, the engine threads."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A live session's loss surface: records the path, computes surfaces beside training, follows.
 
 Training never waits for a surface: only the snapshot (a copy of a few thousand floats) is
-taken under the session's engine lock; the batched evaluation then runs on the worker pool
+taken under the session's engine lock; the batched evaluation then runs on the background thread
 with the lock free. One computation at a time per session, and the newest request wins: a
 request arriving mid-computation replaces any other still waiting.
 """

@@ -20,7 +20,7 @@ LOADED_ROUND_SECONDS = 1 / 14
 
 
 class PlayingSessions:
-    """How many sessions are training right now: the worker pool's fair share follows it."""
+    """The sessions training right now, and the worker time each has had."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
