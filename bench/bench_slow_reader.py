@@ -19,8 +19,8 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from tests.protocol.test_lifecycle import BIG_FRAMES, BIG_MODEL, rss_mb, stalled_pages, ws_url
-from tests.support.live_server import LiveServer
+from tests.protocol.test_lifecycle import BIG_FRAMES, BIG_MODEL, stalled_pages, ws_url
+from tests.support.live_server import LiveServer, rss_mb
 
 SECONDS = 30.0
 STALLED_PAGES = 10

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from app.realtime.frames import step_frame
 from app.training.config import LabConfig, ModelConfig
 from app.training.session import TrainingSession
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, rss_mb
 
 # The machine's speed drifts by a third within a minute here: the ratio alternates short bare
 # and streamed rounds so both see the same drift, and sums each side.
@@ -59,14 +59,6 @@ def bare_steps_per_second(seconds: float) -> float:
             loss.item()
         steps += -(-len(x) // 10)
     return steps / (time.perf_counter() - started)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 class Client:

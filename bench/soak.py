@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.protocol.helpers import strict_loads
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, rss_mb
 
 CLIENTS = 20
 SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
@@ -38,14 +38,6 @@ class Tally:
     frames: int = 0
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 async def page(url: str, tally: Tally, rng: random.Random, deadline: float) -> None:

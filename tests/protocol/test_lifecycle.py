@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, rss_mb
 
 from .helpers import receive_until, strict_loads
 
@@ -39,14 +39,6 @@ def ws_url(server: LiveServer) -> str:
 
 def health(server: LiveServer) -> dict[str, Any]:
     return dict(httpx.get(f"{server.url}/healthz", timeout=5).json())
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
