@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.realtime.frames import step_frame
 from app.training.config import LabConfig, ModelConfig
+from app.training.lean_step import clear_gradients, optimizer_step
 from app.training.session import TrainingSession
 from tests.support.live_server import LiveServer, rss_mb
 
@@ -33,9 +34,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bare_steps_per_second(seconds: float) -> float:
+def bare_steps_per_second(seconds: float, lean: bool = False) -> float:
     """The baseline: the tutorial's loop written by hand in plain torch on Playground's default
-    (2→[4,2]→1 tanh, SGD 0.03, batches of 10 from 250 points), one thread, no server."""
+    (2→[4,2]→1 tanh, SGD 0.03, batches of 10 from 250 points), one thread, no server.
+
+    `lean`: with the engine's zero_grad/step (app/training/lean_step.py) in place of the public
+    calls, so the streaming's own cost shows apart from the engine's leaner step."""
     default = TrainingSession(LabConfig())
     x, y = default.data.train_x, default.data.train_y
     model = torch.nn.Sequential(
@@ -52,10 +56,16 @@ def bare_steps_per_second(seconds: float) -> float:
     while time.perf_counter() - started < seconds:
         for start in range(0, len(x), 10):
             batch = order[start : start + 10]
-            optimizer.zero_grad()
+            if lean:
+                clear_gradients(optimizer)
+            else:
+                optimizer.zero_grad()
             loss = loss_fn(model(x[batch]), y[batch])
             loss.backward()
-            optimizer.step()
+            if lean:
+                optimizer_step(optimizer)
+            else:
+                optimizer.step()
             loss.item()
         steps += -(-len(x) // 10)
     return steps / (time.perf_counter() - started)
@@ -115,9 +125,12 @@ class Client:
         return (s1 - s0) / (t1 - t0)
 
 
-async def alternate_bare_and_streamed(url: str, rounds: int, seconds: float) -> tuple[float, float]:
-    """Steps/s of the bare loop and of one streaming session, from alternating rounds."""
-    bare_steps = bare_seconds = streamed_steps = streamed_seconds = 0.0
+async def alternate_bare_and_streamed(
+    url: str, rounds: int, seconds: float
+) -> tuple[float, float, float]:
+    """Steps/s of the bare loop, of the lean bare loop and of one streaming session, from
+    alternating rounds."""
+    bare_steps = lean_steps = bare_seconds = streamed_steps = streamed_seconds = 0.0
     async with connect(url, max_size=None) as ws:
         client = Client(ws)
         await client.start()
@@ -125,6 +138,7 @@ async def alternate_bare_and_streamed(url: str, rounds: int, seconds: float) -> 
         for _ in range(rounds):
             await asyncio.sleep(0.2)  # the pause has landed; frames in flight are read below
             bare_steps += bare_steps_per_second(seconds) * seconds
+            lean_steps += bare_steps_per_second(seconds, lean=True) * seconds
             bare_seconds += seconds
             client.frames.clear()
             await client.ws.send(json.dumps({"type": "control", "action": "play"}))
@@ -134,7 +148,7 @@ async def alternate_bare_and_streamed(url: str, rounds: int, seconds: float) -> 
             (t0, s0), (t1, s1) = client.frames[1], client.frames[-1]
             streamed_steps += s1 - s0
             streamed_seconds += t1 - t0
-    return bare_steps / bare_seconds, streamed_steps / streamed_seconds
+    return bare_steps / bare_seconds, lean_steps / bare_seconds, streamed_steps / streamed_seconds
 
 
 async def run_clients(url: str, n: int, seconds: float, change_every: float) -> list[Client]:
@@ -180,7 +194,9 @@ def run() -> Iterator[dict[str, Any]]:
     server = LiveServer()
     try:
         url = server.url.replace("http", "ws") + "/ws"
-        bare, streamed = asyncio.run(alternate_bare_and_streamed(url, RATIO_ROUNDS, ROUND_SECONDS))
+        bare, lean, streamed = asyncio.run(
+            alternate_bare_and_streamed(url, RATIO_ROUNDS, ROUND_SECONDS)
+        )
         yield {
             "name": "stream_vs_bare_ratio",
             "value": round(streamed / bare, 3),
@@ -189,6 +205,14 @@ def run() -> Iterator[dict[str, Any]]:
             "streamed_steps_per_s": round(streamed),
             "bare_step_us": round(1e6 / bare, 1),
             "target": 0.9,
+        }
+        # The streaming's own cost: against the same loop with the engine's lean zero_grad/step.
+        yield {
+            "name": "stream_vs_lean_bare_ratio",
+            "value": round(streamed / lean, 3),
+            "unit": "x",
+            "baseline": round(lean),
+            "lean_bare_step_us": round(1e6 / lean, 1),
         }
         [one] = asyncio.run(run_clients(url, 1, LATENCY_SECONDS, change_every=0.25))
         yield {"name": "stream_fps", "value": round(one.frames_per_second(), 1), "unit": "frames/s"}

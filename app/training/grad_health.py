@@ -1,10 +1,11 @@
 """Gradient health per layer: what every step's gradients and updates were, and what looks wrong.
 
-Per step the monitor runs a few `torch._foreach_*` ops over the layers' weight matrices (one
-dispatch each, no Python loop over elements): the gradient's L2 norm, L1 norm and max |g|
-before optimizer.step(), and ‖Δw‖ after it. The steps of one burst are summed in one small
-tensor; `collect()` turns them into one frame's figures. Everything heavier (dead and saturated
-units over all training points, percentile bands) is computed once per frame from the model.
+On sampled steps the monitor copies the layers' weight gradients before optimizer.step() and
+the weights' change after it (`torch._foreach_*` ops: one dispatch each, no Python loop over
+elements); the gradient's L2 norm, L1 norm and max |g| and ‖Δw‖ are taken for several sampled
+steps at once and summed in one small tensor; `collect()` turns them into one frame's figures.
+Everything heavier (dead and saturated units over all training points, percentile bands) is
+computed once per frame from the model.
 Only nn.Linear weight matrices count ("layer i" = model.layers[i].weight); biases are left out,
 as TensorBoard-style layer health plots usually do, since their gradient is a different scale.
 """
@@ -58,11 +59,14 @@ class GradientStats:
     update_ratio: np.ndarray
 
 
-# Measuring costs ~8 foreach calls (~60–80 µs) against a ~150–300 µs step: every step would
-# slow training by a quarter. The first step after each collect (so every manual Step) and
-# then every 16th are measured (~6 of a 30 ms frame's steps); a frame shows their mean, an
-# unbiased sample of its steps.
+# A sampled step's figures cost ~8 foreach calls, ~190 µs in a running loop against a
+# ~300 µs step: every step would slow training by half. The first step after each collect (so
+# every manual Step) and then every 16th are sampled (~6 of a 30 ms frame's steps); a frame
+# shows their mean, an unbiased sample of its steps.
 SAMPLE_EVERY_STEPS = 16
+# A sampled step only copies its gradients and weights into a slot (three foreach calls); the
+# norms are taken for all filled slots at once, when they are full or at collect().
+SAMPLE_SLOTS = 8
 
 
 class GradientMonitor:
@@ -72,13 +76,16 @@ class GradientMonitor:
         self.model = model
         self.weights = [_linear(layer).weight for layer in model.layers]
         self.sizes = torch.tensor([float(w.numel()) for w in self.weights])
-        self._before = [torch.empty_like(w) for w in self.weights]
         self._zeros = [torch.zeros_like(w) for w in self.weights]
+        # Per slot: the raw gradients, and the weights before the step (then minus those after).
+        self._grads = [[torch.empty_like(w) for w in self.weights] for _ in range(SAMPLE_SLOTS)]
+        self._deltas = [[torch.empty_like(w) for w in self.weights] for _ in range(SAMPLE_SLOTS)]
+        self._filled = 0
+        self._sampling = False
         n = len(self.weights)
         # Rows: gradient norm, L1 norm, ‖Δw‖ (summed over steps); max |g| (max over steps).
         self._sums = torch.zeros(3, n)
         self._max = torch.zeros(n)
-        self._pending: torch.Tensor | None = None
         self.steps = 0
         self._since_collect = 0
 
@@ -92,28 +99,48 @@ class GradientMonitor:
             w.grad if w.grad is not None else z
             for w, z in zip(self.weights, self._zeros, strict=True)
         ]
-        norms = torch._foreach_norm(grads)
-        l1 = torch._foreach_norm(grads, 1)
-        largest = torch._foreach_norm(grads, math.inf)
-        self._pending = torch.stack([*norms, *l1, *largest])
-        torch._foreach_copy_(self._before, self.weights)
+        # Without autograd: copying a parameter would otherwise record a graph.
+        with torch.no_grad():
+            torch._foreach_copy_(self._grads[self._filled], grads)
+            torch._foreach_copy_(self._deltas[self._filled], self.weights)
+        self._sampling = True
 
     def after_step(self) -> None:
-        """After optimizer.step(): the update's size."""
-        if self._pending is None:
+        """After optimizer.step(): the update (its sign does not matter to its norm)."""
+        if not self._sampling:
             return
-        torch._foreach_sub_(self._before, self.weights)
-        n = len(self.weights)
-        deltas = torch.stack(torch._foreach_norm(self._before))
-        self._sums[:2].add_(self._pending[: 2 * n].view(2, n))
-        self._sums[2].add_(deltas)
-        torch.maximum(self._max, self._pending[2 * n :], out=self._max)
-        self._pending = None
+        self._sampling = False
+        with torch.no_grad():
+            torch._foreach_sub_(self._deltas[self._filled], self.weights)
+        self._filled += 1
         self.steps += 1
+        if self._filled == SAMPLE_SLOTS:
+            self._reduce_slots()
+
+    @torch.no_grad()
+    def _reduce_slots(self) -> None:
+        """The filled slots' norms, one foreach call per figure over every slot and layer."""
+        k, n = self._filled, len(self.weights)
+        if k == 0:
+            return
+        grads = [g for slot in self._grads[:k] for g in slot]
+        deltas = [d for slot in self._deltas[:k] for d in slot]
+        per_step = torch.stack(
+            [
+                *torch._foreach_norm(grads),
+                *torch._foreach_norm(grads, 1),
+                *torch._foreach_norm(deltas),
+                *torch._foreach_norm(grads, math.inf),
+            ]
+        ).view(4, k, n)
+        self._sums.add_(per_step[:3].sum(dim=1))
+        torch.maximum(self._max, per_step[3].amax(dim=0), out=self._max)
+        self._filled = 0
 
     @torch.no_grad()
     def collect(self) -> GradientStats | None:
         """The figures since the last collect, then start afresh; None if no step was taken."""
+        self._reduce_slots()
         if self.steps == 0:
             return None
         steps = self.steps

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from app.training.lean_step import clear_gradients, optimizer_step
 from app.training.session import TrainingSession
 
 Phase = Literal["zero_grad", "forward", "loss", "backward", "step"]
@@ -133,7 +134,7 @@ class PhaseStepper:
         self._x, self._y = s.next_batch()
         self._output = self._loss = None
         if not self.skip_zero_grad:
-            s.optimizer.zero_grad()
+            clear_gradients(s.optimizer)
         self.record = PhaseRecord(
             "zero_grad",
             s.step_count + 1,
@@ -193,7 +194,7 @@ class PhaseStepper:
         before = [(ly.weight.detach().clone(), ly.bias.detach().clone()) for ly in layers]
         # Gradient clipping and the like: part of this phase, so `backward` shows raw gradients.
         s.before_optimizer_step()
-        s.optimizer.step()
+        optimizer_step(s.optimizer)
         s.finish_step(self._loss)
         self.record.updates = [
             LayerUpdate(

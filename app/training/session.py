@@ -26,6 +26,7 @@ from app.training.datasets import INPUT_EXTENT, Dataset, make_dataset
 from app.training.errors import SettingError
 from app.training.grad_health import GradientMonitor, GradientStats
 from app.training.history import Timeline
+from app.training.lean_step import clear_gradients, optimizer_step
 from app.training.model import MLP, ActivationName, build_model
 from app.training.optimizers import (
     LRScheduler,
@@ -364,12 +365,12 @@ class TrainingSession:
         phase-by-phase stepper calls in the same order, so both paths stay bit-identical.
         """
         x, y = self.next_batch()
-        self.optimizer.zero_grad()
+        clear_gradients(self.optimizer)  # optimizer.zero_grad(), less torch's wrapping
         output = self.model(x)
         loss = self.compute_loss(output, y)
         loss.backward()
         self.before_optimizer_step()
-        self.optimizer.step()
+        optimizer_step(self.optimizer)  # optimizer.step(), likewise
         return self.finish_step(loss)
 
     def checkpoint(self) -> None:

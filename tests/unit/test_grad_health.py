@@ -11,6 +11,7 @@ from torch import nn
 from app.training.config import LabConfig, ModelConfig, TrainingConfig
 from app.training.grad_health import (
     SAMPLE_EVERY_STEPS,
+    SAMPLE_SLOTS,
     SATURATED_POINT_FRACTION,
     GradientStats,
     health_report,
@@ -26,7 +27,8 @@ def linear_layers(session: TrainingSession) -> list[nn.Linear]:
 
 def hand_figures(session: TrainingSession, steps: int) -> dict[str, np.ndarray]:
     """The tutorial's loop, measuring each layer's weight gradient and update in plain Python
-    on the steps the monitor samples (the first after a collect, then every 8th)."""
+    on the steps the monitor samples (the first after a collect, then every
+    SAMPLE_EVERY_STEPS-th)."""
     norms, means, maxes, deltas = [], [], [], []
     for step in range(steps):
         x, y = session.next_batch()
@@ -59,16 +61,21 @@ def hand_figures(session: TrainingSession, steps: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_per_layer_figures_equal_a_hand_computation_over_several_steps(optimizer: str) -> None:
+@pytest.mark.parametrize(
+    ("optimizer", "samples"),
+    [("sgd", 3), ("adam", 3), ("sgd", 2 * SAMPLE_SLOTS + 3)],  # the last fills the slots twice
+)
+def test_per_layer_figures_equal_a_hand_computation_over_several_steps(
+    optimizer: str, samples: int
+) -> None:
     config = LabConfig(
         model=ModelConfig(hidden_layers=[5, 3]), training=TrainingConfig(optimizer=optimizer)
     )
     session = TrainingSession(config)
     session.gradient_monitor.collect()
-    expected = hand_figures(session, steps=2 * SAMPLE_EVERY_STEPS + 3)
+    expected = hand_figures(session, steps=(samples - 1) * SAMPLE_EVERY_STEPS + 3)
     stats = session.gradient_monitor.collect()
-    assert stats is not None and stats.steps == 3, "steps 0, 8 and 16 are sampled"
+    assert stats is not None and stats.steps == samples, "steps 0, 16, 32… are sampled"
     for name, values in expected.items():
         np.testing.assert_allclose(getattr(stats, name), values, rtol=1e-5, err_msg=name)
 
