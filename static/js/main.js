@@ -28,6 +28,7 @@ import { createSampleByHandView } from "./views/sampleByHand.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
+let drawPending = false; // an animation frame is requested (redraw)
 
 const store = createStore(JSON.parse(document.body.dataset.limits));
 // Read before the page first rewrites the hash: hidden controls, the lesson, refused values.
@@ -58,7 +59,7 @@ const network = createNetworkView($("network-graph"), {
   onLayersChange: (hidden) => configureModel({ hidden_layers: hidden }),
   onHoverNeuron: (heatmap) => {
     ui.heatmapOverride = heatmap;
-    store.dirty = true;
+    redraw();
   },
   onEdgeClick: (weight) => {
     if (ui.sample.open) {
@@ -71,7 +72,7 @@ const network = createNetworkView($("network-graph"), {
     const same = (w) => w.layer === weight.layer && w.out_neuron === weight.out_neuron && w.in_neuron === weight.in_neuron;
     const kept = ui.selectedWeights.filter((w) => !same(w));
     ui.selectedWeights = kept.length < ui.selectedWeights.length ? kept : [...kept, weight].slice(-2);
-    store.dirty = true;
+    redraw();
   },
 });
 const boundary = createBoundaryView($("decision-boundary"));
@@ -85,7 +86,7 @@ const planeInput = createPlaneInput($("decision-boundary"), {
   onLeave: () => {
     inspector.leave();
     ui.inspection = null;
-    store.dirty = true;
+    redraw();
   },
 });
 const inspectionView = createInspectionView($("inspection"));
@@ -116,7 +117,7 @@ function followSample(index) {
   ui.sample.index = index;
   ui.sample.check = false;
   requestSample();
-  store.dirty = true;
+  redraw();
 }
 
 function pickSample(point) {
@@ -136,7 +137,7 @@ $("sample-by-hand").addEventListener("toggle", (event) => {
   ui.sample.open = event.target.open;
   if (ui.sample.open) requestSample();
   else ui.sample.reply = null;
-  store.dirty = true;
+  redraw();
 });
 let drawnHistoryVersion = -1;
 
@@ -177,7 +178,7 @@ const socket = createSocket({
     const why = ui.notice || reason || "the server cannot be reached";
     ui.connection = state === "open" ? "connected" : `${why} — reconnecting in ${(retryInMs / 1000).toFixed(1)} s`;
     if (state === "open") ui.notice = "";
-    store.dirty = true;
+    redraw();
   },
   onMessage: handleMessage,
 });
@@ -251,20 +252,30 @@ function handleMessage(message, parseMs = 0) {
     default:
       return;
   }
-  store.dirty = true;
+  redraw();
 }
 
 function showError(text) {
   ui.errorText = text;
   ui.errorUntil = performance.now() + ERROR_SHOWN_MS;
-  store.dirty = true;
+  redraw();
+  setTimeout(redraw, ERROR_SHOWN_MS + 50); // takes it down again
 }
 
 // ---- drawing: the latest state, once per animation frame -----------------------------------
 
-function render() {
+// Drawn in the animation frame after something changed, never in an idle loop: each animation
+// frame runs the browser's whole frame pipeline, 60 times a second even while paused.
+function redraw() {
+  store.dirty = true;
+  if (drawPending) return;
+  drawPending = true;
   requestAnimationFrame(render);
-  if (!store.dirty && !(ui.errorUntil && performance.now() > ui.errorUntil)) return;
+}
+
+function render() {
+  drawPending = false;
+  if (!store.dirty) return;
   store.dirty = false;
   const drawStarted = performance.now();
   const drawnStep = store.frame?.step;
@@ -427,15 +438,15 @@ function bind() {
   });
   $("show-gradients").addEventListener("change", (e) => {
     ui.showGradients = e.target.checked;
-    store.dirty = true;
+    redraw();
   });
   $("show-test").addEventListener("change", (e) => {
     ui.showTest = e.target.checked;
-    store.dirty = true;
+    redraw();
   });
   $("discretize").addEventListener("change", (e) => {
     ui.discretize = e.target.checked;
-    store.dirty = true;
+    redraw();
   });
   $("batch-size").max = String(Math.min(store.limits.max_batch_size, 500));
   bindToolkit({ setLive, configureModel, getConfig: () => store.config });
@@ -503,6 +514,6 @@ bind();
 bindTeaching();
 syncControls();
 writeHash();
-requestAnimationFrame(render);
+redraw();
 // For tests and the curious: the live store, read-only by convention.
 window.backpropLab = { store, cloneConfig };
