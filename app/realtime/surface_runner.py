@@ -45,9 +45,12 @@ from app.training.trajectory import Trajectory
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Following the model, a surface is recomputed at most this often, whatever the step interval:
-# a 101² surface of the largest network takes ~1 s of a worker that training shares.
+# Following the model, a surface is recomputed at most this often, whatever the step interval,
+# and only after resting FOLLOW_REST_FACTOR times as long as the last one took: its thread
+# shares Python with training, and a 101² surface of the largest network takes ~1 s, so
+# following may take at most a fifth of the time.
 MIN_FOLLOW_SECONDS = 0.3
+FOLLOW_REST_FACTOR = 4.0
 # uint16 codes: 0…65534 span low…high, the last one marks "not finite".
 NOT_FINITE_CODE = 65535
 
@@ -76,6 +79,14 @@ def encode_vector(vector: torch.Tensor) -> str:
 def finite_list(values: torch.Tensor | list[float]) -> list[float | None]:
     items = values.tolist() if isinstance(values, torch.Tensor) else values
     return [v if math.isfinite(v) else None for v in items]
+
+
+def follow_due(moved_steps: int, every_steps: int, rested: float, last_compute: float) -> bool:
+    """Time for a new surface that follows the model: it moved `every_steps` (0: never), and
+    `rested` seconds have passed since the last one, long enough beside its `last_compute`."""
+    if every_steps == 0 or moved_steps < every_steps:
+        return False
+    return rested >= max(MIN_FOLLOW_SECONDS, FOLLOW_REST_FACTOR * last_compute)
 
 
 def surface_frame(request: SurfaceRequest, landscape: Landscape, compute_ms: float) -> SurfaceFrame:
@@ -129,6 +140,7 @@ class SurfaceRunner:
         self._task: asyncio.Task[None] | None = None
         self._computed_step: int | None = None
         self._computed_at = -math.inf
+        self._compute_seconds = 0.0  # how long the last surface took
         self._closed = False
         # The newest published surface: the optimizer race is drawn on its plane.
         self.latest: Landscape | None = None
@@ -150,11 +162,14 @@ class SurfaceRunner:
     def on_frame(self, step: int) -> None:
         """Follow the model: a new surface once it has moved `follow_every_steps` steps."""
         request = self._latest
-        if request is None or request.follow_every_steps == 0 or self._computed_step is None:
+        if request is None or self._computed_step is None:
             return
-        moved = abs(step - self._computed_step)
-        rested = time.monotonic() - self._computed_at >= MIN_FOLLOW_SECONDS
-        if moved >= request.follow_every_steps and rested:
+        if follow_due(
+            abs(step - self._computed_step),
+            request.follow_every_steps,
+            time.monotonic() - self._computed_at,
+            self._compute_seconds,
+        ):
             self._waiting = True
             self._start()
 
@@ -188,7 +203,8 @@ class SurfaceRunner:
                 landscape = await loop.run_in_executor(
                     self._executor, functools.partial(_compute, snapshot, request)
                 )
-                compute_ms = (time.perf_counter() - started) * 1e3
+                self._compute_seconds = time.perf_counter() - started
+                compute_ms = self._compute_seconds * 1e3
             except LandscapeError as error:
                 # Following, this would repeat every few steps: stop following until asked again.
                 self._latest = request.model_copy(update={"follow_every_steps": 0})

@@ -47,14 +47,21 @@ def path_pixels_at_the_current_point(page: Page) -> list[float]:
     )
 
 
+def show_landscape(page: Page) -> None:
+    """Scroll the panel on screen: surfaces are only asked for while it is there."""
+    page.get_by_test_id("loss-surface").scroll_into_view_if_needed()
+
+
 def test_the_map_shows_a_path_that_grows_while_training(lab: Page) -> None:
     panel = lab.get_by_test_id("loss-surface")
+    show_landscape(lab)
     expect(panel.get_by_test_id("surface-map")).to_be_visible()
     lab.wait_for_function(f"() => {SURFACE} !== null")
     assert map_is_painted(lab)
     expect(panel.get_by_test_id("surface-info")).to_contain_text("Around step 0")
 
     lab.get_by_test_id("play").click()
+    show_landscape(lab)  # clicking Play scrolled the page up to the button
     # Following every 100 steps: new surfaces arrive, each with a longer recorded path.
     lab.wait_for_function(
         f"() => {SURFACE} && {SURFACE}.step > 300 && {SURFACE}.path.steps.length > 3"
@@ -73,8 +80,10 @@ def test_the_map_shows_a_path_that_grows_while_training(lab: Page) -> None:
 
 
 def test_changing_the_direction_mode_recomputes_the_surface(lab: Page) -> None:
+    show_landscape(lab)
     lab.wait_for_function(f"() => {SURFACE} !== null")
     lab.get_by_test_id("play").click()
+    show_landscape(lab)
     lab.wait_for_function(f"() => {SURFACE} && {SURFACE}.path.steps.length > 5")
     lab.get_by_test_id("surface-mode").select_option("pca")
     lab.wait_for_function(f"() => {SURFACE}.request.mode === 'pca' && {SURFACE}.explained")
@@ -90,11 +99,13 @@ def test_changing_the_direction_mode_recomputes_the_surface(lab: Page) -> None:
     edges.nth(0).click(force=True)
     edges.nth(5).click(force=True)
     expect(lab.locator("[data-testid=network-graph] path.edge.selected")).to_have_count(2)
+    show_landscape(lab)  # asked for once the panel is back on screen
     lab.wait_for_function(f"() => {SURFACE}.request.mode === 'weights'")
     expect(lab.get_by_test_id("surface-weights")).to_contain_text("layers[0].weight")
 
 
 def test_the_3d_view_renders_the_surface(lab: Page) -> None:
+    show_landscape(lab)
     lab.wait_for_function(f"() => {SURFACE} !== null")
     lab.get_by_test_id("step").click()
     # plotly injects styles; the page's CSP must not have to refuse any (see loadPlotly).
@@ -111,3 +122,33 @@ def test_the_3d_view_renders_the_surface(lab: Page) -> None:
     lab.wait_for_timeout(300)  # WebGL draws on the next animation frame
     screenshot_panel(lab, "loss-surface-3d")
     assert lab.evaluate("window.cspViolations") == []
+
+
+def test_off_screen_the_landscape_costs_the_server_nothing(lab: Page) -> None:
+    """A surface takes the server's background thread, which shares Python with training:
+    none is computed while the panel is off screen, and scrolling away stops following."""
+    on_screen = (
+        "() => { const r = document.querySelector('[data-testid=loss-surface]')"
+        ".getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; }"
+    )
+    assert not lab.evaluate(on_screen), "at 1400×900 the panel starts below the fold"
+    lab.get_by_test_id("play").click()
+    lab.wait_for_function("() => window.backpropLab.store.frame.step > 1500")
+    assert lab.evaluate(SURFACE) is None
+
+    show_landscape(lab)
+    lab.wait_for_function(f"() => {SURFACE} !== null")
+    first = lab.evaluate(f"{SURFACE}.step")
+    lab.wait_for_function(f"(s) => {SURFACE}.step > s", arg=first)  # following the run
+
+    lab.evaluate("window.scrollTo(0, 0)")
+    assert not lab.evaluate(on_screen)
+    lab.wait_for_function(f"() => {SURFACE}.request.follow_every_steps === 0")
+    stopped_at = lab.evaluate(f"{SURFACE}.step")
+    step = lab.evaluate("window.backpropLab.store.frame.step")
+    lab.wait_for_function("(s) => window.backpropLab.store.frame.step > s + 1500", arg=step)
+    assert lab.evaluate(f"{SURFACE}.step") == stopped_at
+
+    show_landscape(lab)  # back on screen: following again, from where the run is now
+    lab.wait_for_function(f"(s) => {SURFACE}.step > s + 1500", arg=stopped_at)
+    lab.get_by_test_id("pause").click()

@@ -29,6 +29,7 @@ def pixels_of_colour(page: Page, testid: str, rgb: tuple[int, int, int]) -> int:
 
 
 def test_a_race_of_three_optimizers_draws_three_paths_and_curves(lab: Page) -> None:
+    lab.get_by_test_id("loss-surface").scroll_into_view_if_needed()  # surfaces only on screen
     lab.wait_for_function("() => window.backpropLab.store.surface !== null")
     lab.get_by_test_id("step").click()
     race = lab.get_by_test_id("optimizer-race")
@@ -57,6 +58,7 @@ def test_a_race_of_three_optimizers_draws_three_paths_and_curves(lab: Page) -> N
 
 
 def test_the_race_paths_rise_over_the_3d_surface_too(lab: Page) -> None:
+    lab.get_by_test_id("loss-surface").scroll_into_view_if_needed()  # surfaces only on screen
     lab.wait_for_function("() => window.backpropLab.store.surface !== null")
     lab.get_by_test_id("step").click()
     lab.get_by_test_id("surface-3d-toggle").click()

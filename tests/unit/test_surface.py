@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import vector_to_parameters
 
+from app.realtime.surface_runner import MIN_FOLLOW_SECONDS, follow_due
 from app.training.datasets import make_dataset
 from app.training.model import MLP, build_model, initialise
 from app.training.surface import (
@@ -248,3 +249,14 @@ def test_center_and_directions_of_the_wrong_size_are_refused() -> None:
     center = flat_params(model)
     with pytest.raises(ValueError):
         loss_surface(model, "bce", x, y, center, center[:-1], center, resolution=3)
+
+
+def test_following_waits_for_the_steps_and_rests_four_times_as_long_as_a_surface_took() -> None:
+    assert not follow_due(99, 100, rested=10.0, last_compute=0.02)  # not moved enough
+    assert not follow_due(5000, 0, rested=10.0, last_compute=0.02)  # following is off
+    assert not follow_due(100, 100, rested=MIN_FOLLOW_SECONDS - 0.01, last_compute=0.02)
+    assert follow_due(100, 100, rested=MIN_FOLLOW_SECONDS, last_compute=0.02)
+    # A surface that took a second: the next one only after four more, so following takes at
+    # most a fifth of the time of the thread it shares with training.
+    assert not follow_due(100, 100, rested=3.9, last_compute=1.0)
+    assert follow_due(100, 100, rested=4.0, last_compute=1.0)

@@ -187,12 +187,34 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
     race: null,        // the latest `race` message: its paths are drawn on this plane
   };
 
+  // A surface costs the server's background thread ~20 ms (41²) to a second (101², big nets),
+  // again every few hundred steps while following, and that thread shares Python with training.
+  // So surfaces are asked for only while this panel is on screen: scrolled away, folded or
+  // hidden by a class setting, the server is told to stop following, and asked again on return.
+  const screen = { on: false, wanted: false, following: false };
+  new IntersectionObserver((entries) => {
+    const on = entries[entries.length - 1].isIntersecting;
+    if (on === screen.on) return;
+    screen.on = on;
+    if (on && screen.wanted) request();
+    else if (!on && screen.following) {
+      send(false);
+      screen.wanted = true; // following again on return
+    }
+    if (on) drawAll();
+  }).observe(root);
+
   function request() {
+    screen.wanted = true;
+    if (screen.on) send(true);
+  }
+
+  function send(follow) {
     const mode = controls.mode.value;
     const params = {
       mode,
       resolution: Number(controls.resolution.value),
-      follow_every_steps: Number(controls.follow.value),
+      follow_every_steps: follow ? Number(controls.follow.value) : 0,
     };
     if (mode === "random") params.seed = Math.max(0, Math.floor(Number(controls.seed.value) || 0));
     if (controls.span.value !== "auto") params.span = Number(controls.span.value);
@@ -203,6 +225,8 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
       }
       params.weights = state.weights;
     }
+    screen.wanted = false;
+    screen.following = params.follow_every_steps > 0;
     onRequest(params);
   }
 
@@ -569,6 +593,7 @@ export function createLandscapeView(root, { onRequest, limits = {} }) {
       }
       if (surface && surface !== state.surface) acceptSurface(surface);
       if (frame) followFrame(frame);
+      if (!screen.on) return; // drawn when it comes on screen
       drawAll();
       draw3d();
     },
