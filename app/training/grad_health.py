@@ -3,7 +3,7 @@
 On sampled steps the monitor copies the layers' weight gradients before optimizer.step() and
 the weights' change after it (`torch._foreach_*` ops: one dispatch each, no Python loop over
 elements); the gradient's L2 norm, L1 norm and max |g| and ‖Δw‖ are taken for several sampled
-steps at once and summed in one small tensor; `collect()` turns them into one frame's figures.
+steps at once, in NumPy, and summed; `collect()` turns them into one frame's figures.
 Everything heavier (dead and saturated units over all training points, percentile bands) is
 computed once per frame from the model.
 Only nn.Linear weight matrices count ("layer i" = model.layers[i].weight); biases are left out,
