@@ -1,4 +1,6 @@
-"""Model files: the state_dict plus the settings, one torch file; loaded with weights_only=True.
+"""Model files: the state_dict, the settings and the points, one torch file; loaded with
+weights_only=True. The points travel too, so points drawn by hand or uploaded come back with the
+model (files without them, from before, regenerate the points from the settings).
 
 A checkpoint is untrusted input. torch.load(weights_only=True) unpickles only tensors and plain
 containers, so a pickle that would run code is refused before anything executes; the file is
@@ -15,7 +17,8 @@ from pydantic import ValidationError
 
 from app import limits
 from app.training.config import LabConfig
-from app.training.datasets import BLOB_CENTRES, task_of
+from app.training.csv_data import N_CLASSES, coordinate_problem, label_problem
+from app.training.datasets import BLOB_CENTRES, Dataset, Task, task_of
 from app.training.model import build_model
 
 FORMAT = "backprop-lab-checkpoint/1"
@@ -25,12 +28,21 @@ class CheckpointError(ValueError):
     """The file is not a checkpoint this app can load; the message says why."""
 
 
-def save_checkpoint(config: LabConfig, state_dict: dict[str, torch.Tensor]) -> bytes:
+SPLITS = ("train", "test")
+
+
+def save_checkpoint(config: LabConfig, state_dict: dict[str, torch.Tensor], data: Dataset) -> bytes:
     buffer = io.BytesIO()
+    points: dict[str, torch.Tensor] = {}
+    for split in SPLITS:
+        points[f"{split}_x"] = getattr(data, f"{split}_x").detach().clone()
+        # Labels as floats for every task: class ids, 0/1, or regression targets.
+        points[f"{split}_y"] = getattr(data, f"{split}_y").reshape(-1).to(torch.float32)
     payload = {
         "format": FORMAT,
         "config": config.model_dump_json(),
         "state_dict": {k: v.detach().clone() for k, v in state_dict.items()},
+        "points": points,
     }
     torch.save(payload, buffer)
     return buffer.getvalue()
@@ -38,8 +50,9 @@ def save_checkpoint(config: LabConfig, state_dict: dict[str, torch.Tensor]) -> b
 
 def load_checkpoint(
     raw: bytes, max_bytes: int = limits.MAX_CHECKPOINT_BYTES
-) -> tuple[LabConfig, dict[str, torch.Tensor]]:
-    """The settings and weights in `raw`, checked; CheckpointError if anything is off."""
+) -> tuple[LabConfig, dict[str, torch.Tensor], Dataset | None]:
+    """The settings, weights and points in `raw`, checked; CheckpointError if anything is off.
+    The points are None in a file that has none (the settings make them)."""
     if len(raw) > max_bytes:
         raise CheckpointError(f"the file is {len(raw)} bytes; at most {max_bytes} are accepted")
     try:
@@ -80,4 +93,51 @@ def load_checkpoint(
             )
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"{name} holds non-finite values")
-    return config, state
+    return config, state, _points(payload.get("points"), task_of(config.data.dataset))
+
+
+def _points(points: object, task: Task) -> Dataset | None:
+    """The file's points as a Dataset, each checked as a drawn or uploaded one would be."""
+    if points is None:
+        return None
+    keys = {f"{split}_{part}" for split in SPLITS for part in "xy"}
+    if (
+        not isinstance(points, dict)
+        or set(points) != keys
+        or not all(isinstance(v, torch.Tensor) for v in points.values())
+        or not all(v.dtype == torch.float32 for v in points.values())
+    ):
+        raise CheckpointError(f"the points in the file are not float32 tensors {sorted(keys)}")
+    total = 0
+    for split in SPLITS:
+        x, y = points[f"{split}_x"], points[f"{split}_y"]
+        if x.ndim != 2 or x.shape[1] != 2 or y.shape != (len(x),):
+            raise CheckpointError(
+                f"the {split} points are {tuple(x.shape)} with labels {tuple(y.shape)}; "
+                "expected (n, 2) and (n,)"
+            )
+        total += len(x)
+        for (x1, x2), label in zip(x.tolist(), y.tolist(), strict=True):
+            problem = (
+                coordinate_problem("x1", x1)
+                or coordinate_problem("x2", x2)
+                or label_problem(task, label)
+            )
+            if problem:
+                raise CheckpointError(f"a {split} point in the file: {problem}")
+    if len(points["train_x"]) == 0:
+        raise CheckpointError("the file has no training points")
+    if total > limits.MAX_POINTS:
+        raise CheckpointError(f"the file has {total} points; at most {limits.MAX_POINTS}")
+
+    def targets(labels: torch.Tensor) -> torch.Tensor:
+        return labels.to(torch.int64) if task == "multiclass" else labels.reshape(-1, 1)
+
+    return Dataset(
+        points["train_x"],
+        targets(points["train_y"]),
+        points["test_x"],
+        targets(points["test_y"]),
+        task,
+        N_CLASSES if task == "multiclass" else 2,
+    )

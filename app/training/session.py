@@ -202,14 +202,18 @@ class TrainingSession:
         self._build_model()
 
     def save_checkpoint(self) -> bytes:
-        """The state_dict and the settings as one torch file (see checkpoints.py)."""
-        return save_checkpoint(self.config, self.model.state_dict())
+        """The state_dict, the settings and the points as one torch file (checkpoints.py)."""
+        return save_checkpoint(self.config, self.model.state_dict(), self.data)
 
     def load_checkpoint(self, raw: bytes) -> None:
-        """Settings and weights from a checked file; on any error nothing here has changed."""
-        config, state = load_checkpoint(raw)
+        """Settings, weights and points from a checked file; on any error nothing here has
+        changed."""
+        config, state, points = load_checkpoint(raw)
         self.config = config
-        self._build_data()
+        if points is None:
+            self._build_data()
+        else:
+            self.set_data(points)
         self._build_model()
         self.model.load_state_dict(state)
         self.history = []

@@ -55,6 +55,30 @@ def test_a_saved_model_loads_back_with_the_weights_and_loss_of_its_step(
     expect(lab.get_by_test_id("train-loss")).to_have_text(saved_loss)
 
 
+def test_points_drawn_by_hand_come_back_with_a_saved_model(lab: Page, tmp_path: Path) -> None:
+    canvas = lab.locator("[data-testid=decision-boundary] canvas")
+    train_before = store(lab, "s.data.train.length")
+    lab.get_by_test_id("draw-class").select_option("1")
+    canvas.click(position={"x": 225, "y": 150})  # (3, 0), in the circle's empty ring
+    lab.wait_for_function(
+        f"() => window.backpropLab.store.data.train.length === {train_before + 1}"
+    )
+    drawn = store(lab, "s.data.train.at(-1)")
+    with lab.expect_download() as download:
+        lab.get_by_test_id("save-model").click()
+    path = tmp_path / "drawn.pt"
+    download.value.save_as(path)
+
+    lab.get_by_test_id("regenerate").click()  # the settings' own points: the drawn one is gone
+    lab.wait_for_function(f"() => window.backpropLab.store.data.train.length === {train_before}")
+    lab.get_by_test_id("load-model").set_input_files(path)
+    expect(lab.get_by_test_id("own-data-result")).to_contain_text("Loaded drawn.pt")
+    lab.wait_for_function(
+        f"() => window.backpropLab.store.data.train.length === {train_before + 1}"
+    )
+    assert store(lab, "s.data.train.at(-1)") == drawn
+
+
 def test_a_corrupt_model_file_shows_why_and_changes_nothing(lab: Page) -> None:
     step_to(lab, 2)
     weights = store(lab, "s.frame.layers.map((l) => l.weights)")

@@ -199,7 +199,7 @@ def test_the_weights_the_page_shows_are_exactly_pytorchs(lab: Page, base_url: st
     expect(lab.get_by_test_id("step-count")).to_have_text("2")
     session_id = lab.evaluate("window.backpropLab.store.sessionId")
     response = httpx.get(f"{base_url}/api/sessions/{session_id}/checkpoint")
-    _, state = load_checkpoint(response.content)
+    _, state, _ = load_checkpoint(response.content)
     shown = lab.evaluate("window.backpropLab.store.frame.layers")
     for i, layer in enumerate(shown):
         assert layer["weights"] == state[f"layers.{i}.weight"].tolist()

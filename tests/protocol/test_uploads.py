@@ -61,7 +61,7 @@ def test_a_downloaded_model_file_loads_back_and_brings_its_weights_and_loss(
         response = client.get(f"/api/sessions/{session_id}/checkpoint")
         assert response.status_code == 200
         assert 'filename="backprop-lab-step-5.pt"' in response.headers["content-disposition"]
-        config, state = load_checkpoint(response.content)
+        config, _, _ = load_checkpoint(response.content)
         assert config == engine(client, session_id).config
         step(ws, 5)
         loaded = client.post(f"/api/sessions/{session_id}/checkpoint", content=response.content)

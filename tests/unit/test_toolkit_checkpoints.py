@@ -75,7 +75,7 @@ def test_bad_files_say_what_is_wrong_and_change_nothing() -> None:
     for raw, message in cases.items():
         with pytest.raises(CheckpointError, match=message):
             session.load_checkpoint(raw)
-    config, state = load_checkpoint(other)
+    config, state, _ = load_checkpoint(other)
     state["layers.0.weight"] = torch.zeros(7, 7)
     buffer = io.BytesIO()
     torch.save(
@@ -89,3 +89,74 @@ def test_bad_files_say_what_is_wrong_and_change_nothing() -> None:
     with pytest.raises(CheckpointError, match="layers.0.weight is"):
         session.load_checkpoint(buffer.getvalue())
     assert all(torch.equal(p, q) for p, q in zip(session.model.parameters(), before, strict=True))
+
+
+def tampered(raw: bytes, points: dict[str, torch.Tensor] | None) -> bytes:
+    """`raw` re-saved with some of its points replaced, or with none (as an older file)."""
+    payload = torch.load(io.BytesIO(raw), weights_only=True)
+    if points is None:
+        del payload["points"]
+    else:
+        payload["points"].update(points)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def test_points_drawn_by_hand_come_back_with_the_model_file() -> None:
+    source = trained()
+    source.edit_points(add=[(1.5, -2.0, 1.0), (-3.0, 4.0, 0.0)], remove=[])
+    source.burst(max_steps=20)
+    target = TrainingSession()
+    target.load_checkpoint(source.save_checkpoint())
+    for part in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(getattr(target.data, part), getattr(source.data, part)), part
+    assert target.data.train_x[-2:].tolist() == [[1.5, -2.0], [-3.0, 4.0]]
+    assert target.evaluate().train_loss == source.evaluate().train_loss
+
+
+def test_class_ids_come_back_as_class_ids() -> None:
+    source = trained("blobs")
+    target = TrainingSession()
+    target.load_checkpoint(source.save_checkpoint())
+    assert target.data.train_y.dtype == torch.int64
+    assert torch.equal(target.data.train_y, source.data.train_y)
+
+
+def test_a_file_without_points_regenerates_them_from_its_settings() -> None:
+    source = trained()
+    target = TrainingSession()
+    target.load_checkpoint(tampered(source.save_checkpoint(), None))
+    assert torch.equal(target.data.train_x, source.data.train_x)
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ({"train_x": torch.full((3, 2), float("nan"))}, "x1 = nan is not a finite number"),
+        ({"train_x": torch.full((3, 2), 99.0)}, "outside the plane"),
+        ({"train_y": torch.full((3,), 0.5)}, "is not 0 or 1"),
+        ({"test_x": torch.zeros(4, 3)}, "expected \\(n, 2\\)"),
+        ({"train_y": torch.zeros(3, dtype=torch.int64)}, "not float32 tensors"),
+        (
+            {"train_x": torch.zeros(2001, 2), "train_y": torch.zeros(2001)},
+            "at most 2000",
+        ),
+        ({"train_x": torch.zeros(0, 2), "train_y": torch.zeros(0)}, "no training points"),
+    ],
+)
+def test_bad_points_in_a_file_are_refused_and_change_nothing(
+    points: dict[str, torch.Tensor], message: str
+) -> None:
+    session = trained()
+    raw = trained().save_checkpoint()
+    if "train_x" in points and "train_y" not in points:
+        points["train_y"] = torch.zeros(len(points["train_x"]))
+    if "train_y" in points and "train_x" not in points:
+        points["train_x"] = torch.zeros(len(points["train_y"]), 2)
+    if "test_x" in points:
+        points["test_y"] = torch.zeros(len(points["test_x"]))
+    data_before = session.data
+    with pytest.raises(CheckpointError, match=message):
+        session.load_checkpoint(tampered(raw, points))
+    assert session.data is data_before
