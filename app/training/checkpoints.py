@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from app import limits
 from app.training.config import LabConfig
-from app.training.csv_data import N_CLASSES, coordinate_problem, label_problem
+from app.training.csv_data import N_CLASSES, point_problem
 from app.training.datasets import BLOB_CENTRES, Dataset, Task, task_of
 from app.training.model import build_model
 
@@ -118,11 +118,7 @@ def _points(points: object, task: Task) -> Dataset | None:
             )
         total += len(x)
         for (x1, x2), label in zip(x.tolist(), y.tolist(), strict=True):
-            problem = (
-                coordinate_problem("x1", x1)
-                or coordinate_problem("x2", x2)
-                or label_problem(task, label)
-            )
+            problem = point_problem(task, x1, x2, label)
             if problem:
                 raise CheckpointError(f"a {split} point in the file: {problem}")
     if len(points["train_x"]) == 0:

@@ -45,6 +45,13 @@ def coordinate_problem(name: str, value: float) -> str | None:
     return None
 
 
+def point_problem(task: Task, x1: float, x2: float, label: float) -> str | None:
+    """Why (x1, x2, label) is not a point of `task`, or None: uploaded, drawn or from a file."""
+    return (
+        coordinate_problem("x1", x1) or coordinate_problem("x2", x2) or label_problem(task, label)
+    )
+
+
 def _number(text: str) -> float | None:
     try:
         return float(text.strip())
@@ -90,11 +97,7 @@ def parse_points_csv(
                 if value is None:
                     raise CsvDataError(f"line {line}: {name} {cell.strip()!r} is not a number")
             x1, x2, label = (float(v) for v in values)  # type: ignore[arg-type]
-            problem = (
-                coordinate_problem("x1", x1)
-                or coordinate_problem("x2", x2)
-                or label_problem(task, label)
-            )
+            problem = point_problem(task, x1, x2, label)
             if problem:
                 raise CsvDataError(f"line {line}: {problem}")
             points.append((x1, x2))

@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 
 from app import limits
-from app.training.csv_data import coordinate_problem, label_problem
+from app.training.csv_data import point_problem
 from app.training.datasets import Dataset
 
 # A point given back by the page is one the server sent as float32: a match is exact, but a
@@ -50,11 +50,7 @@ def edit_points(
     """`data` with the points at `remove` gone (train or test; unknown ones are skipped, as
     another page may have removed them first) and `add` (x1, x2, label) appended to training."""
     for x1, x2, label in add:
-        problem = (
-            coordinate_problem("x1", x1)
-            or coordinate_problem("x2", x2)
-            or label_problem(data.task, label)
-        )
+        problem = point_problem(data.task, x1, x2, label)
         if problem:
             raise PointEditError(problem)
     train_x, train_y, test_x, test_y = data.train_x, data.train_y, data.test_x, data.test_y
