@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from app import limits
 from app.settings import PublicLimits
+from app.training.change import SettingsChange
 from app.training.config import (
     ActivationPenaltyName,
     DataConfig,
@@ -87,6 +88,15 @@ class SetRequest(StrictModel):
     frozen_layers: list[LayerIndex] | None = Field(None, max_length=limits.MAX_HIDDEN_LAYERS + 1)
     # Phase stepping only (issue 4): leave the gradients in place so they accumulate.
     skip_zero_grad: bool | None = None
+
+    def settings_change(self) -> SettingsChange:
+        """The engine's view of this request: one change, applied whole."""
+        return SettingsChange(
+            training=self.training_changes(),
+            activation=self.activation,
+            layer_activations=self.layer_activations,
+            frozen_layers=self.frozen_layers,
+        )
 
     def training_changes(self) -> dict[str, object]:
         """The fields given that are TrainingConfig knobs."""

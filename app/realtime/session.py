@@ -234,16 +234,8 @@ class LiveSession:
 
     async def set(self, request: SetRequest) -> None:
         def apply() -> StepFrame | None:
-            e = self.engine
-            changes = request.training_changes()
-            if changes:
-                e.set_training(**changes)
-            if request.activation is not None:
-                e.set_activation(request.activation)
-            if request.layer_activations is not None:
-                e.set_layer_activations(request.layer_activations)
-            if request.frozen_layers is not None:
-                e.set_frozen_layers(request.frozen_layers)
+            # The whole change or none of it: the engine refuses before touching anything.
+            self.engine.apply_change(request.settings_change())
             if request.skip_zero_grad is not None:
                 self.backprop.stepper.skip_zero_grad = request.skip_zero_grad
             return self._frame_unless_running()

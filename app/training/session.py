@@ -11,9 +11,11 @@ from time import perf_counter
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from app.training.batches import BatchSampler
+from app.training.change import SettingsChange, setting_error
 from app.training.checkpoints import load_checkpoint, save_checkpoint
 from app.training.config import (
     DataConfig,
@@ -246,32 +248,62 @@ class TrainingSession:
 
     # ---- live knobs: the weights are kept ---------------------------------------------------
 
-    def set_training(self, **changes: object) -> None:
-        """Any TrainingConfig fields, validated against its limits, applied from the next step.
+    def apply_change(self, change: SettingsChange) -> None:
+        """Live settings, validated whole and applied from the next step on the same weights.
 
-        A new optimizer starts with empty state (momentum, m, v); a new learning rate or
-        schedule restarts the schedule from here; every other knob is written into the
-        optimizer's param groups, keeping its state.
+        Everything is checked and the new configuration built before anything is touched: on
+        a refusal (SettingError naming the field) the run is exactly as it was. A new
+        optimizer starts with empty state (momentum, m, v); a new learning rate or schedule
+        restarts the schedule from here; every other knob is written into the optimizer's
+        param groups, keeping its state.
         """
-        old = self.config.training
-        training = TrainingConfig.model_validate({**old.model_dump(), **changes})
-        self.config = self.config.model_copy(update={"training": training})
-        changed = {k for k in changes if getattr(old, k) != getattr(training, k)}
+        old = self.config
+        try:
+            training = TrainingConfig.model_validate(
+                {**old.training.model_dump(), **change.training}
+            )
+            model = ModelConfig.model_validate(
+                {**old.model.model_dump(), **self._model_updates(change)}
+            )
+        except ValidationError as error:
+            raise setting_error(error) from None
+        if len(model.frozen_layers) == len(self.model.layers):
+            raise SettingError(
+                "frozen_layers", "at least one layer must stay trainable: nothing would learn"
+            )
+        changed = {k for k in change.training if getattr(old.training, k) != getattr(training, k)}
+        # Validated: from here on every step succeeds, so the swap is whole.
+        created = self.model.set_activations(model.activations_per_layer())
+        self.model.freeze(set(model.frozen_layers))
         if "optimizer" in changed:
-            self.optimizer = self._new_optimizer(training.optimizer)
+            self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
             self.scheduler = build_scheduler(self.optimizer, training)
-            return
-        apply_options(self.optimizer, training.optimizer, training)
-        if changed & SCHEDULE_FIELDS:
-            self.scheduler = build_scheduler(self.optimizer, training)
+        else:
+            add_parameters(self.optimizer, created)
+            apply_options(self.optimizer, training.optimizer, training)
+            if changed & SCHEDULE_FIELDS:
+                self.scheduler = build_scheduler(self.optimizer, training)
         if "batch_size" in changed:
             self.sampler.set_batch_size(training.batch_size)
+        self.config = old.model_copy(update={"training": training, "model": model})
+
+    def _model_updates(self, change: SettingsChange) -> dict[str, object]:
+        updates: dict[str, object] = {}
+        if change.activation is not None:
+            updates.update(activation=change.activation, layer_activations=None)
+        if change.layer_activations is not None:
+            updates["layer_activations"] = list(change.layer_activations)
+        if change.frozen_layers is not None:
+            n_layers = len(self.model.layers)
+            kept = {i for i in change.frozen_layers if 0 <= i < n_layers}
+            updates["frozen_layers"] = sorted(kept)
+        return updates
+
+    def set_training(self, **changes: object) -> None:
+        self.apply_change(SettingsChange(training=changes))
 
     def set_learning_rate(self, learning_rate: float) -> None:
         self.set_training(learning_rate=learning_rate)
-
-    def set_momentum(self, momentum: float) -> None:
-        self.set_training(momentum=momentum)
 
     def set_batch_size(self, batch_size: int) -> None:
         self.set_training(batch_size=batch_size)
@@ -281,32 +313,15 @@ class TrainingSession:
 
     def set_activation(self, activation: ActivationName) -> None:
         """The global knob: every hidden layer gets `activation`."""
-        self._update_model(activation=activation, layer_activations=None)
-        self._apply_activations()
+        self.apply_change(SettingsChange(activation=activation))
 
     def set_layer_activations(self, activations: list[ActivationName]) -> None:
         """One activation per hidden layer (missing ones keep the global activation)."""
-        self._update_model(layer_activations=list(activations))
-        self._apply_activations()
-
-    def _apply_activations(self) -> None:
-        created = self.model.set_activations(self.config.model.activations_per_layer())
-        add_parameters(self.optimizer, created)
+        self.apply_change(SettingsChange(layer_activations=list(activations)))
 
     def set_frozen_layers(self, frozen_layers: list[int]) -> None:
         """requires_grad_(False) on these layers: no gradient, no update, until unfrozen."""
-        n_layers = len(self.model.layers)
-        frozen = sorted({i for i in frozen_layers if 0 <= i < n_layers})
-        if len(frozen) == n_layers:
-            raise SettingError(
-                "frozen_layers", "at least one layer must stay trainable: nothing would learn"
-            )
-        self._update_model(frozen_layers=frozen)
-        self.model.freeze(set(frozen))
-
-    def _update_model(self, **changes: object) -> None:
-        model = ModelConfig.model_validate({**self.config.model.model_dump(), **changes})
-        self.config = self.config.model_copy(update={"model": model})
+        self.apply_change(SettingsChange(frozen_layers=frozen_layers))
 
     # ---- training ---------------------------------------------------------------------------
 
