@@ -21,7 +21,7 @@ async def run_history(
 ) -> Response:
     engine = live_session(request, session_id).engine
     try:
-        run = engine.timeline.run(engine, run_id)
+        run = engine.run(run_id)
     except HistoryError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     # A copy of the list: the worker thread may append to the live run meanwhile.

@@ -95,7 +95,7 @@ def health_fields(session: TrainingSession) -> dict[str, object]:
 
 
 def runs_frame(session: TrainingSession) -> RunsFrame:
-    runs = session.timeline.runs(session)
+    runs = session.runs()
     return RunsFrame(
         runs=[
             RunCurve(

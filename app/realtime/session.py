@@ -293,7 +293,7 @@ class LiveSession:
 
         def apply() -> StepFrame:
             self.backprop.finish_step()
-            self.engine.timeline.restore(self.engine, request.step)
+            self.engine.rewind(request.step)
             self.message = None
             return self._frame()
 

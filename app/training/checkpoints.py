@@ -1,8 +1,10 @@
-"""Model files: the state_dict, the settings and the points, one torch file; loaded with
-weights_only=True. The points travel too, so points drawn by hand or uploaded come back with the
-model (files without them, from before, regenerate the points from the settings).
+"""Model files ("checkpoints"): a TrainingState's settings and weights plus the points, one file.
 
-A checkpoint is untrusted input. torch.load(weights_only=True) unpickles only tensors and plain
+Loaded with weights_only=True. The points travel too, so points drawn by hand or uploaded come
+back with the model (files without them, from before, regenerate the points from the settings).
+Only the weights and settings are kept: a loaded model starts at step 0 with a fresh optimizer.
+
+A model file is untrusted input. torch.load(weights_only=True) unpickles only tensors and plain
 containers, so a pickle that would run code is refused before anything executes; the file is
 then checked against the model its settings describe before a single weight changes.
 """
@@ -20,6 +22,7 @@ from app.training.config import LabConfig
 from app.training.csv_data import N_CLASSES, point_problem
 from app.training.datasets import BLOB_CENTRES, Dataset, Task, task_of
 from app.training.model import build_model
+from app.training.state import TrainingState
 
 FORMAT = "backprop-lab-checkpoint/1"
 
@@ -31,7 +34,9 @@ class CheckpointError(ValueError):
 SPLITS = ("train", "test")
 
 
-def save_checkpoint(config: LabConfig, state_dict: dict[str, torch.Tensor], data: Dataset) -> bytes:
+def save_checkpoint(state: TrainingState, data: Dataset) -> bytes:
+    """A model file of `state` (its settings and weights; the optimizer starts afresh on load)
+    and the points `data`."""
     buffer = io.BytesIO()
     points: dict[str, torch.Tensor] = {}
     for split in SPLITS:
@@ -40,8 +45,8 @@ def save_checkpoint(config: LabConfig, state_dict: dict[str, torch.Tensor], data
         points[f"{split}_y"] = getattr(data, f"{split}_y").reshape(-1).to(torch.float32)
     payload = {
         "format": FORMAT,
-        "config": config.model_dump_json(),
-        "state_dict": {k: v.detach().clone() for k, v in state_dict.items()},
+        "config": state.config.model_dump_json(),
+        "state_dict": state.model_state,
         "points": points,
     }
     torch.save(payload, buffer)

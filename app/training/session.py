@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from time import perf_counter
 
 import numpy as np
@@ -26,9 +25,10 @@ from app.training.config import (
 )
 from app.training.datasets import INPUT_EXTENT, Dataset, make_dataset
 from app.training.errors import SettingError
-from app.training.grad_health import GradientMonitor, GradientStats
-from app.training.history import Timeline
+from app.training.grad_health import GradientMonitor
+from app.training.history import Run, Timeline
 from app.training.lean_step import clear_gradients, optimizer_step
+from app.training.loss_log import LossRecord, append_record
 from app.training.model import MLP, ActivationName, build_model
 from app.training.optimizers import (
     LRScheduler,
@@ -40,6 +40,7 @@ from app.training.optimizers import (
 )
 from app.training.penalties import activation_penalty, implied_l2_penalty, l1_penalty
 from app.training.point_edits import edit_points
+from app.training.state import TrainingState, capture, restore
 
 # Past this a run is called diverged even while its loss is still finite: the weights are
 # on their way to inf and every picture has stopped meaning anything.
@@ -47,8 +48,6 @@ DIVERGED_PARAMETER_MAGNITUDE = 1e6
 # BCE with logits is numerically stable, so a far too high learning rate rarely makes NaN: the
 # loss bounces above where it started instead. Twice the starting loss is not a wobble.
 DIVERGED_LOSS_FACTOR = 2.0
-# The loss history keeps every frame's point up to this many, then keeps every other one.
-MAX_HISTORY_POINTS = 10_000
 # Changing any of these restarts the learning-rate schedule from the current step.
 SCHEDULE_FIELDS = frozenset(
     {"learning_rate", "schedule", "schedule_step_size", "schedule_gamma", "schedule_steps"}
@@ -82,18 +81,6 @@ class LayerSnapshot:
 
 
 @dataclass
-class LossRecord:
-    step: int
-    epoch: float
-    train: float
-    test: float
-    penalty: float = 0.0
-    learning_rate: float = math.nan
-    # Per-layer gradient health over the steps since the previous record (grad_health.py).
-    gradients: GradientStats | None = None
-
-
-@dataclass
 class Divergence:
     step: int
     restored_step: int
@@ -108,15 +95,6 @@ class BurstResult:
 
 
 @dataclass
-class _Checkpoint:
-    step: int
-    samples_seen: int
-    model_state: dict[str, torch.Tensor]
-    optimizer_state: dict[str, object]
-    scheduler_state: dict[str, object]
-
-
-@dataclass
 class TrainingSession:
     """Everything one learner's run needs; pure PyTorch, driven by whoever owns it."""
 
@@ -127,8 +105,8 @@ class TrainingSession:
         self.history: list[LossRecord] = []
         # Bumped whenever `history` is replaced rather than appended to (rebuild, thinning).
         self.history_generation = 0
-        # Snapshots to rewind to and the runs branched off (history.py); the live session
-        # sets its memory limit.
+        # States to rewind to and the runs branched off (history.py); the live session sets
+        # its memory limit.
         self.timeline = Timeline()
         self._build_data()
         self._build_model()
@@ -183,10 +161,11 @@ class TrainingSession:
         )
         self.step_count = 0
         self.last_loss: float | None = None
-        self.timeline.start_over(self, self.history)
+        self.timeline.start_over(self.config, self.history)
         self.history = []
         self.history_generation += 1
-        self._checkpoint: _Checkpoint | None = None
+        # The state a divergence rolls back to: the start of the current burst.
+        self.rollback_point: TrainingState | None = None
         self.initial_evaluation = self.evaluate()
         self.divergence_reference = self.initial_evaluation.train_loss
         self.record_losses(self.initial_evaluation)
@@ -204,20 +183,20 @@ class TrainingSession:
         self._build_model()
 
     def save_checkpoint(self) -> bytes:
-        """The state_dict, the settings and the points as one torch file (checkpoints.py)."""
-        return save_checkpoint(self.config, self.model.state_dict(), self.data)
+        """The model file: settings, weights and points as one torch file (checkpoints.py)."""
+        return save_checkpoint(capture(self), self.data)
 
     def load_checkpoint(self, raw: bytes) -> None:
-        """Settings, weights and points from a checked file; on any error nothing here has
-        changed."""
-        config, state, points = load_checkpoint(raw)
+        """Settings, weights and points from a checked model file, the run at step 0 with a
+        fresh optimizer; on any error nothing here has changed."""
+        config, weights, points = load_checkpoint(raw)
         self.config = config
         if points is None:
             self._build_data()
         else:
             self.set_data(points)
         self._build_model()
-        self.model.load_state_dict(state)
+        restore(self, replace(capture(self), model_state=weights))
         self.history = []
         self.initial_evaluation = self.evaluate()
         self.divergence_reference = self.initial_evaluation.train_loss
@@ -392,17 +371,33 @@ class TrainingSession:
         optimizer_step(self.optimizer)  # optimizer.step(), likewise
         return self.finish_step(loss)
 
-    def checkpoint(self) -> None:
-        """Remember the current state as the last known finite one (cheap: a few hundred floats)."""
-        self._checkpoint = _Checkpoint(
-            self.step_count,
-            self.sampler.samples_seen,
-            {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            copy.deepcopy(self.optimizer.state_dict()),
-            copy.deepcopy(self.scheduler.state_dict()),
-        )
-        cp = self._checkpoint
-        self.timeline.keep(self, cp.model_state, cp.optimizer_state, cp.scheduler_state)
+    def keep_rollback_point(self) -> None:
+        """Capture the current state as the one a divergence rolls back to; the timeline keeps
+        the same state to rewind to (and may start a branch of the loss log)."""
+        state = self.rollback_point = capture(self)
+        history = self.timeline.keep(state, self.history)
+        if history is not self.history:
+            self.history = history
+            self.history_generation += 1
+
+    def rewind(self, step: int) -> TrainingState:
+        """Back to the state kept at `step` (HistoryError if none is, and nothing changes but
+        the present being kept): settings, weights, optimizer, schedule, batch order."""
+        if self.timeline.leaving_present(self.step_count):
+            self.keep_rollback_point()
+        state = self.timeline.rewind_to(step)
+        restore(self, state)
+        # The gradient figures gathered since the last record belong to the steps left behind.
+        self.gradient_monitor.collect()
+        return state
+
+    def runs(self) -> list[Run]:
+        """Every run kept, oldest first; the last is the current one (its records are live)."""
+        return self.timeline.runs(self.history)
+
+    def run(self, run_id: int) -> Run:
+        """The run `run_id`; HistoryError if it is not kept."""
+        return self.timeline.run(self.history, run_id)
 
     def train_steps(
         self,
@@ -412,9 +407,9 @@ class TrainingSession:
     ) -> Divergence | None:
         """Up to `max_steps` steps (or until `deadline`, a perf_counter time, or `stop()`).
 
-        Stops at the first sign of divergence, restores the last finite checkpoint and says so.
+        Stops at the first sign of divergence, rolls back to the burst's start and says so.
         """
-        self.checkpoint()
+        self.keep_rollback_point()
         for _ in range(max_steps):
             loss = self.train_step()
             reason = self._divergence_reason(loss)
@@ -473,16 +468,10 @@ class TrainingSession:
 
     def _restore(self, reason: str) -> Divergence:
         diverged_at = self.step_count
-        cp = self._checkpoint
-        assert cp is not None, "train_steps always checkpoints first"
-        self.model.load_state_dict(cp.model_state)
-        # A copy: load_state_dict adopts the tensors it is given, and the timeline keeps these.
-        self.optimizer.load_state_dict(copy.deepcopy(cp.optimizer_state))  # type: ignore[arg-type]
-        self.scheduler.load_state_dict(cp.scheduler_state)
-        self.step_count = cp.step
-        self.sampler.samples_seen = cp.samples_seen
-        self.model.zero_grad(set_to_none=True)
-        return Divergence(diverged_at, cp.step, reason)
+        point = self.rollback_point
+        assert point is not None, "train_steps always keeps a rollback point first"
+        restore(self, point)
+        return Divergence(diverged_at, point.step, reason)
 
     # ---- reading the state ------------------------------------------------------------------
 
@@ -533,15 +522,9 @@ class TrainingSession:
             self.learning_rate,
             self.gradient_monitor.collect(),
         )
-        if self.history and self.history[-1].step == record.step:
-            if record.gradients is None:
-                record.gradients = self.history[-1].gradients
-            self.history[-1] = record
-        else:
-            self.history.append(record)
-        if len(self.history) > MAX_HISTORY_POINTS:
-            # A new list, not an in-place edit: readers on another thread hold the old one.
-            self.history = self.history[::2] + ([record] if len(self.history) % 2 == 0 else [])
+        history = append_record(self.history, record)
+        if history is not self.history:
+            self.history = history
             self.history_generation += 1
         return record
 

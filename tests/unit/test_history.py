@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ import torch
 from app.training.config import LabConfig, ModelConfig, TrainingConfig
 from app.training.history import HistoryError, Timeline, history_csv, history_json
 from app.training.session import TrainingSession
+from app.training.state import STATE_OVERHEAD_BYTES
 
 
 def state(session: TrainingSession) -> dict[str, torch.Tensor]:
@@ -45,13 +48,13 @@ def test_rewinding_to_step_k_and_replaying_reproduces_every_later_step_bit_for_b
     training: TrainingConfig,
 ) -> None:
     session = TrainingSession(LabConfig(model=ModelConfig(hidden_layers=[6, 4]), training=training))
-    # One-step bursts: a snapshot at every step, and the state after every step recorded.
+    # One-step bursts: a state kept at every step, and the state after every step recorded.
     original = {}
     for _ in range(40):
         session.burst(1)
         original[session.step_count] = state(session)
     k = 17
-    session.timeline.restore(session, k)
+    session.rewind(k)
     assert session.step_count == k
     assert_bitwise_equal(state(session), original[k])
     for step in range(k + 1, 41):
@@ -65,7 +68,7 @@ def test_a_rewind_replays_across_bursts_of_many_steps_and_epochs() -> None:
     for _ in range(6):
         session.burst(25)  # an epoch is 250 points: several epochs go by
     final = state(session)
-    session.timeline.restore(session, 50)
+    session.rewind(50)
     for _ in range(4):
         session.burst(25)
     assert session.step_count == 150
@@ -73,7 +76,7 @@ def test_a_rewind_replays_across_bursts_of_many_steps_and_epochs() -> None:
 
 
 def measured_bytes(timeline: Timeline) -> int:
-    """The snapshots' tensor storage, counted afresh (each storage once), plus the overhead."""
+    """The states' tensor storage, counted afresh (each storage once), plus the overhead."""
     seen: dict[int, int] = {}
 
     def walk(value: object) -> None:
@@ -87,13 +90,11 @@ def measured_bytes(timeline: Timeline) -> int:
             for v in value:
                 walk(v)
 
-    for s in timeline.snapshots:
+    for s in timeline.states:
         walk(s.model_state)
         walk(s.optimizer_state)
         walk(s.scheduler_state)
-    from app.training.history import SNAPSHOT_OVERHEAD_BYTES
-
-    return sum(seen.values()) + SNAPSHOT_OVERHEAD_BYTES * len(timeline.snapshots)
+    return sum(seen.values()) + STATE_OVERHEAD_BYTES * len(timeline.states)
 
 
 def test_the_history_stays_under_its_memory_limit_over_a_long_run() -> None:
@@ -118,7 +119,7 @@ def test_the_history_stays_under_its_memory_limit_over_a_long_run() -> None:
     assert len(steps) < 600
 
 
-def test_the_ring_alone_shrinks_when_one_snapshot_is_larger_than_its_share() -> None:
+def test_the_ring_alone_shrinks_when_one_state_is_larger_than_its_share() -> None:
     session = TrainingSession(LabConfig(model=ModelConfig(hidden_layers=[16] * 6)))
     session.timeline.max_bytes = 40_000
     for _ in range(50):
@@ -131,16 +132,16 @@ def test_training_on_from_a_rewound_step_with_a_new_setting_is_a_named_branch() 
     session = TrainingSession()
     for _ in range(5):
         session.burst(10)
-    session.timeline.restore(session, 20)
+    session.rewind(20)
     assert [r.step for r in session.history][-1] == 50  # the curve stays until a branch
     session.set_learning_rate(0.1)
     session.burst(10)
-    runs = session.timeline.runs(session)
+    runs = session.runs()
     assert [r.name for r in runs] == ["run 1", "from step 20: learning_rate 0.03 → 0.1"]
     old, branch = runs
     assert old.history[-1].step == 50 and branch.parent == old.id and branch.branch_step == 20
     assert [r.step for r in branch.history] == [0, 10, 20, 30]
-    assert session.timeline.steps == [0, 10, 20]  # step 30's snapshot comes with the next burst
+    assert session.timeline.steps == [0, 10, 20]  # step 30's state comes with the next burst
 
 
 def test_rewinding_keeps_the_present_so_the_scrubber_can_return_to_it() -> None:
@@ -148,23 +149,23 @@ def test_rewinding_keeps_the_present_so_the_scrubber_can_return_to_it() -> None:
     session.burst(10)
     session.burst(7)
     present = state(session)
-    session.timeline.restore(session, 0)
+    session.rewind(0)
     assert session.timeline.steps == [0, 10, 17]
-    session.timeline.restore(session, 17)
+    session.rewind(17)
     assert_bitwise_equal(state(session), present)
-    assert len(session.timeline.runs(session)) == 1
+    assert len(session.runs()) == 1
 
 
 def test_scrubbing_back_and_forth_does_not_branch_until_training_goes_on() -> None:
     session = TrainingSession()
     for _ in range(4):
         session.burst(5)
-    session.timeline.restore(session, 5)
-    session.timeline.restore(session, 15)
-    assert len(session.timeline.runs(session)) == 1
+    session.rewind(5)
+    session.rewind(15)
+    assert len(session.runs()) == 1
     assert session.timeline.steps == [0, 5, 10, 15, 20]
     with pytest.raises(HistoryError, match="step 7 is not kept"):
-        session.timeline.restore(session, 7)
+        session.rewind(7)
 
 
 def test_a_reset_archives_the_run_and_starts_a_new_one() -> None:
@@ -172,19 +173,19 @@ def test_a_reset_archives_the_run_and_starts_a_new_one() -> None:
     session.burst(10)
     session.reset()
     session.set_activation("relu")
-    assert [r.name for r in session.timeline.runs(session)] == ["run 1", "reset"]
+    assert [r.name for r in session.runs()] == ["run 1", "reset"]
     session.rebuild(model=ModelConfig(hidden_layers=[4, 4]))
-    assert session.timeline.runs(session)[-1].name == "reset"  # the reset run never trained
+    assert session.runs()[-1].name == "reset"  # the reset run never trained
     session.burst(3)
     session.rebuild(model=ModelConfig(hidden_layers=[3]))
-    assert session.timeline.runs(session)[-1].name.startswith("new run: hidden_layers [4,4] → [3]")
+    assert session.runs()[-1].name.startswith("new run: hidden_layers [4,4] → [3]")
 
 
 def test_a_run_exports_its_losses_rate_and_layer_figures_as_csv_and_json() -> None:
     session = TrainingSession()
     session.burst(4)
     session.burst(4)
-    run = session.timeline.runs(session)[-1]
+    run = session.runs()[-1]
     rows = list(csv.DictReader(io.StringIO(history_csv(run))))
     assert [r["step"] for r in rows] == ["0", "4", "8"]
     assert rows[0]["layer0_grad_norm"] == "" and float(rows[2]["layer2_update_ratio"]) > 0
@@ -192,3 +193,13 @@ def test_a_run_exports_its_losses_rate_and_layer_figures_as_csv_and_json() -> No
     data = json.loads(history_json(run))
     assert data["run"]["name"] == "run 1" and len(data["records"]) == 3
     assert data["records"][2]["train_loss"] == pytest.approx(session.history[-1].train)
+
+
+def test_the_timeline_imports_nothing_of_the_trainer() -> None:
+    code = (
+        "import sys, app.training.history; "
+        "print(sorted(m for m in sys.modules if m in ('app.training.session', "
+        "'app.training.trainer')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

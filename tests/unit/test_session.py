@@ -155,7 +155,7 @@ def test_a_loss_that_doubles_is_reported_as_diverged() -> None:
 
 
 def test_loss_history_is_thinned_not_unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.training.session as module
+    import app.training.loss_log as module
 
     monkeypatch.setattr(module, "MAX_HISTORY_POINTS", 20)
     session = TrainingSession(config())
