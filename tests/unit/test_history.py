@@ -201,5 +201,7 @@ def test_the_timeline_imports_nothing_of_the_trainer() -> None:
         "print(sorted(m for m in sys.modules if m in ('app.training.session', "
         "'app.training.trainer')))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
