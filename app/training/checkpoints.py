@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from app import limits
 from app.training.config import LabConfig
-from app.training.csv_data import N_CLASSES, point_problem
-from app.training.datasets import BLOB_CENTRES, Dataset, Task, task_of
+from app.training.csv_data import point_problem
+from app.training.datasets import Dataset, task_of
 from app.training.model import build_model
 from app.training.state import TrainingState
+from app.training.task import TASKS, TaskName
 
 FORMAT = "backprop-lab-checkpoint/1"
 
@@ -76,7 +77,7 @@ def load_checkpoint(
     ):
         raise CheckpointError("the file holds no state_dict of tensors")
     m = config.model
-    n_outputs = len(BLOB_CENTRES) if task_of(config.data.dataset) == "multiclass" else 1
+    n_outputs = TASKS[task_of(config.data.dataset)].n_outputs
     expected = build_model(
         len(m.features),
         list(m.hidden_layers),
@@ -101,7 +102,7 @@ def load_checkpoint(
     return config, state, _points(payload.get("points"), task_of(config.data.dataset))
 
 
-def _points(points: object, task: Task) -> Dataset | None:
+def _points(points: object, task: TaskName) -> Dataset | None:
     """The file's points as a Dataset, each checked as a drawn or uploaded one would be."""
     if points is None:
         return None
@@ -130,15 +131,11 @@ def _points(points: object, task: Task) -> Dataset | None:
         raise CheckpointError("the file has no training points")
     if total > limits.MAX_POINTS:
         raise CheckpointError(f"the file has {total} points; at most {limits.MAX_POINTS}")
-
-    def targets(labels: torch.Tensor) -> torch.Tensor:
-        return labels.to(torch.int64) if task == "multiclass" else labels.reshape(-1, 1)
-
+    targets = TASKS[task].targets
     return Dataset(
         points["train_x"],
         targets(points["train_y"]),
         points["test_x"],
         targets(points["test_y"]),
         task,
-        N_CLASSES if task == "multiclass" else 2,
     )

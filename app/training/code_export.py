@@ -17,6 +17,7 @@ from app.training import datasets
 from app.training.config import LabConfig
 from app.training.optimizers import build_optimizer, build_scheduler
 from app.training.phases import PHASES, Phase
+from app.training.task import TASKS
 
 # What each phase's line starts with, in the loop the script ends with.
 PHASE_LINE_PREFIXES: dict[Phase, str] = {
@@ -62,11 +63,6 @@ INIT_CODE = {
     "zeros": """\
         layer.weight.zero_()
         layer.bias.zero_()""",
-}
-LOSSES = {
-    "binary": "nn.BCEWithLogitsLoss()",
-    "multiclass": "nn.CrossEntropyLoss()",
-    "regression": "nn.MSELoss()",
 }
 
 
@@ -124,8 +120,7 @@ def _data_section(config: LabConfig) -> str:
         for name in generator.__code__.co_names
         if name.isupper() and hasattr(datasets, name)
     ]
-    task = datasets.task_of(d.dataset)
-    if task == "multiclass":
+    if TASKS[datasets.task_of(d.dataset)].class_ids:
         labels = "y = torch.from_numpy(labels.astype(np.int64))"
     else:
         labels = "y = torch.from_numpy(labels.astype(np.float32)).unsqueeze(1)"
@@ -165,7 +160,7 @@ def _data_section(config: LabConfig) -> str:
 
 def _model_section(config: LabConfig) -> str:
     m = config.model
-    n_outputs = 3 if datasets.task_of(config.data.dataset) == "multiclass" else 1
+    n_outputs = TASKS[datasets.task_of(config.data.dataset)].n_outputs
     sizes = [len(m.features), *m.hidden_layers, n_outputs]
     modules = []
     hidden_outputs = []  # index in the Sequential of each hidden layer's last module
@@ -211,10 +206,10 @@ def _training_section(config: LabConfig) -> str:
     probe = [torch.nn.Parameter(torch.zeros(1))]
     optimizer = build_optimizer(t.optimizer, probe, t)
     scheduler = build_scheduler(optimizer, t)
-    task = datasets.task_of(config.data.dataset)
+    task = TASKS[datasets.task_of(config.data.dataset)]
     lines = [
         "# ---- loss, optimizer, schedule ----",
-        f"loss_fn = {LOSSES[task]}",
+        f"loss_fn = nn.{task.loss_name}()",
         f"optimizer = torch.optim.{_call(optimizer, optimizer.defaults, 'model.parameters()')}",
     ]
     scheduler_call = _scheduler_call(scheduler)

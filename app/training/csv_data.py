@@ -1,4 +1,4 @@
-"""Points from a CSV file (x1,x2,label), checked line by line; the label rules every task uses.
+"""Points from a CSV file (x1,x2,label), checked line by line as any point is (point_problem).
 
 A file is untrusted input: every problem is reported with its line number and nothing is
 partly applied, so a bad file leaves the current data as they were.
@@ -13,10 +13,9 @@ import math
 import numpy as np
 
 from app import limits
-from app.training.datasets import BLOB_CENTRES, INPUT_EXTENT, Dataset, Task, split_dataset
+from app.training.datasets import INPUT_EXTENT, Dataset, split_dataset
+from app.training.task import TASKS, TaskName
 
-# Multi-class data are the blobs' classes: the model's softmax has this many outputs.
-N_CLASSES = len(BLOB_CENTRES)
 COLUMNS = ("x1", "x2", "label")
 # One point to train on and one to test on.
 MIN_CSV_POINTS = 2
@@ -24,17 +23,6 @@ MIN_CSV_POINTS = 2
 
 class CsvDataError(ValueError):
     """The file cannot be used as points; the message says where and why."""
-
-
-def label_problem(task: Task, label: float) -> str | None:
-    """Why `label` is not a target of `task`, or None when it is one."""
-    if not math.isfinite(label):
-        return f"the label {label} is not a finite number"
-    if task == "binary" and label not in (0.0, 1.0):
-        return f"the label {label:g} is not 0 or 1 (binary classification)"
-    if task == "multiclass" and label not in range(N_CLASSES):
-        return f"the label {label:g} is not a class id 0–{N_CLASSES - 1}"
-    return None
 
 
 def coordinate_problem(name: str, value: float) -> str | None:
@@ -45,10 +33,12 @@ def coordinate_problem(name: str, value: float) -> str | None:
     return None
 
 
-def point_problem(task: Task, x1: float, x2: float, label: float) -> str | None:
+def point_problem(task: TaskName, x1: float, x2: float, label: float) -> str | None:
     """Why (x1, x2, label) is not a point of `task`, or None: uploaded, drawn or from a file."""
     return (
-        coordinate_problem("x1", x1) or coordinate_problem("x2", x2) or label_problem(task, label)
+        coordinate_problem("x1", x1)
+        or coordinate_problem("x2", x2)
+        or TASKS[task].label_problem(label)
     )
 
 
@@ -59,13 +49,30 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _point(row: list[str], line: int, task: TaskName) -> tuple[float, float, float]:
+    """x1, x2 and the label of one line, checked as any point is."""
+    if len(row) != len(COLUMNS):
+        raise CsvDataError(f"line {line}: {len(row)} columns; expected 3 ({','.join(COLUMNS)})")
+    values: list[float] = []
+    for name, cell in zip(COLUMNS, row, strict=True):
+        value = _number(cell)
+        if value is None:
+            raise CsvDataError(f"line {line}: {name} {cell.strip()!r} is not a number")
+        values.append(value)
+    x1, x2, label = values
+    problem = point_problem(task, x1, x2, label)
+    if problem:
+        raise CsvDataError(f"line {line}: {problem}")
+    return x1, x2, label
+
+
 def _is_header(row: list[str]) -> bool:
     return [cell.strip().lower() for cell in row] == list(COLUMNS)
 
 
 def parse_points_csv(
     raw: bytes,
-    task: Task,
+    task: TaskName,
     max_points: int = limits.MAX_POINTS,
     max_bytes: int = limits.MAX_CSV_BYTES,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -88,18 +95,7 @@ def parse_points_csv(
                 continue
             if len(points) == max_points:
                 raise CsvDataError(f"line {line}: more than {max_points} points (the limit)")
-            if len(row) != len(COLUMNS):
-                raise CsvDataError(
-                    f"line {line}: {len(row)} columns; expected 3 ({','.join(COLUMNS)})"
-                )
-            values = [_number(cell) for cell in row]
-            for name, cell, value in zip(COLUMNS, row, values, strict=True):
-                if value is None:
-                    raise CsvDataError(f"line {line}: {name} {cell.strip()!r} is not a number")
-            x1, x2, label = (float(v) for v in values)  # type: ignore[arg-type]
-            problem = point_problem(task, x1, x2, label)
-            if problem:
-                raise CsvDataError(f"line {line}: {problem}")
+            x1, x2, label = _point(row, line, task)
             points.append((x1, x2))
             labels.append(label)
     except csv.Error as error:
@@ -113,7 +109,11 @@ def parse_points_csv(
 
 
 def dataset_from_csv(
-    raw: bytes, task: Task, train_fraction: float, seed: int, max_points: int = limits.MAX_POINTS
+    raw: bytes,
+    task: TaskName,
+    train_fraction: float,
+    seed: int,
+    max_points: int = limits.MAX_POINTS,
 ) -> Dataset:
     """The file's points, shuffled with `seed`, split by `train_fraction` (as make_dataset)."""
     points, labels = parse_points_csv(raw, task, max_points)

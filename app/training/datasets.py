@@ -9,8 +9,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from app.training.task import N_CLASSES, TASKS, TaskName
+
 DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "blobs", "plane", "sine"]
-Task = Literal["binary", "multiclass", "regression"]
 
 # Playground draws everything on [-6, 6]²; its generators fill roughly [-5, 5]².
 INPUT_EXTENT = 6.0
@@ -18,7 +19,7 @@ INPUT_EXTENT = 6.0
 
 @dataclass(frozen=True)
 class Dataset:
-    """Points split into train and test, with targets shaped for the task's loss.
+    """Points split into train and test, with targets shaped for the task's loss (Task.targets).
 
     binary: 0.0/1.0 floats (n, 1) for BCEWithLogitsLoss; multiclass: int64 class indices (n,)
     for CrossEntropyLoss; regression: float targets (n, 1) for MSELoss.
@@ -28,12 +29,11 @@ class Dataset:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    task: Task = "binary"
-    n_classes: int = 2
+    task: TaskName = "binary"
 
     @property
     def n_outputs(self) -> int:
-        return self.n_classes if self.task == "multiclass" else 1
+        return TASKS[self.task].n_outputs
 
 
 Generator = Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -101,6 +101,7 @@ def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 
 BLOB_CENTRES = ((0.0, 3.0), (-2.6, -1.5), (2.6, -1.5))
+assert len(BLOB_CENTRES) == N_CLASSES, "one blob per class of the multi-class task"
 
 
 def _blobs(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -135,15 +136,16 @@ GENERATORS: dict[str, Generator] = {
     "plane": _plane,
     "sine": _sine,
 }
-TASKS: dict[str, Task] = {
+DATASET_TASKS: dict[str, TaskName] = {
     "blobs": "multiclass",
     "plane": "regression",
     "sine": "regression",
 }
 
 
-def task_of(name: str) -> Task:
-    return TASKS.get(name, "binary")
+def task_of(name: str) -> TaskName:
+    """The task a generated dataset poses (the others are binary classification)."""
+    return DATASET_TASKS.get(name, "binary")
 
 
 def make_dataset(
@@ -157,16 +159,11 @@ def make_dataset(
 
 
 def split_dataset(
-    points: np.ndarray, labels: np.ndarray, train_fraction: float, task: Task
+    points: np.ndarray, labels: np.ndarray, train_fraction: float, task: TaskName
 ) -> Dataset:
     """Points (n, 2) and labels (n,) in their final order → the first share trains."""
     points = np.clip(points, -INPUT_EXTENT, INPUT_EXTENT).astype(np.float32)
     n_train = max(1, min(len(points) - 1, round(len(points) * train_fraction)))
     x = torch.from_numpy(np.ascontiguousarray(points))
-    if task == "multiclass":
-        y = torch.from_numpy(labels.astype(np.int64))
-        n_classes = max(3, int(y.max().item()) + 1) if len(y) else 3
-    else:
-        y = torch.from_numpy(labels.astype(np.float32)).unsqueeze(1)
-        n_classes = 2
-    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], task, n_classes)
+    y = TASKS[task].targets(torch.from_numpy(labels.astype(np.float32)))
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], task)

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from app.training.model import MLP
 from app.training.session import TrainingSession
 from app.training.surface import (
-    LossName,
     flat_params,
     linear_parameters,
     loss_along_line,
@@ -28,6 +27,7 @@ from app.training.surface import (
     random_directions,
     weight_directions,
 )
+from app.training.task import SurfaceLoss
 from app.training.trajectory import Trajectory, TrajectoryPoint
 
 DirectionMode = Literal["random", "pca", "weights"]
@@ -58,7 +58,7 @@ class Snapshot:
 
     step: int
     model: MLP  # architecture and activations only; its parameters are not read
-    loss: LossName
+    loss: SurfaceLoss
     x: Tensor
     y: Tensor
     center: Tensor
@@ -82,16 +82,6 @@ class Landscape(NamedTuple):
     line_distance: float  # ‖current − first‖
 
 
-def loss_name(loss_fn: nn.Module) -> LossName:
-    if isinstance(loss_fn, nn.BCEWithLogitsLoss):
-        return "bce"
-    if isinstance(loss_fn, nn.MSELoss):
-        return "mse"
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
-        return "cross_entropy"
-    raise TypeError(f"no loss surface for {type(loss_fn).__name__}")
-
-
 def take_snapshot(session: TrainingSession, trajectory: Trajectory) -> Snapshot:
     """Copy the current state; run it where the session is not training (between bursts)."""
     center = flat_params(session.model)
@@ -102,7 +92,7 @@ def take_snapshot(session: TrainingSession, trajectory: Trajectory) -> Snapshot:
     return Snapshot(
         step=session.step_count,
         model=_detached_copy(session.model),
-        loss=loss_name(session.loss_fn),
+        loss=session.task.surface_loss,
         # The first nn.Linear sees the model's input features (x₁², sin x₁, …), not the points.
         x=_features(session.model, session.data.train_x),
         y=session.data.train_y.clone(),

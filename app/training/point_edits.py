@@ -9,6 +9,7 @@ import torch
 from app import limits
 from app.training.csv_data import point_problem
 from app.training.datasets import Dataset
+from app.training.task import TASKS
 
 # A point given back by the page is one the server sent as float32: a match is exact, but a
 # little slack costs nothing (no two points of a data set are this close by chance).
@@ -21,9 +22,7 @@ class PointEditError(ValueError):
 
 def _targets(data: Dataset, labels: list[float]) -> torch.Tensor:
     """Labels shaped as the task's loss wants them (see Dataset)."""
-    if data.task == "multiclass":
-        return torch.tensor(labels, dtype=torch.int64)
-    return torch.tensor(labels, dtype=torch.float32).reshape(-1, 1)
+    return TASKS[data.task].targets(torch.tensor(labels, dtype=torch.float32))
 
 
 def _without(

@@ -41,6 +41,7 @@ from app.training.optimizers import (
 from app.training.penalties import activation_penalty, implied_l2_penalty, l1_penalty
 from app.training.point_edits import edit_points
 from app.training.state import TrainingState, capture, restore
+from app.training.task import TASKS, OutputActivation, Task
 
 # Past this a run is called diverged even while its loss is still finite: the weights are
 # on their way to inf and every picture has stopped meaning anything.
@@ -52,12 +53,6 @@ DIVERGED_LOSS_FACTOR = 2.0
 SCHEDULE_FIELDS = frozenset(
     {"learning_rate", "schedule", "schedule_step_size", "schedule_gamma", "schedule_steps"}
 )
-LOSS_NAMES = {
-    "binary": "BCEWithLogitsLoss",
-    "multiclass": "CrossEntropyLoss",
-    "regression": "MSELoss",
-}
-OUTPUT_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
 
 
 @dataclass(frozen=True)
@@ -120,20 +115,20 @@ class TrainingSession:
     def set_data(self, data: Dataset) -> None:
         """New points; the loss follows the task (the caller rebuilds the model after)."""
         self.data: Dataset = data
-        losses: dict[str, nn.Module] = {
-            "binary": nn.BCEWithLogitsLoss(),
-            "multiclass": nn.CrossEntropyLoss(),
-            "regression": nn.MSELoss(),
-        }
-        self.loss_fn = losses[data.task]
+        self.loss_fn = self.task.new_loss()
+
+    @property
+    def task(self) -> Task:
+        """What the points ask of the network: loss, output activation, accuracy."""
+        return TASKS[self.data.task]
 
     @property
     def loss_name(self) -> str:
-        return LOSS_NAMES[self.data.task]
+        return self.task.loss_name
 
     @property
-    def output_activation(self) -> str:
-        return OUTPUT_ACTIVATIONS[self.data.task]
+    def output_activation(self) -> OutputActivation:
+        return self.task.output_activation
 
     def _build_model(self) -> None:
         m = self.config.model
@@ -477,12 +472,7 @@ class TrainingSession:
 
     def accuracy(self, output: torch.Tensor, y: torch.Tensor) -> float:
         """Share of points classified right; NaN for regression (no classes to be right about)."""
-        task = self.data.task
-        if task == "binary":
-            return ((output > 0).float() == y).float().mean().item()
-        if task == "multiclass":
-            return (output.argmax(dim=1) == y).float().mean().item()
-        return math.nan
+        return self.task.accuracy(output, y)
 
     @torch.no_grad()
     def evaluate(self) -> Evaluation:
@@ -557,11 +547,7 @@ class TrainingSession:
 
     def squash(self, output: torch.Tensor) -> torch.Tensor:
         """The output activation the loss implies: sigmoid, softmax or identity."""
-        if self.data.task == "binary":
-            return torch.sigmoid(output)
-        if self.data.task == "multiclass":
-            return torch.softmax(output, dim=1)
-        return output
+        return self.task.squash(output)
 
     @torch.no_grad()
     def predict(self, points: torch.Tensor) -> list[torch.Tensor]:

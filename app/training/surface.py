@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from app.training.model import MLP
+from app.training.task import TASKS, SurfaceLoss
 
 # Every vector here (center, directions, trajectory points) is a FLAT float32 vector of the
 # nn.Linear parameters in the order of `parameters_to_vector`: layers[0].weight row by row,
@@ -19,15 +20,8 @@ from app.training.model import MLP
 # (a PReLU slope) are not part of the plane: the surface holds them at the model's values.
 # `x` is what the first nn.Linear takes: the model's input features, not the raw points.
 
-LossName = Literal["bce", "mse", "cross_entropy"]
-
-# Targets per loss, as the naive nn losses take them: "bce" float 0/1 (n, k); "mse" float (n, k);
-# "cross_entropy" int64 class indices (n,) with the model giving (n, C) logits.
-_NN_LOSSES: dict[str, Callable[[], nn.Module]] = {
-    "bce": nn.BCEWithLogitsLoss,
-    "mse": nn.MSELoss,
-    "cross_entropy": nn.CrossEntropyLoss,
-}
+# Targets per loss, as the task's nn losses take them: "bce" float 0/1 (n, k); "mse" float
+# (n, k); "cross_entropy" int64 class indices (n,) with the model giving (n, C) logits.
 
 # σ(±80) is still a normal float32 and tanh(40) rounds to 1, so clamping there changes nothing
 # visible; without it, far-off grid points make sigmoid produce denormals, which run ~2× slower.
@@ -269,7 +263,7 @@ def _augmented_order(model: MLP) -> Tensor:
 
 def _batched_loss(
     model: MLP,
-    loss: LossName,
+    loss: SurfaceLoss,
     x: Tensor,
     y: Tensor,
     base: Tensor,
@@ -346,13 +340,13 @@ def _fold_activations(sizes: list[tuple[int, int]], acts: list[_Act], vector: Te
     return torch.cat(parts)
 
 
-def _column_target(loss: LossName, y: Tensor) -> Tensor:
+def _column_target(loss: SurfaceLoss, y: Tensor) -> Tensor:
     if loss == "cross_entropy":
         return y.long().view(1, -1)  # (1, n) class indices
     return y.reshape(y.shape[0], -1).T.contiguous()[None]  # (1, k, n)
 
 
-def _column_loss(loss: LossName, z: Tensor, target: Tensor) -> Tensor:
+def _column_loss(loss: SurfaceLoss, z: Tensor, target: Tensor) -> Tensor:
     """Mean loss per parameter set from logits z (g, k, n), reduced as the nn losses do."""
     g = z.shape[0]
     if loss == "bce":
@@ -383,7 +377,7 @@ def _finite(values: Tensor) -> tuple[Tensor, Tensor]:
 @torch.no_grad()
 def loss_surface(
     model: MLP,
-    loss: LossName,
+    loss: SurfaceLoss,
     x: Tensor,
     y: Tensor,
     center: Tensor,
@@ -407,7 +401,7 @@ def loss_surface(
 @torch.no_grad()
 def loss_along_line(
     model: MLP,
-    loss: LossName,
+    loss: SurfaceLoss,
     x: Tensor,
     y: Tensor,
     start: Tensor,
@@ -428,7 +422,7 @@ def loss_along_line(
 @torch.no_grad()
 def loss_surface_naive(
     model: MLP,
-    loss: LossName,
+    loss: SurfaceLoss,
     x: Tensor,
     y: Tensor,
     center: Tensor,
@@ -439,7 +433,7 @@ def loss_surface_naive(
 ) -> Surface:
     """Reference: write each grid point's parameters into a model copy and call it. Slow."""
     probe = copy.deepcopy(model)
-    criterion = _NN_LOSSES[loss]()
+    criterion = next(t for t in TASKS.values() if t.surface_loss == loss).new_loss()
     target = y.long() if loss == "cross_entropy" else y
     alphas, betas, a, b = _grid(span, resolution)
     values = torch.empty(a.numel())
