@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from app.training.datasets import make_dataset
+from app.training.directions import flat_params, random_directions
 from app.training.model import MLP, build_model
-from app.training.surface import flat_params, loss_surface, loss_surface_naive, random_directions
+from app.training.surface import loss_surface, loss_surface_naive
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:

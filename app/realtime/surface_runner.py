@@ -31,6 +31,7 @@ from app.protocol import (
     SurfacePath,
     SurfaceRequest,
 )
+from app.training.directions import flat_params
 from app.training.landscape import (
     Landscape,
     LandscapeError,
@@ -39,7 +40,6 @@ from app.training.landscape import (
     take_snapshot,
 )
 from app.training.session import TrainingSession
-from app.training.surface import flat_params
 from app.training.trajectory import Trajectory
 
 log = logging.getLogger(__name__)

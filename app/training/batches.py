@@ -17,6 +17,11 @@ class SamplerPosition:
     batch_size: int
 
 
+def batch_seed(data_seed: int, model_seed: int) -> int:
+    """The batch order's seed: both seeds matter, so the same settings give the same run."""
+    return data_seed * 1_000_003 + model_seed
+
+
 class BatchSampler:
     """Yields index tensors of `batch_size`; a new shuffled epoch starts when one runs out."""
 

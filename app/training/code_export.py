@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from app.training import datasets
+from app.training.batches import batch_seed
 from app.training.config import LabConfig
 from app.training.optimizers import build_optimizer, build_scheduler
 from app.training.phases import PHASES, Phase
@@ -215,7 +216,7 @@ def _training_section(config: LabConfig) -> str:
     scheduler_call = _scheduler_call(scheduler)
     if scheduler_call:
         lines.append(f"scheduler = torch.optim.lr_scheduler.{scheduler_call}")
-    batch_seed = config.data.seed * 1_000_003 + config.model.seed
+    seed = batch_seed(config.data.seed, config.model.seed)
     lines += [
         "",
         "",
@@ -228,7 +229,7 @@ def _training_section(config: LabConfig) -> str:
         "            yield order[start : start + batch_size]",
         "",
         "",
-        f"batch_indices = batches(n_train, min({t.batch_size}, n_train), seed={batch_seed})",
+        f"batch_indices = batches(n_train, min({t.batch_size}, n_train), seed={seed})",
         "",
     ]
     return "\n".join(lines)

@@ -15,19 +15,18 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from app.training.model import MLP
-from app.training.session import TrainingSession
-from app.training.surface import (
+from app.training.directions import (
     flat_params,
     linear_parameters,
-    loss_along_line,
-    loss_surface,
     pca_directions,
     project_path,
     random_directions,
     weight_directions,
 )
+from app.training.model import MLP
+from app.training.surface import loss_along_line, loss_surface
 from app.training.task import SurfaceLoss
+from app.training.trainer import TrainingSession
 from app.training.trajectory import Trajectory, TrajectoryPoint
 
 DirectionMode = Literal["random", "pca", "weights"]

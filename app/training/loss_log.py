@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.training.grad_health import GradientStats
+from app.training.grad_monitor import GradientStats
 
 # The log keeps every frame's record up to this many, then keeps every other one.
 MAX_HISTORY_POINTS = 10_000
@@ -19,7 +19,7 @@ class LossRecord:
     test: float
     penalty: float = 0.0
     learning_rate: float = math.nan
-    # Per-layer gradient health over the steps since the previous record (grad_health.py).
+    # Per-layer gradient health over the steps since the previous record (grad_monitor.py).
     gradients: GradientStats | None = None
 
 

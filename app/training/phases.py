@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from app.training.lean_step import clear_gradients, optimizer_step
-from app.training.session import TrainingSession
+from app.training.trainer import TrainingSession
 
 Phase = Literal["zero_grad", "forward", "loss", "backward", "step"]
 PHASES: tuple[Phase, ...] = ("zero_grad", "forward", "loss", "backward", "step")

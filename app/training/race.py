@@ -14,8 +14,8 @@ from torch import Tensor
 from app.training.batches import SamplerPosition
 from app.training.config import LabConfig, OptimizerName
 from app.training.datasets import Dataset
-from app.training.session import TrainingSession
-from app.training.surface import flat_params, project_path
+from app.training.directions import flat_params, project_path
+from app.training.trainer import TrainingSession
 
 # Up to four paths stay tellable apart on one 300-pixel map.
 MAX_RACERS = 4

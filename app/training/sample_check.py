@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from app.training.model import MLP
-from app.training.session import TrainingSession
+from app.training.trainer import TrainingSession
 
 FINITE_DIFFERENCE_EPSILON = 1e-6
 # |autograd − finite difference| ≤ this × max(1, |autograd|), in float64.

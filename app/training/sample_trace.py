@@ -14,7 +14,7 @@ from torch import nn
 
 from app.training.errors import SettingError
 from app.training.sample_check import _data_loss, _sample_model
-from app.training.session import TrainingSession
+from app.training.trainer import TrainingSession
 
 
 @dataclass(frozen=True)

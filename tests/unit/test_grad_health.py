@@ -10,14 +10,12 @@ from torch import nn
 
 from app.training.config import LabConfig, ModelConfig, TrainingConfig
 from app.training.grad_health import (
-    SAMPLE_EVERY_STEPS,
-    SAMPLE_SLOTS,
     SATURATED_POINT_FRACTION,
-    GradientStats,
     health_report,
     percentiles,
     unit_health,
 )
+from app.training.grad_monitor import SAMPLE_EVERY_STEPS, SAMPLE_SLOTS, GradientStats
 from app.training.session import TrainingSession
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from app.training.config import LabConfig, ModelConfig
+from app.training.directions import flat_params
 from app.training.landscape import (
     LINE_POINTS,
     LandscapeError,
@@ -16,7 +17,6 @@ from app.training.landscape import (
     take_snapshot,
 )
 from app.training.session import TrainingSession
-from app.training.surface import flat_params
 from app.training.trajectory import Trajectory
 
 
@@ -57,7 +57,7 @@ def test_the_line_runs_from_the_initial_loss_to_the_current_one() -> None:
     session, path = trained()
     land = compute_landscape(take_snapshot(session, path), "random", 21, 0.5, 100.0)
     assert land.line_loss.shape == (LINE_POINTS,)
-    assert land.line_loss[0].item() == pytest.approx(session.initial_evaluation.train_loss, 1e-5)
+    assert land.line_loss[0].item() == pytest.approx(session.history[0].train, 1e-5)
     assert land.line_loss[-1].item() == pytest.approx(session.evaluate().train_loss, rel=1e-5)
     first = path.points()[0].params
     assert land.line_distance == pytest.approx(float((flat_params(session.model) - first).norm()))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from app.training.config import LabConfig
+from app.training.directions import flat_params, random_directions
 from app.training.race import (
     MAX_RACE_STEPS,
     MAX_RACERS,
@@ -18,7 +19,6 @@ from app.training.race import (
     take_start,
 )
 from app.training.session import TrainingSession
-from app.training.surface import flat_params, random_directions
 
 SGD = RacerSettings("sgd", 0.1)
 MOMENTUM = RacerSettings("sgd", 0.05, momentum=0.9)

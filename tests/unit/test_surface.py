@@ -12,18 +12,16 @@ from torch.nn.utils import vector_to_parameters
 
 from app.realtime.surface_runner import MIN_FOLLOW_SECONDS, follow_due
 from app.training.datasets import make_dataset
-from app.training.model import MLP, build_model, initialise
-from app.training.surface import (
+from app.training.directions import (
     flat_params,
     linear_parameters,
-    loss_along_line,
-    loss_surface,
-    loss_surface_naive,
     pca_directions,
     project_path,
     random_directions,
     weight_directions,
 )
+from app.training.model import MLP, build_model, initialise
+from app.training.surface import loss_along_line, loss_surface, loss_surface_naive
 
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear", "leaky_relu", "elu", "gelu", "prelu"]
 NN_LOSSES = {"bce": nn.BCEWithLogitsLoss, "mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}

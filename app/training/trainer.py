@@ -1,0 +1,392 @@
+"""The trainer: one learner's run — data, model, optimizer — and the tutorial's training step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from time import perf_counter
+
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from app.training.batches import BatchSampler, batch_seed
+from app.training.change import SettingsChange, setting_error
+from app.training.checkpoints import load_checkpoint, save_checkpoint
+from app.training.config import DataConfig, LabConfig, ModelConfig, OptimizerName, TrainingConfig
+from app.training.datasets import Dataset, make_dataset
+from app.training.divergence import (
+    Divergence,
+    loss_problem,
+    parameter_problem,
+    training_loss_problem,
+)
+from app.training.errors import SettingError
+from app.training.evaluation import Evaluation, Evaluator
+from app.training.grad_monitor import GradientMonitor
+from app.training.history import Run, Timeline
+from app.training.lean_step import clear_gradients, optimizer_step
+from app.training.loss_log import LossRecord, append_record
+from app.training.model import MLP, ActivationName, build_model
+from app.training.optimizers import (
+    LRScheduler,
+    add_parameters,
+    apply_options,
+    build_optimizer,
+    build_scheduler,
+    effective_learning_rate,
+)
+from app.training.point_edits import edit_points
+from app.training.readouts import Readouts
+from app.training.state import TrainingState, capture, restore
+from app.training.task import TASKS
+
+# Changing any of these restarts the learning-rate schedule from the current step.
+SCHEDULE_FIELDS = frozenset(
+    {"learning_rate", "schedule", "schedule_step_size", "schedule_gamma", "schedule_steps"}
+)
+
+
+@dataclass
+class BurstResult:
+    steps: int
+    evaluation: Evaluation
+    divergence: Divergence | None
+
+
+@dataclass
+class TrainingSession(Readouts, Evaluator):
+    """Everything one learner's run needs; pure PyTorch, driven by whoever owns it."""
+
+    config: LabConfig = field(default_factory=LabConfig)
+
+    def __post_init__(self) -> None:
+        self.history: list[LossRecord] = []
+        # Bumped whenever `history` is replaced rather than appended to (rebuild, thinning).
+        self.history_generation = 0
+        # States to rewind to and the runs branched off (history.py); the live session sets
+        # its memory limit.
+        self.timeline = Timeline()
+        self._build_data()
+        self._build_model()
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def _build_data(self) -> None:
+        d = self.config.data
+        self.set_data(make_dataset(d.dataset, d.n_points, d.noise, d.train_fraction, d.seed))
+
+    def set_data(self, data: Dataset) -> None:
+        """New points; the loss follows the task (the caller rebuilds the model after)."""
+        self.data = data
+        self.loss_fn: nn.Module = TASKS[data.task].new_loss()
+
+    def _new_sampler(self) -> BatchSampler:
+        # The batch order depends on both seeds, so same settings ⇒ the same run.
+        seed = batch_seed(self.config.data.seed, self.config.model.seed)
+        return BatchSampler(len(self.data.train_x), self.config.training.batch_size, seed)
+
+    def _build_model(self) -> None:
+        m = self.config.model
+        self.model: MLP = build_model(
+            len(m.features),
+            list(m.hidden_layers),
+            m.activations_per_layer(),
+            m.init,
+            m.seed,
+            n_outputs=self.data.n_outputs,
+            features=list(m.features),
+        )
+        self.model.freeze(set(m.frozen_layers))
+        self.gradient_monitor = GradientMonitor(self.model)
+        training = self.config.training
+        self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
+        self.scheduler: LRScheduler = build_scheduler(self.optimizer, training)
+        self.last_grad_norm: float | None = None
+        self.sampler = self._new_sampler()
+        self.step_count = 0
+        self.last_loss: float | None = None  # the last step's mini-batch loss
+        self.timeline.start_over(self.config, self.history)
+        # The state a divergence rolls back to: the start of the current burst.
+        self.rollback_point: TrainingState | None = None
+        self._start_history()
+
+    def _start_history(self) -> None:
+        self.history = []
+        self.history_generation += 1
+        evaluation = self.evaluate()
+        self.divergence_reference = evaluation.train_loss
+        self.record_losses(evaluation)
+
+    def rebuild(self, data: DataConfig | None = None, model: ModelConfig | None = None) -> None:
+        """New data and/or a new network: the run starts over at step 0."""
+        self.config = self.config.model_copy(
+            update={"data": data or self.config.data, "model": model or self.config.model}
+        )
+        if data is not None:
+            self._build_data()
+        self._build_model()
+
+    def save_checkpoint(self) -> bytes:
+        """The model file: settings, weights and points as one torch file (checkpoints.py)."""
+        return save_checkpoint(capture(self), self.data)
+
+    def load_checkpoint(self, raw: bytes) -> None:
+        """Settings, weights and points from a checked model file, the run at step 0 with a
+        fresh optimizer; on any error nothing here has changed."""
+        config, weights, points = load_checkpoint(raw)
+        self.config = config
+        if points is None:
+            self._build_data()
+        else:
+            self.set_data(points)
+        self._build_model()
+        restore(self, replace(capture(self), model_state=weights))
+        self._start_history()
+
+    def use_points(self, data: Dataset) -> None:
+        """The user's own points (an uploaded file): the run starts over on them at step 0."""
+        self.set_data(data)
+        self._build_model()
+
+    def edit_points(
+        self, add: list[tuple[float, float, float]], remove: list[tuple[float, float]]
+    ) -> None:
+        """Points drawn or removed by hand; the weights and the optimizer carry on."""
+        self.data = edit_points(self.data, add, remove)
+        seen = self.sampler.samples_seen
+        self.sampler = self._new_sampler()
+        self.sampler.samples_seen = seen
+
+    def reset(self) -> None:
+        """Same settings, fresh weights from the same seed: the run replays from step 0."""
+        self._build_model()
+
+    # ---- live knobs: the weights are kept ---------------------------------------------------
+
+    def apply_change(self, change: SettingsChange) -> None:
+        """Live settings, validated whole and applied from the next step on the same weights.
+
+        Everything is checked and the new configuration built before anything is touched: on
+        a refusal (SettingError naming the field) the run is exactly as it was. A new
+        optimizer starts with empty state (momentum, m, v); a new learning rate or schedule
+        restarts the schedule from here; every other knob is written into the optimizer's
+        param groups, keeping its state.
+        """
+        old = self.config
+        try:
+            training = TrainingConfig.model_validate(
+                {**old.training.model_dump(), **change.training}
+            )
+            model = ModelConfig.model_validate(
+                {**old.model.model_dump(), **self._model_updates(change)}
+            )
+        except ValidationError as error:
+            raise setting_error(error) from None
+        if len(model.frozen_layers) == len(self.model.layers):
+            raise SettingError(
+                "frozen_layers", "at least one layer must stay trainable: nothing would learn"
+            )
+        changed = {k for k in change.training if getattr(old.training, k) != getattr(training, k)}
+        # Validated: from here on every step succeeds, so the swap is whole.
+        created = self.model.set_activations(model.activations_per_layer())
+        self.model.freeze(set(model.frozen_layers))
+        if "optimizer" in changed:
+            self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
+            self.scheduler = build_scheduler(self.optimizer, training)
+        else:
+            add_parameters(self.optimizer, created)
+            apply_options(self.optimizer, training.optimizer, training)
+            if changed & SCHEDULE_FIELDS:
+                self.scheduler = build_scheduler(self.optimizer, training)
+        if "batch_size" in changed:
+            self.sampler.set_batch_size(training.batch_size)
+        self.config = old.model_copy(update={"training": training, "model": model})
+
+    def _model_updates(self, change: SettingsChange) -> dict[str, object]:
+        updates: dict[str, object] = {}
+        if change.activation is not None:
+            updates.update(activation=change.activation, layer_activations=None)
+        if change.layer_activations is not None:
+            updates["layer_activations"] = list(change.layer_activations)
+        if change.frozen_layers is not None:
+            n_layers = len(self.model.layers)
+            kept = {i for i in change.frozen_layers if 0 <= i < n_layers}
+            updates["frozen_layers"] = sorted(kept)
+        return updates
+
+    def set_training(self, **changes: object) -> None:
+        self.apply_change(SettingsChange(training=changes))
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        self.set_training(learning_rate=learning_rate)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self.set_training(batch_size=batch_size)
+
+    def set_optimizer(self, name: OptimizerName) -> None:
+        self.set_training(optimizer=name)
+
+    def set_activation(self, activation: ActivationName) -> None:
+        """The global knob: every hidden layer gets `activation`."""
+        self.apply_change(SettingsChange(activation=activation))
+
+    def set_layer_activations(self, activations: list[ActivationName]) -> None:
+        """One activation per hidden layer (missing ones keep the global activation)."""
+        self.apply_change(SettingsChange(layer_activations=list(activations)))
+
+    def set_frozen_layers(self, frozen_layers: list[int]) -> None:
+        """requires_grad_(False) on these layers: no gradient, no update, until unfrozen."""
+        self.apply_change(SettingsChange(frozen_layers=frozen_layers))
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sampler.next_batch(self.data.train_x, self.data.train_y)
+
+    def compute_loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss that backward() differentiates: the data loss plus the penalty terms.
+
+        The activation penalty reads the hidden activations of the forward pass that made
+        `output` (the model keeps them while autograd records).
+        """
+        data_loss: torch.Tensor = self.loss_fn(output, y)
+        penalty = self.penalty(self.model.hidden_outputs, len(output))
+        return data_loss + penalty if isinstance(penalty, torch.Tensor) else data_loss
+
+    def before_optimizer_step(self) -> None:
+        """Between loss.backward() and optimizer.step(): clip the gradient's global norm."""
+        self.gradient_monitor.before_step()
+        max_norm = self.config.training.grad_clip_norm
+        if max_norm > 0:
+            trainable = [p for p in self.model.parameters() if p.grad is not None]
+            norm = torch.nn.utils.clip_grad_norm_(trainable, max_norm)
+            self.last_grad_norm = float(norm)
+
+    def finish_step(self, loss: torch.Tensor) -> float:
+        """Bookkeeping after optimizer.step(): the schedule and the counters advance here."""
+        self.gradient_monitor.after_step()
+        # A constant schedule's step() changes nothing and costs ~5 % of a small model's step.
+        if self.config.training.schedule != "constant":
+            self.scheduler.step()
+        self.step_count += 1
+        self.last_loss = loss.item()
+        return self.last_loss
+
+    @property
+    def learning_rate(self) -> float:
+        """The effective learning rate of the next step (the schedule applied)."""
+        return effective_learning_rate(self.optimizer)
+
+    def train_step(self) -> float:
+        """One optimizer step on the next mini-batch: literally the tutorial's five lines.
+
+        Anything a feature adds goes into next_batch / compute_loss / before_optimizer_step
+        (between backward and step: gradient clipping) / finish_step, which a
+        phase-by-phase stepper calls in the same order, so both paths stay bit-identical.
+        """
+        x, y = self.next_batch()
+        clear_gradients(self.optimizer)  # optimizer.zero_grad(), less torch's wrapping
+        output = self.model(x)
+        loss = self.compute_loss(output, y)
+        loss.backward()
+        self.before_optimizer_step()
+        optimizer_step(self.optimizer)  # optimizer.step(), likewise
+        return self.finish_step(loss)
+
+    def train_steps(
+        self,
+        max_steps: int,
+        deadline: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Divergence | None:
+        """Up to `max_steps` steps (or until `deadline`, a perf_counter time, or `stop()`).
+
+        Stops at the first sign of divergence, rolls back to the burst's start and says so.
+        """
+        self.keep_rollback_point()
+        for _ in range(max_steps):
+            reason = loss_problem(self.train_step())
+            if reason is not None:
+                return self._roll_back(reason)
+            if deadline is not None and perf_counter() >= deadline:
+                break
+            if stop is not None and stop():
+                break
+        # A finite loss can still hide weights racing to inf; look once per burst.
+        reason = parameter_problem(self.model)
+        return self._roll_back(reason) if reason else None
+
+    def burst(
+        self,
+        max_steps: int,
+        deadline: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> BurstResult:
+        """Train, then evaluate on all points and record the losses: what one frame shows."""
+        start = self.step_count
+        divergence = self.train_steps(max_steps, deadline, stop)
+        evaluation = self.evaluate()
+        self.record_losses(evaluation)
+        if divergence is None:
+            reason = training_loss_problem(evaluation.train_loss, self.divergence_reference)
+            if reason is not None:
+                divergence = Divergence(self.step_count, self.step_count, reason)
+        return BurstResult(self.step_count - start, evaluation, divergence)
+
+    def accept_current_loss(self) -> None:
+        """Going on after a divergence: only a further doubling from here counts as one again."""
+        self.divergence_reference = max(self.divergence_reference, self.evaluate().train_loss)
+
+    def _roll_back(self, reason: str) -> Divergence:
+        diverged_at = self.step_count
+        point = self.rollback_point
+        assert point is not None, "train_steps always keeps a rollback point first"
+        restore(self, point)
+        return Divergence(diverged_at, point.step, reason)
+
+    # ---- the run's state and history --------------------------------------------------------
+
+    def keep_rollback_point(self) -> None:
+        """Capture the current state as the one a divergence rolls back to; the timeline keeps
+        the same state to rewind to (and may start a branch of the loss log)."""
+        state = self.rollback_point = capture(self)
+        history = self.timeline.keep(state, self.history)
+        if history is not self.history:
+            self.history = history
+            self.history_generation += 1
+
+    def rewind(self, step: int) -> TrainingState:
+        """Back to the state kept at `step` (HistoryError if none is, and nothing changes but
+        the present being kept): settings, weights, optimizer, schedule, batch order."""
+        if self.timeline.leaving_present(self.step_count):
+            self.keep_rollback_point()
+        state = self.timeline.rewind_to(step)
+        restore(self, state)
+        # The gradient figures gathered since the last record belong to the steps left behind.
+        self.gradient_monitor.collect()
+        return state
+
+    def runs(self) -> list[Run]:
+        """Every run kept, oldest first; the last is the current one (its records are live)."""
+        return self.timeline.runs(self.history)
+
+    def run(self, run_id: int) -> Run:
+        """The run `run_id`; HistoryError if it is not kept."""
+        return self.timeline.run(self.history, run_id)
+
+    def record_losses(self, evaluation: Evaluation) -> LossRecord:
+        record = LossRecord(
+            self.step_count,
+            self.sampler.epoch,
+            evaluation.train_loss,
+            evaluation.test_loss,
+            evaluation.train_penalty,
+            self.learning_rate,
+            self.gradient_monitor.collect(),
+        )
+        history = append_record(self.history, record)
+        if history is not self.history:
+            self.history = history
+            self.history_generation += 1
+        return record
