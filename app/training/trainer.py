@@ -258,7 +258,7 @@ class TrainingSession(Readouts, Evaluator):
         clear_gradients(self.optimizer)  # optimizer.zero_grad(), less torch's wrapping
         output = self.model(x)
         loss = self.compute_loss(output, y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         self.before_optimizer_step()
         optimizer_step(self.optimizer)  # optimizer.step(), likewise
         return self.finish_step(loss)
