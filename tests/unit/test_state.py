@@ -52,7 +52,7 @@ def test_a_rollback_after_divergence_lands_exactly_on_a_fresh_run_at_that_step()
     session = TrainingSession(config)
     divergence = None
     while divergence is None:
-        divergence = session.burst(2).divergence
+        divergence = session.burst(20).divergence
     fresh = TrainingSession(config)
     fresh.train_steps(divergence.restored_step)
     assert fresh.step_count == session.step_count
