@@ -219,6 +219,7 @@ class LiveSession:
     async def configure(self, request: ConfigureRequest) -> None:
         was_running = self.status == "running"
         await self._stop_playing("idle")
+        self.race.new_run()
 
         def rebuild() -> StepFrame:
             self.engine.rebuild(data=request.data, model=request.model)
@@ -279,6 +280,7 @@ class LiveSession:
         elif action == "reset":
             await self._stop_playing("idle")
             self.message = None
+            self.race.new_run()
 
             def reset() -> StepFrame:
                 self.engine.reset()
@@ -290,6 +292,7 @@ class LiveSession:
         """Back to a kept step, paused there; Play or Step from it starts a branch. Raises
         HistoryError (a ValueError naming `step`) for a step not kept, and nothing changes."""
         await self._stop_playing("paused")
+        self.race.new_run()
 
         def apply() -> StepFrame:
             self.backprop.finish_step()
@@ -355,6 +358,9 @@ class LiveSession:
         raises, the run goes on as it was."""
         previous = self.status
         await self._stop_playing("idle")
+        # Dropped before the engine changes, so a race finishing meanwhile is not shown; a
+        # refused file costs the race too, which is cheap to run again.
+        self.race.new_run()
 
         def apply() -> StepFrame:
             work()
