@@ -30,6 +30,8 @@ from app.training.model import ActivationName
 from app.training.phases import Phase
 from app.training.race import MAX_RACE_STEPS, MAX_RACERS
 
+# Echoed in the `settings` or `error` message that answers a `set` or `configure`.
+RequestId = Annotated[int, Field(ge=0, lt=2**31)]
 ControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
 RunStatus = Literal["idle", "running", "paused", "diverged"]
 
@@ -51,6 +53,7 @@ class ConfigureRequest(StrictModel):
     type: Literal["configure"]
     data: DataConfig | None = None
     model: ModelConfig | None = None
+    request_id: RequestId | None = None
 
 
 class SetRequest(StrictModel):
@@ -88,6 +91,7 @@ class SetRequest(StrictModel):
     frozen_layers: list[LayerIndex] | None = Field(None, max_length=limits.MAX_HIDDEN_LAYERS + 1)
     # Phase stepping only (issue 4): leave the gradients in place so they accumulate.
     skip_zero_grad: bool | None = None
+    request_id: RequestId | None = None
 
     def settings_change(self) -> SettingsChange:
         """The engine's view of this request: one change, applied whole."""
@@ -439,6 +443,19 @@ class ErrorFrame(ServerModel):
     type: Literal["error"] = "error"
     field: str | None
     message: str
+    # The refused request's id (a `set` or `configure` that carried one); nothing changed.
+    request_id: int | None = None
+
+
+class SettingsFrame(ServerModel):
+    """The settings in force, sent to every page after an accepted `set` or `configure`, a
+    rewind, a model file or CSV points: a page shows a setting once the server confirms it."""
+
+    type: Literal["settings"] = "settings"
+    config: LabConfig
+    skip_zero_grad: bool
+    # The id of the request this answers; None when no request of this page's asked for it.
+    request_id: int | None = None
 
 
 class ShutdownNotice(ServerModel):
@@ -660,6 +677,7 @@ ServerMessage = Annotated[
     | DataFrame
     | StepFrame
     | ErrorFrame
+    | SettingsFrame
     | ShutdownNotice
     | SurfaceFrame
     | AutogradGraphFrame

@@ -27,6 +27,7 @@ from app.protocol import (
     SampleRequest,
     ServerModel,
     SetRequest,
+    SettingsFrame,
     StepFrame,
     SurfaceFrame,
     SurfaceRequest,
@@ -210,6 +211,16 @@ class LiveSession:
         for subscriber in self.subscribers:
             subscriber.send(message)
 
+    def confirm_settings(self, request_id: int | None = None) -> None:
+        """Every page learns the settings now in force (and the requester its request's id)."""
+        self._send_to_all(
+            SettingsFrame(
+                config=self.engine.config,
+                skip_zero_grad=self.backprop.stepper.skip_zero_grad,
+                request_id=request_id,
+            )
+        )
+
     def broadcast_error(self, field: str | None, message: str) -> None:
         for subscriber in self.subscribers:
             subscriber.send(ErrorFrame(field=field, message=message))
@@ -229,6 +240,7 @@ class LiveSession:
         if request.data is not None:
             self.data_version += 1
         self.message = None
+        self.confirm_settings(request.request_id)
         self._publish(frame)
         if was_running:
             self._start_playing()
@@ -242,6 +254,7 @@ class LiveSession:
             return self._frame_unless_running()
 
         frame = await self._command(apply)
+        self.confirm_settings(request.request_id)
         if frame is not None:
             self._publish(frame)
 
@@ -306,6 +319,7 @@ class LiveSession:
             frame.status = "paused"
         for subscriber in self.subscribers:
             subscriber.send(RewoundFrame(step=frame.step, config=self.engine.config))
+        self.confirm_settings()
         self._publish(frame)
 
     # ---- the user's own data and model files (issue 3) ----------------------------------------
@@ -375,6 +389,7 @@ class LiveSession:
             raise
         self.data_version += 1
         self.message = None
+        self.confirm_settings()
         self._publish(frame)
         if previous == "running" and keep_playing:
             self._start_playing()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
@@ -40,8 +42,26 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
-def describe_validation_error(error: ValidationError) -> ErrorFrame:
+def stated_request_id(text: str) -> int | None:
+    """The `request_id` a refused message carried, if it is one, so the page can roll back."""
+    try:
+        message: Any = json.loads(text)
+    except (ValueError, RecursionError):  # pydantic refuses deep nesting that json cannot read
+        return None
+    found = message.get("request_id") if isinstance(message, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool) and 0 <= found < 2**31:
+        return found
+    return None
+
+
+def describe_validation_error(error: ValidationError, text: str = "") -> ErrorFrame:
     """Name the first offending field and say why, the way a person can act on it."""
+    frame = _describe(error)
+    frame.request_id = stated_request_id(text)
+    return frame
+
+
+def _describe(error: ValidationError) -> ErrorFrame:
     first = error.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
         return ErrorFrame(field=None, message=f"malformed JSON: {first['msg']}")
@@ -100,7 +120,7 @@ class Connection:
                 try:
                     request = client_message_adapter.validate_json(text)
                 except ValidationError as error:
-                    await self.reply(describe_validation_error(error))
+                    await self.reply(describe_validation_error(error, text))
                     continue
                 try:
                     if isinstance(request, HelloRequest):
@@ -133,7 +153,10 @@ class Connection:
                 except ValueError as error:
                     # The engine refuses a setting it cannot honour; it says why, nothing changed.
                     field = getattr(error, "field", None)
-                    await self.reply(ErrorFrame(field=field, message=str(error)))
+                    request_id = getattr(request, "request_id", None)
+                    await self.reply(
+                        ErrorFrame(field=field, message=str(error), request_id=request_id)
+                    )
                 except WebSocketDisconnect:
                     raise
                 except Exception:
@@ -144,6 +167,7 @@ class Connection:
                             field=None,
                             message=f"internal error while applying '{request.type}'; "
                             "the session goes on",
+                            request_id=getattr(request, "request_id", None),
                         )
                     )
         except WebSocketDisconnect:
