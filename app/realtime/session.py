@@ -34,7 +34,7 @@ from app.protocol import (
 )
 from app.realtime.backprop import BackpropChannel
 from app.realtime.frames import data_frame, loss_points, step_frame
-from app.realtime.health_frames import health_fields, runs_frame
+from app.realtime.health_frames import FrameHealth, frame_health, runs_frame
 from app.realtime.inspection import inspect_point
 from app.realtime.race_runner import RaceRunner
 from app.realtime.sample_frames import sample_frame
@@ -128,7 +128,7 @@ class LiveSession:
         # Set while a command waits: the running burst ends at its next step, so a change
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
-        self._health_cache: tuple[float, int, dict[str, object]] | None = None
+        self._health_cache: tuple[float, int, FrameHealth] | None = None
         self._health_version = 0
         self._quick_burst = False
         # The play loop's burst while it waits for a worker: a command moves it forward.
@@ -550,7 +550,7 @@ class LiveSession:
             )
         return result
 
-    def _health(self) -> dict[str, object]:
+    def _health(self) -> FrameHealth:
         """Health, distributions and optimizer state: fresh whenever the run stands still, and
         at most PlayingSessions.health_interval_seconds() old while it plays."""
         now, model = time.monotonic(), id(self.engine.model)
@@ -561,7 +561,7 @@ class LiveSession:
             or cached[1] != model  # rebuilt: other layers
             or now - cached[0] > self._playing.health_interval_seconds()
         ):
-            cached = self._health_cache = (now, model, health_fields(self.engine))
+            cached = self._health_cache = (now, model, frame_health(self.engine))
             self._health_version += 1
         return cached[2]
 

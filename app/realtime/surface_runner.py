@@ -31,6 +31,7 @@ from app.protocol import (
     SurfacePath,
     SurfaceRequest,
 )
+from app.realtime.wire import float32_base64
 from app.training.landscape import (
     Landscape,
     LandscapeError,
@@ -72,10 +73,6 @@ def encode_grid(loss: torch.Tensor) -> SurfaceGrid:
     )
 
 
-def encode_vector(vector: torch.Tensor) -> str:
-    return base64.b64encode(vector.float().numpy().astype("<f4").tobytes()).decode()
-
-
 def finite_list(values: torch.Tensor | list[float]) -> list[float | None]:
     items = values.tolist() if isinstance(values, torch.Tensor) else values
     return [v if math.isfinite(v) else None for v in items]
@@ -97,9 +94,9 @@ def surface_frame(request: SurfaceRequest, landscape: Landscape, compute_ms: flo
         span=landscape.span,
         grid=encode_grid(landscape.loss),
         center_loss=landscape.center_loss if math.isfinite(landscape.center_loss) else None,
-        center=encode_vector(landscape.center),
-        d1=encode_vector(landscape.d1),
-        d2=encode_vector(landscape.d2),
+        center=float32_base64(landscape.center.numpy()),
+        d1=float32_base64(landscape.d1.numpy()),
+        d2=float32_base64(landscape.d2.numpy()),
         path=SurfacePath(
             steps=landscape.path_steps,
             alpha=coords[:, 0].tolist(),
