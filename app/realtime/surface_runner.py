@@ -25,7 +25,6 @@ import torch
 from app import limits
 from app.protocol import (
     LossLine,
-    ServerModel,
     SurfaceFrame,
     SurfaceGrid,
     SurfacePath,
@@ -123,7 +122,7 @@ class SurfaceRunner:
         engine: TrainingSession,
         executor: Executor,
         on_engine: Callable[[Callable[[], Snapshot]], Awaitable[Snapshot]],
-        publish: Callable[[ServerModel], None],
+        publish: Callable[[SurfaceFrame], None],
         report_error: Callable[[str | None, str], None],
     ) -> None:
         self.engine = engine
