@@ -156,7 +156,7 @@ class StepFrame(ServerModel):
     boundary: Heatmap
     neuron_maps: list[list[Heatmap]]
     steps_per_second: float
-    # The training toolkit (issue 3). `learning_rate` above is the effective one.
+    # What the task, regularisers and clipping add. `learning_rate` above is the effective one.
     train_penalty: float | None = None
     task: Literal["binary", "multiclass", "regression"] = "binary"
     loss_name: str = "BCEWithLogitsLoss"
@@ -173,7 +173,7 @@ class StepFrame(ServerModel):
     grad_norm: float | None = None
     # Set while stepping phase by phase; None once a full step or Play has moved on.
     phase: PhaseState | None = None
-    # Gradient health, optimizer state and the timeline (issue 6). While training they are
+    # Gradient health, optimizer state and the timeline. While training they are
     # computed a few times a second and repeated in the frames between: `health_version` goes
     # up when they are fresh, so a page redraws their charts only then.
     health_version: int = 0
