@@ -98,10 +98,6 @@ class LiveSession:
     def config(self) -> LabConfig:
         return self.engine.config
 
-    @property
-    def subscribers(self) -> set[Subscriber]:
-        return self.pages.subscribers
-
     # ---- pages ------------------------------------------------------------------------------
 
     async def attach(self) -> Subscriber:
