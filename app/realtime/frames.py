@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from app.protocol import DataFrame, Heatmap, LayerState, LossPoint, Point, RunStatus, StepFrame
 from app.realtime.health_frames import FrameHealth, frame_health, gradient_figures
-from app.realtime.wire import finite_or_none, float32_base64
+from app.realtime.wire import array_base64, finite_or_none, float32_base64
 from app.training.datasets import INPUT_EXTENT
 from app.training.session import Evaluation, LossRecord, TrainingSession
 
@@ -22,9 +21,7 @@ def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     if not np.isfinite(scaled).all():  # checked first: nan_to_num costs more than the rest
         scaled = np.nan_to_num(scaled, nan=0.5, posinf=1.0, neginf=0.0)
     data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
-    return Heatmap(
-        resolution=grid.shape[0], low=low, high=high, data=base64.b64encode(data.tobytes()).decode()
-    )
+    return Heatmap(resolution=grid.shape[0], low=low, high=high, data=array_base64(data, "u1"))
 
 
 def neuron_heatmap(grid: np.ndarray, activation: str) -> Heatmap:

@@ -9,7 +9,6 @@ request arriving mid-computation replaces any other still waiting.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import logging
@@ -30,7 +29,7 @@ from app.protocol import (
     SurfacePath,
     SurfaceRequest,
 )
-from app.realtime.wire import float32_base64
+from app.realtime.wire import array_base64, float32_base64
 from app.training.landscape import (
     Landscape,
     LandscapeError,
@@ -68,7 +67,7 @@ def encode_grid(loss: torch.Tensor) -> SurfaceGrid:
         resolution=values.shape[0],
         low=low,
         high=high,
-        data=base64.b64encode(codes.tobytes()).decode(),
+        data=array_base64(codes, "<u2"),
     )
 
 

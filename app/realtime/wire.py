@@ -13,7 +13,12 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def array_base64(values: np.ndarray, dtype: str) -> str:
+    """Row-major bytes of `values` as `dtype` (little-endian), base64: the one array encoding
+    on the wire (float32 parameters, uint16 surface codes, uint8 heat maps)."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode()
+
+
 def float32_base64(values: np.ndarray) -> str:
-    """Row-major little-endian float32 bytes, base64: the values PyTorch holds, 4x cheaper to
-    encode and 3x smaller than JSON numbers; the page's decoder reads them back."""
-    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode()
+    """The values PyTorch holds, 4x cheaper to encode and 3x smaller than JSON numbers."""
+    return array_base64(values, "<f4")
