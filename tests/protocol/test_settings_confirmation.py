@@ -111,3 +111,14 @@ def test_a_rewind_a_model_file_and_csv_points_each_send_the_settings(client: Tes
     assert [m["request_id"] for m in (rewound, from_file, from_csv)] == [None, None, None]
     assert from_file["config"] == rewound["config"]
     assert from_csv["config"]["data"] == from_file["config"]["data"]
+
+
+def test_a_message_nested_too_deep_to_read_is_refused_without_an_id(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        start(ws)
+        # Deeper than Python's json can read (it raises RecursionError, not ValueError).
+        ws.send_text("[" * 5000 + "]" * 5000)
+        refused = receive_until(ws, "error")
+        send(ws, type="set", request_id=1)
+        settings = receive_until(ws, "settings")
+    assert refused["request_id"] is None and settings["request_id"] == 1
