@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    # Tiny models on shared cores: one intra-op thread beats two by far (measured, TESTING.md).
+    # Tiny models on shared cores: one intra-op thread beats two by far (measured on 2 cores).
     torch.set_num_threads(1)
     # Before the worker threads start: their arenas follow the setting.
     tune_allocator()

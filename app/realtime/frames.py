@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from app.protocol import DataFrame, Heatmap, LayerState, LossPoint, Point, RunStatus, StepFrame
-from app.realtime.health_frames import gradient_point_fields, health_fields
-from app.realtime.wire import finite_or_none
+from app.realtime.health_frames import FrameHealth, frame_health, gradient_figures
+from app.realtime.wire import array_base64, finite_or_none, float32_base64
 from app.training.datasets import INPUT_EXTENT
 from app.training.session import Evaluation, LossRecord, TrainingSession
 
@@ -21,14 +21,7 @@ def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     if not np.isfinite(scaled).all():  # checked first: nan_to_num costs more than the rest
         scaled = np.nan_to_num(scaled, nan=0.5, posinf=1.0, neginf=0.0)
     data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
-    return Heatmap(
-        resolution=grid.shape[0], low=low, high=high, data=base64.b64encode(data.tobytes()).decode()
-    )
-
-
-def float32_base64(values: np.ndarray) -> str:
-    """Row-major little-endian float32 bytes, base64: the wire form of LayerState's arrays."""
-    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode()
+    return Heatmap(resolution=grid.shape[0], low=low, high=high, data=array_base64(data, "u1"))
 
 
 def neuron_heatmap(grid: np.ndarray, activation: str) -> Heatmap:
@@ -53,19 +46,24 @@ def map_resolution(requested: int, neurons: int) -> int:
     return max(MIN_NEURON_MAP_RESOLUTION, min(requested, affordable))
 
 
+def loss_point(record: LossRecord) -> LossPoint:
+    figures = gradient_figures(record.gradients)
+    return LossPoint(
+        step=record.step,
+        epoch=record.epoch,
+        train=finite_or_none(record.train),
+        test=finite_or_none(record.test),
+        penalty=finite_or_none(record.penalty),
+        learning_rate=finite_or_none(record.learning_rate),
+        grad_norm=figures.grad_norm,
+        mean_abs_grad=figures.mean_abs_grad,
+        max_abs_grad=figures.max_abs_grad,
+        update_ratio=figures.update_ratio,
+    )
+
+
 def loss_points(records: list[LossRecord]) -> list[LossPoint]:
-    return [
-        LossPoint(
-            step=r.step,
-            epoch=r.epoch,
-            train=finite_or_none(r.train),
-            test=finite_or_none(r.test),
-            penalty=finite_or_none(r.penalty),
-            learning_rate=finite_or_none(r.learning_rate),
-            **gradient_point_fields(r.gradients),
-        )
-        for r in records
-    ]
+    return [loss_point(r) for r in records]
 
 
 def data_frame(session: TrainingSession) -> DataFrame:
@@ -90,15 +88,18 @@ def step_frame(
     boundary_resolution: int,
     neuron_map_resolution: int,
     steps_per_second: float,
-    health: dict[str, object] | None = None,
+    health: FrameHealth | None = None,
     evaluation: Evaluation | None = None,
 ) -> StepFrame:
     """The frame without its `losses`: those depend on what each page has already received.
 
-    `health` (the fields of health_fields) and `evaluation` (the losses on every point, which
-    a burst has just computed) may be passed in to reuse them."""
+    `health` and `evaluation` (the losses on every point, which a burst has just computed)
+    may be passed in to reuse them."""
     if evaluation is None:
         evaluation = session.evaluate()
+    if health is None:
+        health = frame_health(session)
+    toolkit = task_pictures(session, boundary_resolution)
     biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
     neurons = sum(p.shape[0] for p in biases)
     grids = session.neuron_grids(map_resolution(neuron_map_resolution, neurons))
@@ -133,8 +134,19 @@ def step_frame(
             for layer_grids, act in zip(grids, activations, strict=True)
         ],
         steps_per_second=steps_per_second,
-        **toolkit_fields(session, evaluation.train_penalty, boundary_resolution),
-        **(health if health is not None else health_fields(session)),
+        train_penalty=finite_or_none(evaluation.train_penalty),
+        task=session.data.task,
+        loss_name=session.loss_name,
+        output_activation=session.output_activation,
+        features=list(session.model.features.names),
+        frozen_layers=list(session.config.model.frozen_layers),
+        prelu_slopes=session.prelu_slopes(),
+        class_maps=toolkit.class_maps,
+        curve=toolkit.curve,
+        grad_norm=session.last_grad_norm,
+        health=health.health,
+        optimizer_state=health.optimizer_state,
+        timeline=health.timeline,
     )
 
 
@@ -150,28 +162,21 @@ def boundary_heatmap(session: TrainingSession, resolution: int) -> Heatmap:
     return quantise(grid, 0.0, 1.0)
 
 
-def toolkit_fields(
-    session: TrainingSession, train_penalty: float, resolution: int
-) -> dict[str, object]:
-    """The issue-3 fields of a frame: task, features, freezing, PReLU, class maps, curve."""
+@dataclass(frozen=True)
+class TaskPictures:
+    """The pictures a frame has for some tasks only: one map per class, or the 1-D curve."""
+
+    class_maps: list[Heatmap] | None
+    curve: list[float | None] | None
+
+
+def task_pictures(session: TrainingSession, resolution: int) -> TaskPictures:
     task = session.data.task
-    x2_is_zero = bool((session.data.train_x[:, 1] == 0).all())
     curve = None
-    if task == "regression" and x2_is_zero:
+    if task == "regression" and bool((session.data.train_x[:, 1] == 0).all()):
         _, values = session.predict_curve(CURVE_POINTS)
         curve = [finite_or_none(float(v)) for v in values]
     class_maps = None
     if task == "multiclass":
         class_maps = [quantise(g, 0.0, 1.0) for g in session.class_grids(resolution)]
-    return {
-        "train_penalty": finite_or_none(train_penalty),
-        "task": task,
-        "loss_name": session.loss_name,
-        "output_activation": session.output_activation,
-        "features": list(session.model.features.names),
-        "frozen_layers": list(session.config.model.frozen_layers),
-        "prelu_slopes": session.prelu_slopes(),
-        "class_maps": class_maps,
-        "curve": curve,
-        "grad_norm": session.last_grad_norm,
-    }
+    return TaskPictures(class_maps=class_maps, curve=curve)

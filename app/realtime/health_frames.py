@@ -1,6 +1,8 @@
-"""Gradient health, optimizer state, the timeline and the runs as protocol messages (issue 6)."""
+"""Gradient health, optimizer state, the timeline and the runs as protocol messages."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,16 +31,35 @@ def _matrix(values: np.ndarray | None) -> list[list[float]] | None:
     return None if values is None else np.nan_to_num(values).tolist()
 
 
-def gradient_point_fields(stats: GradientStats | None) -> dict[str, object]:
-    """The per-layer figures a LossPoint carries."""
+@dataclass(frozen=True)
+class GradientFigures:
+    """The per-layer figures a LossPoint carries (None before any step)."""
+
+    grad_norm: list[float | None] | None = None
+    mean_abs_grad: list[float | None] | None = None
+    max_abs_grad: list[float | None] | None = None
+    update_ratio: list[float | None] | None = None
+
+
+def gradient_figures(stats: GradientStats | None) -> GradientFigures:
     if stats is None:
-        return {}
-    return {
-        "grad_norm": _list(stats.grad_norm),
-        "mean_abs_grad": _list(stats.mean_abs_grad),
-        "max_abs_grad": _list(stats.max_abs_grad),
-        "update_ratio": _list(stats.update_ratio),
-    }
+        return GradientFigures()
+    return GradientFigures(
+        grad_norm=_list(stats.grad_norm),
+        mean_abs_grad=_list(stats.mean_abs_grad),
+        max_abs_grad=_list(stats.max_abs_grad),
+        update_ratio=_list(stats.update_ratio),
+    )
+
+
+@dataclass(frozen=True)
+class FrameHealth:
+    """The frame fields `health`, `optimizer_state` and `timeline`: computed a few times a
+    second while training, and repeated in the frames between."""
+
+    health: GradientHealth
+    optimizer_state: list[LayerOptimizerState] | None
+    timeline: TimelineState
 
 
 def latest_gradients(session: TrainingSession) -> GradientStats | None:
@@ -51,8 +72,7 @@ def latest_gradients(session: TrainingSession) -> GradientStats | None:
     return None
 
 
-def health_fields(session: TrainingSession) -> dict[str, object]:
-    """The frame fields `health`, `optimizer_state` and `timeline`."""
+def frame_health(session: TrainingSession) -> FrameHealth:
     report = health_report(session.model, session.data.train_x, latest_gradients(session))
     health = GradientHealth(
         percentiles=list(PERCENTILES),
@@ -92,7 +112,7 @@ def health_fields(session: TrainingSession) -> dict[str, object]:
     timeline = TimelineState(
         steps=t.steps, run=t.current.id, run_name=t.current.name, note=t.note()
     )
-    return {"health": health, "optimizer_state": optimizer_state, "timeline": timeline}
+    return FrameHealth(health=health, optimizer_state=optimizer_state, timeline=timeline)
 
 
 def runs_frame(session: TrainingSession) -> RunsFrame:

@@ -3,7 +3,9 @@
 Like the surface, only the start (the weights, a few thousand floats) is copied under the
 session's engine lock; the racers train on the background thread with the lock free. One race at a
 time per session; a request arriving mid-race waits, and the newest waiting one wins. The last
-race is kept so that each new surface gets it reprojected onto its plane.
+race is kept so that each new surface gets it reprojected onto its plane, until a new run starts:
+a race belongs to the run it was asked in (its losses are of that run's data), so `new_run`
+forgets it and any race still waiting or running.
 """
 
 from __future__ import annotations
@@ -77,12 +79,15 @@ class RaceRunner:
         self._publish = publish
         self._report_error = report_error
         self._waiting: RaceRequest | None = None
+        # Counts new runs: a race asked in an earlier one is not published when it finishes.
+        self._run = 0
+        self._waiting_run = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.last: FinishedRace | None = None
 
     def request(self, request: RaceRequest) -> None:
-        self._waiting = request
+        self._waiting, self._waiting_run = request, self._run
         if not self.busy and not self._closed:
             self._task = asyncio.create_task(self._race_while_waiting(), name="race")
 
@@ -90,6 +95,12 @@ class RaceRunner:
         """The plane changed: the last race follows it (or is dropped with another network)."""
         if self.last is not None:
             self._send(self.last)
+
+    def new_run(self) -> None:
+        """The session starts a new run: the last race, and any asked before now, are dropped."""
+        self._run += 1
+        self._waiting = None
+        self.last = None
 
     @property
     def busy(self) -> bool:
@@ -117,6 +128,7 @@ class RaceRunner:
         loop = asyncio.get_running_loop()
         while self._waiting is not None:
             request, self._waiting = self._waiting, None
+            run = self._waiting_run
             entrants = [
                 RacerSettings(e.optimizer, e.learning_rate, e.momentum) for e in request.entries
             ]
@@ -137,6 +149,8 @@ class RaceRunner:
                 continue
             if self._closed:
                 return
+            if run != self._run:
+                continue  # asked in a run that has since been replaced
             self.last = FinishedRace(start, request.steps, runs, compute_ms)
             self._send(self.last)
 

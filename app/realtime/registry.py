@@ -84,7 +84,7 @@ class SessionRegistry:
 
     async def drop_if_unwatched(self, session: LiveSession) -> None:
         """Forget a session at once, unless a page still watches it."""
-        if session.subscribers or self.sessions.get(session.id) is not session:
+        if session.pages.subscribers or self.sessions.get(session.id) is not session:
             return
         del self.sessions[session.id]
         await session.close()
@@ -97,8 +97,7 @@ class SessionRegistry:
             "but the run's progress will be lost (your settings are kept)."
         )
         for session in self.sessions.values():
-            for subscriber in session.subscribers:
-                subscriber.send(notice)
+            session.pages.send_to_all(notice)
 
     async def expire_idle(self, now: float | None = None) -> int:
         """Drop sessions no page has watched for `session_ttl_seconds`."""

@@ -9,7 +9,6 @@ request arriving mid-computation replaces any other still waiting.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import logging
@@ -25,12 +24,12 @@ import torch
 from app import limits
 from app.protocol import (
     LossLine,
-    ServerModel,
     SurfaceFrame,
     SurfaceGrid,
     SurfacePath,
     SurfaceRequest,
 )
+from app.realtime.wire import array_base64, float32_base64
 from app.training.directions import flat_params
 from app.training.landscape import (
     Landscape,
@@ -68,12 +67,8 @@ def encode_grid(loss: torch.Tensor) -> SurfaceGrid:
         resolution=values.shape[0],
         low=low,
         high=high,
-        data=base64.b64encode(codes.tobytes()).decode(),
+        data=array_base64(codes, "<u2"),
     )
-
-
-def encode_vector(vector: torch.Tensor) -> str:
-    return base64.b64encode(vector.float().numpy().astype("<f4").tobytes()).decode()
 
 
 def finite_list(values: torch.Tensor | list[float]) -> list[float | None]:
@@ -97,9 +92,9 @@ def surface_frame(request: SurfaceRequest, landscape: Landscape, compute_ms: flo
         span=landscape.span,
         grid=encode_grid(landscape.loss),
         center_loss=landscape.center_loss if math.isfinite(landscape.center_loss) else None,
-        center=encode_vector(landscape.center),
-        d1=encode_vector(landscape.d1),
-        d2=encode_vector(landscape.d2),
+        center=float32_base64(landscape.center.numpy()),
+        d1=float32_base64(landscape.d1.numpy()),
+        d2=float32_base64(landscape.d2.numpy()),
         path=SurfacePath(
             steps=landscape.path_steps,
             alpha=coords[:, 0].tolist(),
@@ -126,7 +121,7 @@ class SurfaceRunner:
         engine: TrainingSession,
         executor: Executor,
         on_engine: Callable[[Callable[[], Snapshot]], Awaitable[Snapshot]],
-        publish: Callable[[ServerModel], None],
+        publish: Callable[[SurfaceFrame], None],
         report_error: Callable[[str | None, str], None],
     ) -> None:
         self.engine = engine

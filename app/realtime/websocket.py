@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from app.protocol import (
@@ -25,9 +28,10 @@ from app.protocol import (
     SurfaceRequest,
     client_message_adapter,
 )
+from app.realtime.fanout import Subscriber
 from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionLimitError, SessionRegistry
-from app.realtime.session import LiveSession, Subscriber
+from app.realtime.session import LiveSession
 from app.security import origin_allowed
 from app.settings import Settings
 from app.training.point_edits import PointEditError
@@ -40,8 +44,26 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
-def describe_validation_error(error: ValidationError) -> ErrorFrame:
+def stated_request_id(text: str) -> int | None:
+    """The `request_id` a refused message carried, if it is one, so the page can roll back."""
+    try:
+        message: Any = json.loads(text)
+    except (ValueError, RecursionError):  # pydantic refuses deep nesting that json cannot read
+        return None
+    found = message.get("request_id") if isinstance(message, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool) and 0 <= found < 2**31:
+        return found
+    return None
+
+
+def describe_validation_error(error: ValidationError, text: str = "") -> ErrorFrame:
     """Name the first offending field and say why, the way a person can act on it."""
+    frame = _describe(error)
+    frame.request_id = stated_request_id(text)
+    return frame
+
+
+def _describe(error: ValidationError) -> ErrorFrame:
     first = error.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
         return ErrorFrame(field=None, message=f"malformed JSON: {first['msg']}")
@@ -60,6 +82,37 @@ def describe_validation_error(error: ValidationError) -> ErrorFrame:
     return ErrorFrame(field=field, message=f"{field}: {first['msg']} (received {received})")
 
 
+async def _surface(session: LiveSession, page: Subscriber, request: SurfaceRequest) -> None:
+    session.request_surface(request)
+
+
+async def _race(session: LiveSession, page: Subscriber, request: RaceRequest) -> None:
+    session.request_race(request)
+
+
+async def _inspect(session: LiveSession, page: Subscriber, request: InspectRequest) -> None:
+    page.send(await session.inspect(request))
+
+
+async def _sample(session: LiveSession, page: Subscriber, request: SampleRequest) -> None:
+    page.send(await session.sample(request))
+
+
+# What each message (after `hello`) does to the page's session; the page gets any answer.
+Handler = Callable[[LiveSession, Subscriber, Any], Awaitable[None]]
+HANDLERS: dict[type[BaseModel], Handler] = {
+    ConfigureRequest: lambda session, page, request: session.configure(request),
+    SetRequest: lambda session, page, request: session.set(request),
+    ControlRequest: lambda session, page, request: session.control(request),
+    EditPointsRequest: lambda session, page, request: session.edit_points(request),
+    RewindRequest: lambda session, page, request: session.rewind(request),
+    SurfaceRequest: _surface,
+    RaceRequest: _race,
+    InspectRequest: _inspect,
+    SampleRequest: _sample,
+}
+
+
 class Connection:
     """One websocket: receives and validates, while a separate task does all the sending."""
 
@@ -70,91 +123,86 @@ class Connection:
         self.bucket = TokenBucket(settings.max_messages_per_second)
         self.session: LiveSession | None = None
         self.subscriber: Subscriber | None = None
+        self.sender: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
-        sender: asyncio.Task[None] | None = None
         try:
-            while True:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                text = message.get("text")
-                if text is None:
-                    await self.reply(ErrorFrame(field=None, message="send JSON text, not binary"))
-                    continue
-                if len(text.encode()) > self.settings.max_message_bytes:
-                    await self.websocket.close(
-                        CLOSE_MESSAGE_TOO_BIG,
-                        f"message over {self.settings.max_message_bytes} bytes",
-                    )
-                    return
-                if not self.bucket.allow():
-                    limit = self.settings.max_messages_per_second
-                    await self.reply(
-                        ErrorFrame(
-                            field=None,
-                            message=f"too many messages: at most {limit:g} a second; dropped",
-                        )
-                    )
-                    continue
+            while (text := await self.receive()) is not None:
                 try:
                     request = client_message_adapter.validate_json(text)
                 except ValidationError as error:
-                    await self.reply(describe_validation_error(error))
+                    await self.reply(describe_validation_error(error, text))
                     continue
-                try:
-                    if isinstance(request, HelloRequest):
-                        if not await self.hello(request):
-                            return
-                        if sender is None:
-                            sender = asyncio.create_task(self.send_forever())
-                    elif self.session is None:
-                        await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
-                    elif isinstance(request, ConfigureRequest):
-                        await self.session.configure(request)
-                    elif isinstance(request, SetRequest):
-                        await self.session.set(request)
-                    elif isinstance(request, ControlRequest):
-                        await self.session.control(request)
-                    elif isinstance(request, SurfaceRequest):
-                        self.session.request_surface(request)
-                    elif isinstance(request, RaceRequest):
-                        self.session.request_race(request)
-                    elif isinstance(request, EditPointsRequest):
-                        await self.session.edit_points(request)
-                    elif isinstance(request, RewindRequest):
-                        await self.session.rewind(request)
-                    elif isinstance(request, InspectRequest) and self.subscriber is not None:
-                        self.subscriber.send(await self.session.inspect(request))
-                    elif isinstance(request, SampleRequest) and self.subscriber is not None:
-                        self.subscriber.send(await self.session.sample(request))
-                except PointEditError as error:
-                    await self.reply(ErrorFrame(field="edit_points", message=str(error)))
-                except ValueError as error:
-                    # The engine refuses a setting it cannot honour; it says why, nothing changed.
-                    field = getattr(error, "field", None)
-                    await self.reply(ErrorFrame(field=field, message=str(error)))
-                except WebSocketDisconnect:
-                    raise
-                except Exception:
-                    # A bug in one command must not take the socket, and the run, down with it.
-                    log.exception("applying a %r message failed", request.type)
-                    await self.reply(
-                        ErrorFrame(
-                            field=None,
-                            message=f"internal error while applying '{request.type}'; "
-                            "the session goes on",
-                        )
-                    )
+                if not await self.dispatch(request):
+                    return
         except WebSocketDisconnect:
             return
         finally:
-            if sender is not None:
-                sender.cancel()
+            if self.sender is not None:
+                self.sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
+                    await self.sender
             if self.session is not None and self.subscriber is not None:
                 await self.session.detach(self.subscriber)
+
+    async def receive(self) -> str | None:
+        """The next text message within the limits; None once the socket is done."""
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            text = message.get("text")
+            if text is None:
+                await self.reply(ErrorFrame(field=None, message="send JSON text, not binary"))
+                continue
+            if len(text.encode()) > self.settings.max_message_bytes:
+                await self.websocket.close(
+                    CLOSE_MESSAGE_TOO_BIG, f"message over {self.settings.max_message_bytes} bytes"
+                )
+                return None
+            if self.bucket.allow():
+                return str(text)
+            limit = self.settings.max_messages_per_second
+            await self.reply(
+                ErrorFrame(
+                    field=None, message=f"too many messages: at most {limit:g} a second; dropped"
+                )
+            )
+
+    async def dispatch(self, request: BaseModel) -> bool:
+        """Apply one valid message; False when the connection must end."""
+        if isinstance(request, HelloRequest):
+            if not await self.hello(request):
+                return False
+            if self.sender is None:
+                self.sender = asyncio.create_task(self.send_forever())
+            return True
+        if self.session is None or self.subscriber is None:
+            await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
+            return True
+        request_id = getattr(request, "request_id", None)
+        try:
+            await HANDLERS[type(request)](self.session, self.subscriber, request)
+        except PointEditError as error:
+            await self.reply(ErrorFrame(field="edit_points", message=str(error)))
+        except ValueError as error:
+            # The engine refuses a setting it cannot honour; it says why, nothing changed.
+            field = getattr(error, "field", None)
+            await self.reply(ErrorFrame(field=field, message=str(error), request_id=request_id))
+        except WebSocketDisconnect:
+            raise
+        except Exception:
+            # A bug in one command must not take the socket, and the run, down with it.
+            kind = getattr(request, "type", "?")
+            log.exception("applying a %r message failed", kind)
+            await self.reply(
+                ErrorFrame(
+                    field=None,
+                    message=f"internal error while applying '{kind}'; the session goes on",
+                    request_id=request_id,
+                )
+            )
+        return True
 
     async def hello(self, request: HelloRequest) -> bool:
         previous, old_subscriber = self.session, self.subscriber
@@ -199,7 +247,7 @@ class Connection:
             session = self.session
             await subscriber.wakeup.wait()
             subscriber.wakeup.clear()
-            for text in session.render(subscriber):
+            for text in session.pages.render(subscriber):
                 if self.websocket.application_state != WebSocketState.CONNECTED:
                     return
                 await self.websocket.send_text(text)

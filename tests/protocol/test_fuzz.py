@@ -151,7 +151,7 @@ def expected_error(message: Message) -> dict[str, Any] | None:
     try:
         client_message_adapter.validate_json(message)
     except ValidationError as error:
-        return describe_validation_error(error).model_dump()
+        return describe_validation_error(error, message).model_dump()
     return None
 
 

@@ -6,8 +6,9 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from app.protocol import ControlRequest
+from app.realtime.fanout import STALLED_PAGE_SECONDS
 from app.realtime.scheduler import EngineScheduler
-from app.realtime.session import STALLED_PAGE_SECONDS, LiveSession
+from app.realtime.session import LiveSession
 from app.settings import Settings
 from app.training.session import TrainingSession
 
@@ -17,14 +18,14 @@ async def play_for(stall: bool, seconds: float = 0.6) -> tuple[int, int]:
     scheduler, background = EngineScheduler(1, name="test"), ThreadPoolExecutor(1)
     session = LiveSession("s", TrainingSession(), Settings(), scheduler, background)
     built = 0
-    frame_of = session._frame
+    frame_of = session.loop.frame
 
     def counted(*args: object) -> object:
         nonlocal built
         built += 1
         return frame_of(*args)  # type: ignore[arg-type]
 
-    session._frame = counted  # type: ignore[method-assign]
+    session.loop.frame = counted  # type: ignore[method-assign]
     try:
         page = await session.attach()
         page.waiting_since -= 2 * STALLED_PAGE_SECONDS  # as if its first frame waited unread

@@ -1,0 +1,239 @@
+"""The play loop of one live session: bursts of training on a worker, paced to the frame beat.
+
+Every touch of the engine goes through EngineLock, so commands land between bursts, never inside
+one; a command cuts the running burst short, so its change shows in the very next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from app.protocol import RunStatus, StepFrame
+from app.realtime.backprop import BackpropChannel
+from app.realtime.fanout import Pages
+from app.realtime.frame_builder import FrameBuilder
+from app.realtime.scheduler import EngineScheduler, Job
+from app.realtime.surface_runner import SurfaceRunner
+from app.realtime.turns import FLOOR_BURST_SECONDS, MIN_BURST_SECONDS, PlayingSessions
+from app.settings import Settings
+from app.training.session import BurstResult, Evaluation, TrainingSession
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
+MAX_STEPS_PER_BURST = 100_000
+# A run whose pages all stopped reading trains on, but its turns count this many times over:
+# watched runs go first.
+UNWATCHED_CHARGE_FACTOR = 8.0
+
+
+class EngineLock:
+    """One engine touch at a time per session, run on an engine worker before the round."""
+
+    def __init__(self, scheduler: EngineScheduler) -> None:
+        self.scheduler = scheduler
+        self.lock = asyncio.Lock()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        async with self.lock:
+            return await self.scheduler.run(work, urgent=True)
+
+
+class PlayLoop:
+    """Runs while the status is "running"; `status` and `message` are the run's, for frames."""
+
+    def __init__(
+        self,
+        session_id: str,
+        engine: TrainingSession,
+        settings: Settings,
+        engine_lock: EngineLock,
+        playing: PlayingSessions,
+        pages: Pages,
+        surfaces: SurfaceRunner,
+        backprop: BackpropChannel,
+    ) -> None:
+        self.session_id = session_id
+        self.engine = engine
+        self.settings = settings
+        self.status: RunStatus = "idle"
+        self.message: str | None = None
+        self.builder = FrameBuilder(engine, settings, playing)
+        self._engine_lock = engine_lock
+        self._scheduler = engine_lock.scheduler
+        self._playing = playing
+        self._pages = pages
+        self._surfaces = surfaces
+        self._backprop = backprop
+        self._task: asyncio.Task[None] | None = None
+        self._steps_per_second = 0.0
+        # When this session's next frame is due, while it has a worker to itself: bursts end
+        # on a fixed beat, so a late frame makes the next burst shorter instead of drifting.
+        self._frame_due: float | None = None
+        # Set while a command waits: the running burst ends at its next step, so a change
+        # shows up in the very next frame instead of after a whole burst.
+        self._interrupt = threading.Event()
+        self._quick_burst = False
+        # The loop's burst while it waits for a worker: a command moves it forward.
+        self._waiting_burst: Job[StepFrame | None] | None = None
+
+    # ---- on the event loop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.status = "running"
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name=f"play-{self.session_id}")
+
+    async def stop(self, status: RunStatus) -> None:
+        if self.status != "diverged" or status == "idle":
+            self.status = status
+        task, self._task = self._task, None
+        if task is not None:
+            # The loop ends after its current burst (cut short); waiting keeps commands ordered.
+            self._cut_burst_short()
+            await asyncio.wait({task})
+            self._interrupt.clear()
+
+    def publish(self, frame: StepFrame) -> None:
+        self._pages.offer(frame)
+        self._surfaces.on_frame(frame.step)
+
+    async def command(self, work: Callable[[], T]) -> T:
+        """A user's change: cut the running burst short, apply, then train a short burst so
+        the first frame computed with the change arrives within a few milliseconds."""
+        self._cut_burst_short()
+
+        def apply() -> T:
+            self._interrupt.clear()
+            return work()
+
+        try:
+            return await self._engine_lock.run(apply)
+        finally:
+            self._quick_burst = True
+
+    async def _loop(self) -> None:
+        interval = self.settings.frame_interval_seconds
+        self._playing.join(self.session_id)
+        try:
+            while self.status == "running":
+                frame = await self._play_burst(interval)
+                if frame is not None:
+                    self.publish(frame)
+        except Exception:
+            log.exception("training loop of session %s failed", self.session_id)
+            self.status = "paused"
+            self.message = "training stopped on an internal error; press Play to try again"
+            self._pages.broadcast_error(None, self.message)
+        finally:
+            self._playing.leave(self.session_id)
+
+    async def _play_burst(self, interval: float) -> StepFrame | None:
+        """One burst of the play loop and its frame: in its turn in the round, or, right after
+        a change, short and at once: its frame is the first one computed with the change."""
+        async with self._engine_lock.lock:
+            # Decided holding the lock, so a change applied while this waited for it counts.
+            quick, self._quick_burst = self._quick_burst, False
+            seconds = MIN_BURST_SECONDS
+            if quick:
+                self._frame_due = None  # the change's frame starts a new beat
+            elif self._playing.worker_each():
+                seconds = self._on_the_beat(interval)
+            else:
+                self._frame_due = None
+                seconds = self._playing.burst_seconds(interval)
+            # Pages that stopped reading would only have an unread frame replaced: train on
+            # without building one, and leave the time to sessions someone watches.
+            if self._pages.all_stalled(time.monotonic()):
+                burst: Callable[[], StepFrame | None] = functools.partial(
+                    self._burst_unwatched, seconds
+                )
+            else:
+                burst = functools.partial(self.burst_frame, MAX_STEPS_PER_BURST, seconds)
+            job = self._scheduler.submit(
+                burst, urgent=quick, turn=self._playing.turn(self.session_id)
+            )
+            self._waiting_burst = job
+            try:
+                return await asyncio.wrap_future(job.future)
+            finally:
+                self._waiting_burst = None
+
+    def _on_the_beat(self, interval: float) -> float:
+        """Training seconds of a burst whose frame should be out at the next beat."""
+        now = time.perf_counter()
+        due = now + interval if self._frame_due is None else self._frame_due + interval
+        if due - now < MIN_BURST_SECONDS + self._playing.frame_seconds:
+            due = now + interval  # fallen behind (a slow frame, a busy core): a new beat
+        self._frame_due = due
+        return max(FLOOR_BURST_SECONDS, due - now - self._playing.frame_seconds)
+
+    def _cut_burst_short(self) -> None:
+        """The running burst ends at its next step; a waiting one runs at once (for one step)."""
+        self._interrupt.set()
+        if self._waiting_burst is not None:
+            self._scheduler.promote(self._waiting_burst)
+
+    # ---- on the worker thread, holding the engine lock --------------------------------------
+
+    def frame(self, evaluation: Evaluation | None = None) -> StepFrame:
+        """The frame of the engine as it is, which every page will see: so it is also a point
+        of the optimizer's path on the loss surface, and brings the phase state up to date."""
+        frame = self.builder.build(self.status, self.message, self._steps_per_second, evaluation)
+        self._surfaces.record(frame.train_loss)
+        frame.phase = self._backprop.refresh(running=self.status == "running")
+        return frame
+
+    def frame_unless_running(self) -> StepFrame | None:
+        """After a change: playing, the next burst's frame shows it (one frame, not two)."""
+        return None if self.status == "running" else self.frame()
+
+    def burst_frame(self, max_steps: int, seconds: float | None = None) -> StepFrame:
+        """Train for `seconds` (a play loop's burst) or `max_steps`, then build the frame."""
+        started = time.perf_counter()
+        deadline = None if seconds is None else started + seconds
+        result = self._train(max_steps, started, deadline)
+        frame = self.frame(result.evaluation)
+        built_at = time.perf_counter()
+        if deadline is not None and not self._interrupt.is_set():
+            # What this frame cost besides training: bursts are shortened by it.
+            self._playing.measured(max(0.0, built_at - deadline))
+        self._playing.charge(self.session_id, built_at - started)
+        return frame
+
+    def _burst_unwatched(self, seconds: float) -> StepFrame | None:
+        """A burst for pages that stopped reading: a frame only if the run diverged, and the
+        time charged UNWATCHED_CHARGE_FACTOR times, so sessions someone watches go first."""
+        started = time.perf_counter()
+        result = self._train(MAX_STEPS_PER_BURST, started, started + seconds)
+        used = time.perf_counter() - started
+        self._playing.charge(self.session_id, used * UNWATCHED_CHARGE_FACTOR)
+        return self.frame(result.evaluation) if result.divergence is not None else None
+
+    def _train(self, max_steps: int, started: float, deadline: float | None) -> BurstResult:
+        """One burst of the engine; the speed it went at, and a divergence told in words."""
+        result = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
+        elapsed = time.perf_counter() - started
+        if result.steps and elapsed > 0:
+            self._steps_per_second = result.steps / elapsed
+        if result.divergence is not None:
+            d = result.divergence
+            self.status = "diverged"
+            restored = (
+                f" The parameters of step {d.restored_step} were kept."
+                if d.restored_step != d.step
+                else ""
+            )
+            self.message = (
+                f"Diverged at step {d.step}: {d.reason} with learning rate "
+                f"{self.engine.config.training.learning_rate:g}.{restored} "
+                "Lower the learning rate and press Play."
+            )
+        return result
