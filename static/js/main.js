@@ -6,8 +6,8 @@ import { applyMessage, Effect } from "./reducer.js";
 import { createCommands } from "./commands.js";
 import { bindControls, syncControls } from "./controls.js";
 import { createSampleFollowing } from "./sampleFollowing.js";
+import { renderCounters, renderStatus } from "./statusBar.js";
 import { createBoundaryView } from "./views/boundary.js";
-import { formatNumber } from "./views/colors.js";
 import { createLossChart } from "./views/lossChart.js";
 import { createLandscapeView } from "./views/landscape.js";
 import { createRaceView } from "./views/race.js";
@@ -223,8 +223,10 @@ function render() {
   const drawnStep = store.frame?.step;
   const frame = store.frame;
   const followed = sample.state.open ? sample.state.reply : null;
-  if (frame) renderCounters(frame);
-  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: followed });
+  // The server's clipping norm says whether the gradients on show were clipped.
+  const gradClipNorm = store.confirmedConfig?.training.grad_clip_norm ?? 0;
+  if (frame) renderCounters(frame, gradClipNorm);
+  network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: followed, gradClipNorm });
   landscape.update({ frame, surface: store.surface, race: store.race });
   raceView.update({ race: store.race });
   const followedPoint = sample.state.open ? store.data?.train[sample.state.index] || null : null;
@@ -242,7 +244,13 @@ function render() {
     lossChart.update({ lossHistory: store.lossHistory, runs: overlays });
     learningRateChart.update({ lossHistory: store.lossHistory });
   }
-  renderStatus(frame);
+  if (ui.errorUntil <= performance.now()) ui.errorUntil = 0;
+  renderStatus(frame, {
+    connected: store.connected,
+    connection: ui.connection,
+    notice: ui.notice,
+    error: ui.errorUntil ? ui.errorText : "",
+  });
   renderToolkit(frame);
   layerPanel.update({ frame, model: store.config.model });
   phaseView.update({ frame, training: store.config.training });
@@ -252,15 +260,6 @@ function render() {
   recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
 }
 
-function renderCounters(frame) {
-  $("step-count").textContent = String(frame.step);
-  $("epoch-count").textContent = frame.epoch.toFixed(1);
-  $("train-loss").textContent = formatNumber(frame.train_loss);
-  $("test-loss").textContent = formatNumber(frame.test_loss);
-  $("accuracy").textContent = frame.test_accuracy === null ? "—" : `${(frame.test_accuracy * 100).toFixed(1)}% test, ${(frame.train_accuracy * 100).toFixed(1)}% training`;
-  $("speed").textContent = frame.status === "running" ? `${Math.round(frame.steps_per_second)} steps/s` : "";
-}
-
 // Per drawn frame: JSON parse + every view's drawing, for `make bench` (browser_frame_ms_p95).
 function recordTiming(timing, step, drawMs) {
   if (step === undefined || step === timing.lastStep) return;
@@ -268,19 +267,6 @@ function recordTiming(timing, step, drawMs) {
   timing.frames.push({ at: performance.now(), step, ms: drawMs + timing.pendingParseMs });
   timing.pendingParseMs = 0;
   if (timing.frames.length > 2000) timing.frames.splice(0, 1000);
-}
-
-function renderStatus(frame) {
-  const word = !store.connected ? "disconnected" : frame ? frame.status : "connecting";
-  $("status-word").textContent = word;
-  $("status").dataset.state = word;
-  let message = frame?.message || "";
-  if (ui.notice) message = ui.notice;
-  if (!store.connected) message = ui.connection;
-  if (ui.errorUntil > performance.now()) message = `error: ${ui.errorText}`;
-  else ui.errorUntil = 0;
-  $("status-message").textContent = message;
-  document.body.classList.toggle("running", frame?.status === "running");
 }
 
 // ---- the page's own switches, lessons, classroom mode, shortcuts, exports --------------------
