@@ -5,7 +5,7 @@ import { element } from "./dom.js";
 import { drawRacePaths } from "./race.js";
 import { contourSegments, displayRange, displayValue } from "./landscapeContours.js";
 
-export const MAP_SIZE = 300;
+const MAP_SIZE = 300;
 const LINE_WIDTH = 300;
 const LINE_HEIGHT = 110;
 
