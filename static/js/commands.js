@@ -8,7 +8,9 @@ import { withLiveChanges, withSectionChanges } from "./store.js";
 const REQUEST_ID_LIMIT = 2 ** 31;
 
 export function createCommands({ socket, store, onConfigChange }) {
-  let lastRequestId = 0;
+  // Every page of a session hears every answer with the requester's id: each page counts from
+  // its own random start, so one page's ids are not mistaken for another's.
+  let lastRequestId = Math.floor(Math.random() * (REQUEST_ID_LIMIT / 2));
 
   function nextRequestId() {
     lastRequestId = (lastRequestId % (REQUEST_ID_LIMIT - 1)) + 1;

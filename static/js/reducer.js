@@ -36,11 +36,12 @@ const HANDLERS = {
     ];
     if (restarted) effects.push({ kind: Effect.SHOW_ERROR, text: RESTARTED });
     // A new connection: requests sent on the old one will never be answered.
-    return { state: { ...state, ...confirmed(message.config), sessionId: message.session_id, pendingRequests: [] }, effects };
+    const next = { ...state, ...confirmed(message.config), sessionId: message.session_id, pendingRequests: [], skipZeroGrad: null };
+    return { state: next, effects };
   },
 
   [ServerMessage.SETTINGS]: (state, message) => {
-    const pendingRequests = state.pendingRequests.filter((id) => id !== message.request_id);
+    const pendingRequests = settled(state.pendingRequests, message.request_id);
     const next = { ...state, pendingRequests, confirmedConfig: cloneConfig(message.config), skipZeroGrad: message.skip_zero_grad };
     // While other changes of this page are still on their way, their controls stay as moved;
     // the answer to the last one brings the server's whole config.
@@ -64,7 +65,7 @@ const HANDLERS = {
       // The server changed nothing: back to what it last confirmed.
       next = {
         ...state,
-        pendingRequests: state.pendingRequests.filter((id) => id !== message.request_id),
+        pendingRequests: settled(state.pendingRequests, message.request_id),
         config: cloneConfig(state.confirmedConfig ?? state.config),
       };
       effects.push({ kind: Effect.SYNC_CONTROLS });
@@ -105,6 +106,14 @@ const HANDLERS = {
   [ServerMessage.INSPECTION]: (state, message) => ({ state, effects: [{ kind: Effect.INSPECTION, inspection: message }] }),
   [ServerMessage.SHUTDOWN]: (state, message) => ({ state, effects: [{ kind: Effect.NOTICE, text: message.message }] }),
 };
+
+// The requests still waiting once `requestId` is answered. The server answers a connection's
+// requests in order, so an earlier one still waiting was dropped unanswered (too many messages
+// a second): it is settled too, or it would hold the controls forever. Every page of a session
+// hears each answer: another page's id (or none) settles none of this page's requests.
+function settled(pending, requestId) {
+  return pending.includes(requestId) ? pending.filter((id) => id > requestId) : pending;
+}
 
 // The server's config, as both the confirmed one and the one shown.
 function confirmed(config) {

@@ -81,6 +81,31 @@ test("while another change is on its way, an answer confirms without moving the 
   assert.deepEqual(refused.state.config, first);
 });
 
+test("an answer also settles the earlier requests the server dropped unanswered", () => {
+  // The server answers one connection's requests in order: an earlier id still waiting was
+  // dropped (too many messages a second), and must not hold the controls forever.
+  const waiting = sent(sent(connected(), 1, { learning_rate: 0.1 }), 2, { learning_rate: 0.3 });
+  const server = withLiveChanges(cloneConfig(DEFAULT_CONFIG), { learning_rate: 0.3 });
+  const { state } = applyMessage(waiting, { type: "settings", config: server, skip_zero_grad: false, request_id: 2 });
+  assert.deepEqual(state.pendingRequests, []);
+  assert.equal(state.config.training.learning_rate, 0.3);
+});
+
+test("another page's answer settles none of this page's requests", () => {
+  const waiting = sent(connected(), 40, { learning_rate: 0.1 });
+  const other = withLiveChanges(cloneConfig(DEFAULT_CONFIG), { batch_size: 20 });
+  const { state, effects } = applyMessage(waiting, { type: "settings", config: other, skip_zero_grad: false, request_id: 900 });
+  assert.deepEqual(state.pendingRequests, [40]);
+  assert.equal(state.config.training.learning_rate, 0.1, "this page's change still shows until answered");
+  assert.deepEqual(state.confirmedConfig, other);
+  assert.deepEqual(effects, []);
+});
+
+test("a session forgets the phase option of the connection before", () => {
+  const { state } = applyMessage({ ...connected(), skipZeroGrad: true }, { type: "session", session_id: "s1", resumed: true, config: cloneConfig(DEFAULT_CONFIG) });
+  assert.equal(state.skipZeroGrad, null);
+});
+
 test("an answer that matches the page's guess leaves the controls alone", () => {
   const waiting = sent(connected(), 3, { learning_rate: 0.1 });
   const server = withLiveChanges(cloneConfig(DEFAULT_CONFIG), { learning_rate: 0.1 });
