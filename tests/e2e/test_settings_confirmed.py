@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from .page_helpers import store_value
+from .page_helpers import READY, store_value
 
 
 def server_config(page: Page) -> object:
@@ -56,3 +56,31 @@ def test_an_accepted_change_is_kept_with_the_servers_config(lab: Page) -> None:
     hash_ = lab.evaluate("location.hash")
     assert "optimizer=adam" in hash_ and "batchSize=30" in hash_
 
+
+
+def test_a_rebuild_the_server_refuses_rolls_the_data_controls_back(lab: Page) -> None:
+    before = server_config(lab)
+    lab.evaluate("() => window.backpropLab.commands.configureData({ dataset: 'xor', n_points: 3 })")
+    expect(lab.locator("#status-message")).to_contain_text("n_points")
+    assert server_config(lab) == before
+    assert store_value(lab, "store.config") == before
+    expect(lab.get_by_test_id("dataset")).to_have_value("circle")
+    expect(lab.get_by_test_id("n-points")).to_have_value("500")
+    hash_ = lab.evaluate("location.hash")
+    assert "dataset=circle" in hash_ and "points=500" in hash_
+
+
+def test_another_page_of_the_same_run_follows_an_accepted_change(lab: Page) -> None:
+    session_id = store_value(lab, "store.sessionId")
+    other = lab.context.new_page()
+    other.add_init_script(f"sessionStorage.setItem('backprop-lab-session', {session_id!r})")
+    other.goto("/")
+    other.wait_for_function(READY)
+    assert store_value(other, "store.sessionId") == session_id
+    lab.get_by_test_id("learning-rate").select_option("0.3")
+    other.wait_for_function("() => window.backpropLab.store.config.training.learning_rate === 0.3")
+    expect(other.get_by_test_id("learning-rate")).to_have_value("0.3")
+    assert "learningRate=0.3" in other.evaluate("location.hash")
+    # The same answer settled the first page's own request.
+    lab.wait_for_function("() => window.backpropLab.store.pendingRequests.length === 0")
+    other.close()
