@@ -27,6 +27,7 @@ export const ServerMessage = Object.freeze({
   REWOUND: "rewound",
   SAMPLE: "sample",
   RACE: "race",
+  SETTINGS: "settings",
 });
 
 export const ControlAction = Object.freeze({

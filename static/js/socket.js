@@ -1,4 +1,5 @@
 // The websocket: connect, reconnect with backoff, resume the session, send commands.
+import { decodeFloat32 } from "./base64.js";
 import { ClientMessage, ServerMessage } from "./protocol.js";
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
@@ -55,8 +56,7 @@ export function createSocket({ onMessage, onConnection, hello }) {
 // A frame's layers carry float32 arrays as base64 (app/protocol.py LayerState): decoded once
 // here into the weights[out][in] / biases[out] arrays every view reads, non-finite as null.
 function decodeFloats(base64) {
-  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-  return Array.from(new Float32Array(bytes.buffer), (v) => (Number.isFinite(v) ? v : null));
+  return Array.from(decodeFloat32(base64), (v) => (Number.isFinite(v) ? v : null));
 }
 
 function decodeMatrix(base64, [rows, columns]) {

@@ -89,6 +89,15 @@ export function cloneConfig(config) {
   return JSON.parse(JSON.stringify(config));
 }
 
+// Whether two configs (or any JSON values) hold the same settings, whatever their keys' order.
+export function sameSettings(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameSettings(a[k], b[k]));
+}
+
 export function configFromHash(hash) {
   const config = cloneConfig(DEFAULT_CONFIG);
   const params = new URLSearchParams(hash.replace(/^#/, ""));
@@ -121,10 +130,33 @@ export function hashFromConfig(config) {
   return "#" + params.toString();
 }
 
+// The model's live knobs are sent with `set` but kept in the model's section of the config (and
+// of the URL); choosing one activation for all layers drops the per-layer choice.
+const LIVE_MODEL_FIELDS = ["activation", "layer_activations", "frozen_layers"];
+
+export function withLiveChanges(config, changes) {
+  const next = cloneConfig(config);
+  for (const [field, value] of Object.entries(changes)) {
+    if (LIVE_MODEL_FIELDS.includes(field)) next.model[field] = value;
+    else next.training[field] = value;
+  }
+  if ("activation" in changes) next.model.layer_activations = null;
+  return next;
+}
+
+// A rebuild's section (`data` or `model`) with some of its fields changed.
+export function withSectionChanges(config, section, changes) {
+  return { ...cloneConfig(config), [section]: { ...config[section], ...cloneConfig(changes) } };
+}
+
 export function createStore(limits) {
   return {
     limits,
     config: configFromHash(location.hash),
+    confirmedConfig: null, // the last config the server confirmed (`session`, `settings`, `rewound`)
+    skipZeroGrad: null,    // the server's phase option (gradients accumulate), once it said
+    pendingRequests: [],   // request ids of `set`/`configure` sent and not answered yet
+    surfaceRequestedAt: -1, // the frame step at which a new surface was last asked for
     sessionId: sessionStorage.getItem("backprop-lab-session"),
     connected: false,
     data: null,          // the latest `data` message: points

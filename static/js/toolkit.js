@@ -1,4 +1,4 @@
-// The training toolkit's controls (issue 3): optimizer knobs, LR schedule, regularisation,
+// The training toolkit's controls: optimizer knobs, LR schedule, regularisation,
 // input features and initialisation. Live knobs send `set`; features and init rebuild (`configure`).
 import { FEATURES } from "./store.js";
 import { formatRate } from "./views/learningRateChart.js";
@@ -37,12 +37,10 @@ function readValue(el) {
   return n;
 }
 
-export function bindToolkit({ setLive, configureModel, getConfig }) {
+// Each change goes out as a command, which shows the moved config (and the knobs it reveals).
+export function bindToolkit({ setLive, configureModel }) {
   for (const [id, field] of Object.entries(LIVE_KNOBS)) {
-    $(id).addEventListener("change", (e) => {
-      setLive({ [field]: readValue(e.target) });
-      syncToolkit(getConfig());
-    });
+    $(id).addEventListener("change", (e) => setLive({ [field]: readValue(e.target) }));
   }
   for (const box of document.querySelectorAll("[data-feature]")) {
     box.addEventListener("change", () => {

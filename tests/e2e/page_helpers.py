@@ -1,4 +1,4 @@
-"""Opening the page on a given link and screen size, for the classroom-readiness tests (issue 9).
+"""Opening the page on a given link and screen size, for the classroom-readiness tests.
 
 The `lab` fixture always opens "/" at 1400×900; these tests need a fresh page on a link with a
 hash (a new context has no stored session, so the hash, not a resumed run, sets the state).

@@ -48,7 +48,7 @@ def test_gradients_reach_the_output_layer_first_and_skip_shows_them_all(lab: Pag
     assert last_at is not None and first_at - last_at > 2000, "slow: 1.5 s per layer"
     expect(graph.locator(".gradient-pending")).to_have_count(0)
     graph.locator(".neuron[data-layer='1']").first.hover()
-    expect(lab.locator("#tooltip")).to_contain_text("batch mean ∂L/∂z")
+    expect(lab.locator("#tooltip")).to_contain_text("mean over the batch of ∂L/∂zₙ (= ∂L/∂b ÷ N)")
 
     # The next backward, skipped: every layer at once, long before slow would get there.
     lab.get_by_test_id("step-phase").click()

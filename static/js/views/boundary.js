@@ -31,7 +31,7 @@ export function createBoundaryView(root) {
     }
   }
 
-  // The training point followed by hand (issue 4): a ring that reads on any colour.
+  // The training point followed by hand: a ring that reads on any colour.
   function ringPoint(p, extent) {
     const [px, py] = toPixel(extent, p.x1, p.x2);
     for (const [width, colour] of [[4, "#fff"], [2, "#000"]]) {

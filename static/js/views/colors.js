@@ -1,4 +1,6 @@
 // Playground's diverging scale: orange (−1 / class 0) → light grey (0) → blue (+1 / class 1).
+import { decodeBase64 } from "../base64.js";
+
 export const ORANGE = [245, 147, 34];
 export const GREY = [232, 234, 235];
 export const BLUE = [8, 119, 189];
@@ -19,13 +21,6 @@ export const DIVERGING_LUT = (() => {
   }
   return lut;
 })();
-
-export function decodeBase64(text) {
-  const raw = atob(text);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes;
-}
 
 // A heat map is drawn once into a small canvas of its own resolution, then scaled by the
 // browser: cheap enough to redraw every neuron's map on every frame.

@@ -31,7 +31,7 @@ export function createGradientHealthView(root) {
   flags.dataset.testid = "health-flags";
   root.append(select, canvas, legend, units, flags);
   const ctx = canvas.getContext("2d");
-  let last = { lossHistory: [], health: null, healthVersion: null };
+  const last = { lossHistory: [], health: null, healthVersion: null };
 
   function draw() {
     const key = select.value;

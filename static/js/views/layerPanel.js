@@ -1,4 +1,6 @@
 // One row per nn.Linear layer: its activation (hidden layers), a freeze box, the PReLU slope.
+// The choices show the page's model config (moved by the hand, rolled back if the server
+// refuses); the slopes and the output activation show the latest frame.
 import { formatNumber } from "./colors.js";
 
 const ACTIVATION_LABELS = {
@@ -10,6 +12,7 @@ export function createLayerPanel(root, { onActivations, onFrozen }) {
   let shape = "";
   let rows = [];
   let latest = null;
+  let latestModel = null;
 
   function build(frame) {
     root.replaceChildren();
@@ -57,17 +60,18 @@ export function createLayerPanel(root, { onActivations, onFrozen }) {
   }
 
   return {
-    update({ frame }) {
-      if (!frame || frame === latest) return;
+    update({ frame, model }) {
+      if (!frame || (frame === latest && model === latestModel)) return;
       latest = frame;
+      latestModel = model;
       const key = frame.layers.map((l) => l.biases.length).join(",");
       if (key !== shape) {
         shape = key;
         build(frame);
       }
       rows.forEach((r, i) => {
-        if (r.select && document.activeElement !== r.select) r.select.value = frame.activations[i];
-        r.box.checked = frame.frozen_layers.includes(i);
+        if (r.select) r.select.value = model.layer_activations?.[i] ?? model.activation;
+        r.box.checked = model.frozen_layers.includes(i);
         r.row.classList.toggle("frozen", r.box.checked);
         const a = frame.prelu_slopes[i];
         r.slope.textContent = a === null || a === undefined ? "" : `slope a = ${formatNumber(a, 4)}`;

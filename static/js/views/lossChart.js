@@ -20,7 +20,7 @@ export function createLossChart(root) {
   const logToggle = document.createElement("label");
   logToggle.className = "inline";
   logToggle.innerHTML = '<input type="checkbox" data-testid="loss-log-scale"> log scale';
-  // Other runs (branches) overlaid as dashed training-loss curves, named below (issue 6).
+  // Other runs (branches) overlaid as dashed training-loss curves, named below.
   const overlayLegend = document.createElement("div");
   overlayLegend.className = "chart-readout";
   overlayLegend.dataset.testid = "loss-overlays";

@@ -1,6 +1,7 @@
 // The network graph: neurons show their output over the input plane; edges are coloured by the
 // sign of the weight (or of its gradient) and sized by its magnitude; biases are small squares.
 import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE, formatNumber } from "./colors.js";
+import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, weightGradientName } from "./gradientNames.js";
 
 const NODE = 40;
 const GAP = 12;
@@ -38,6 +39,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   let nodes = [];   // [layer][neuron] → {el, heat, bias, x, y}
   let edges = [];   // flat: {path, layer, out, in}
   let latest = null;
+  let clipNorm = 0; // the server's gradient clipping norm: says whether ∂L/∂w on show is clipped
   let latestSample = null; // one sample by hand: its z, a and gradients per neuron
   let features = ["x1", "x2"];
   // The backward phase's animation: gradients reach the layers from the output back. `stage` k
@@ -174,7 +176,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     if (!layer) return;
     const w = layer.weights[edge.out][edge.in];
     const g = layer.weight_grads ? layer.weight_grads[edge.out][edge.in] : null;
-    tooltip.textContent = `layers[${edge.layer}].weight[${edge.out}][${edge.in}] = ${formatNumber(w, 4)}  ·  ∂L/∂w = ${formatNumber(g, 4)}`;
+    tooltip.textContent = `layers[${edge.layer}].weight[${edge.out}][${edge.in}] = ${formatNumber(w, 4)}  ·  ${weightGradientName(latest, clipNorm)} = ${formatNumber(g, 4)}`;
     const update = latest.phase?.updates?.[edge.layer];
     if (update) {
       const before = update.weights_before[edge.out][edge.in];
@@ -190,11 +192,11 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       const b = state.biases[i];
       const g = state.bias_grads ? state.bias_grads[i] : null;
       const activation = layer - 1 < latest.activations.length ? latest.activations[layer - 1] : "sigmoid (output)";
-      tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ∂L/∂b ${formatNumber(g, 4)}`;
+      tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ${weightGradientName(latest, clipNorm, "∂L/∂b")} ${formatNumber(g, 4)}`;
       const activity = latest.phase?.activity?.[layer - 1];
       if (activity) tooltip.textContent += ` · batch mean z = ${formatNumber(activity.pre_activations[i], 4)}, a = ${formatNumber(activity.activations[i], 4)}`;
       const dz = latest.phase?.pre_activation_grads?.[layer - 1];
-      if (dz) tooltip.textContent += ` · batch mean ∂L/∂z = ${formatNumber(dz[i], 4)}`;
+      if (dz) tooltip.textContent += ` · ${NEURON_GRADIENT_NAME} = ${formatNumber(dz[i], 4)}`;
       const traced = latestSample?.layers[layer - 1];
       if (traced) tooltip.textContent += ` · point #${latestSample.index}: z = ${formatNumber(traced.pre_activations[i], 4)}, a = ${formatNumber(traced.activations[i], 4)}, ∂L/∂z = ${formatNumber(traced.pre_activation_grads[i], 4)}, ∂L/∂a = ${formatNumber(traced.activation_grads[i], 4)}`;
       const rect = el.getBoundingClientRect();
@@ -210,7 +212,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     onHoverNeuron(null);
   }
 
-  // The optimizer's own state for this weight (issue 6): why it moves as it does.
+  // The optimizer's own state for this weight: why it moves as it does.
   function optimizerStateText(state, edge) {
     if (!state) return "";
     const at = (m) => (m ? m[edge.out][edge.in] : null);
@@ -223,7 +225,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   }
 
   // Which layers the backward animation has reached: edges and neurons not yet reached are
-  // greyed (class gradient-pending); a reached neuron's label shows its batch-mean ∂L/∂z.
+  // greyed (class gradient-pending); a reached neuron's label shows its batch mean of ∂L/∂zₙ.
   function applyReveal() {
     if (!latest) return;
     const count = latest.layers.length;
@@ -232,7 +234,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     nodes.slice(1).forEach((column, linear) => column.forEach((node) => {
       node.el.classList.toggle("gradient-pending", pending(linear));
       const showGrad = node.dz !== null && node.dz !== undefined && !pending(linear);
-      node.value.textContent = showGrad ? `∂z ${formatNumber(node.dz, 2)}` : node.baseText || "";
+      node.value.textContent = showGrad ? `${NEURON_GRADIENT_SHORT} ${formatNumber(node.dz, 2)}` : node.baseText || "";
+      node.value.title = showGrad ? NEURON_GRADIENT_NAME : "";
       node.value.classList.toggle("gradient", showGrad);
     }));
     const animating = reveal.key !== null && reveal.stage < count;
@@ -263,7 +266,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   }
 
   return {
-    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights", sample = null }) {
+    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights", sample = null, gradClipNorm = 0 }) {
+      clipNorm = gradClipNorm;
       if (!frame) return;
       latest = frame;
       // A sample from another topology (the reply predates a model change) is not drawn.
@@ -328,7 +332,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
           node.baseText = traced
             ? `${formatNumber(traced.activations[i], 2)} | ${formatNumber(traced.activation_grads[i], 2)}`
             : activity ? formatNumber(activity.activations[i], 2) : "";
-          // After backward: this neuron's batch-mean ∂L/∂z (a traced sample's pair wins).
+          // After backward: this neuron's batch mean of ∂L/∂zₙ (a traced sample's pair wins).
           node.dz = !traced && phase?.done === "backward" ? (phase.pre_activation_grads?.[layer]?.[i] ?? null) : null;
         });
       });

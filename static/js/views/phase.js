@@ -52,7 +52,8 @@ export function createPhaseView(root, { phaseName }) {
         break;
       case "backward": {
         const g = largest(frame.layers.map((l) => l.weight_grads));
-        summary.textContent = `loss.backward() filled every .grad: edges now show ∂L/∂w (blue +, orange −). Largest |∂L/∂w| = ${formatNumber(g.value, 4)} at ${where(g)}.`;
+        const clipping = training?.grad_clip_norm ? " Raw: clipping comes next, just before optimizer.step()." : "";
+        summary.textContent = `loss.backward() filled every .grad: edges now show ∂L/∂w (blue +, orange −). Largest |∂L/∂w| = ${formatNumber(g.value, 4)} at ${where(g)}.${clipping}`;
         frame.layers.forEach((l, i) => {
           if (!l.weight_grads) return;
           const norm = Math.hypot(...l.weight_grads.flat());

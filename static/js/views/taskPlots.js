@@ -1,5 +1,6 @@
 // Pictures for tasks beyond binary classification: class colours, multi-class maps, a 1-D curve.
-import { BLUE, CSS_BLUE, CSS_ORANGE, decodeBase64, ORANGE } from "./colors.js";
+import { decodeBase64 } from "../base64.js";
+import { BLUE, CSS_BLUE, CSS_ORANGE, ORANGE } from "./colors.js";
 
 const CLASS_RGB = [ORANGE, BLUE, [46, 160, 67]];
 const CSS_CLASSES = [CSS_ORANGE, CSS_BLUE, "#2ea043"];
