@@ -12,6 +12,8 @@ from app.training.model import ActivationName
 
 from .page_helpers import store_value
 
+ALL_GRADIENTS = "store.frame.layers.flatMap((l) => [...l.weight_grads.flat(), ...l.bias_grads])"
+
 
 def phase_to(page: Page, names: tuple[str, ...]) -> None:
     for name in names:
@@ -24,7 +26,9 @@ def test_the_toolbar_offers_every_activation_the_server_supports(lab: Page) -> N
     offered = menu.locator("option").evaluate_all("(options) => options.map((o) => o.value)")
     assert offered == list(get_args(ActivationName))
     menu.select_option("gelu")
-    lab.wait_for_function("() => window.backpropLab.store.frame.activations.every((a) => a === 'gelu')")
+    lab.wait_for_function(
+        "() => window.backpropLab.store.frame.activations.every((a) => a === 'gelu')"
+    )
 
 
 def test_the_neurons_gradient_is_the_batch_mean_of_dl_dz_which_is_dl_db_over_n(lab: Page) -> None:
@@ -49,7 +53,9 @@ def test_after_a_step_with_clipping_the_edges_say_clipped_and_backward_says_raw(
     clip = lab.get_by_test_id("grad-clip-norm")
     clip.fill("0.01")
     clip.dispatch_event("change")
-    lab.wait_for_function("() => window.backpropLab.store.confirmedConfig.training.grad_clip_norm === 0.01")
+    lab.wait_for_function(
+        "() => window.backpropLab.store.confirmedConfig.training.grad_clip_norm === 0.01"
+    )
     lab.get_by_test_id("show-gradients").check()
     lab.get_by_test_id("step").click()
     expect(lab.get_by_test_id("step-count")).to_have_text("1")
@@ -58,12 +64,12 @@ def test_after_a_step_with_clipping_the_edges_say_clipped_and_backward_says_raw(
     lab.get_by_test_id("network-graph").locator("path.edge").first.hover(force=True)
     expect(lab.locator("#tooltip")).to_contain_text("∂L/∂w clipped")
     # The edges do show the clipped gradient: its global norm is the clipping norm.
-    grads = store_value(lab, "store.frame.layers.flatMap((l) => [...l.weight_grads.flat(), ...l.bias_grads])")
+    grads = store_value(lab, ALL_GRADIENTS)
     assert math.isclose(math.hypot(*grads), 0.01, rel_tol=1e-3)
     assert store_value(lab, "store.frame.grad_norm") > 0.01
 
     phase_to(lab, ("zero_grad", "forward", "loss", "backward"))
     expect(name).to_have_text("∂L/∂w raw (before clipping)")
     expect(lab.get_by_test_id("phase-details")).to_contain_text("Raw: clipping comes next")
-    raw = store_value(lab, "store.frame.layers.flatMap((l) => [...l.weight_grads.flat(), ...l.bias_grads])")
+    raw = store_value(lab, ALL_GRADIENTS)
     assert math.hypot(*raw) > 0.01

@@ -19,7 +19,8 @@ def test_a_refused_combined_change_rolls_the_controls_and_the_url_back(lab: Page
     assert before["training"]["learning_rate"] == 0.03
     # Valid on its own, the learning rate comes with a freeze the server refuses (all layers).
     lab.evaluate(
-        "() => window.backpropLab.commands.setLive({ learning_rate: 0.5, frozen_layers: [0, 1, 2] })"
+        "() => window.backpropLab.commands.setLive({"
+        " learning_rate: 0.5, frozen_layers: [0, 1, 2] })"
     )
     expect(lab.locator("#status-message")).to_contain_text("at least one layer")
     assert server_config(lab) == before
@@ -55,7 +56,6 @@ def test_an_accepted_change_is_kept_with_the_servers_config(lab: Page) -> None:
     assert store_value(lab, "store.config") == config
     hash_ = lab.evaluate("location.hash")
     assert "optimizer=adam" in hash_ and "batchSize=30" in hash_
-
 
 
 def test_a_rebuild_the_server_refuses_rolls_the_data_controls_back(lab: Page) -> None:
