@@ -1,0 +1,271 @@
+"""A group: K runs of one shape stepped as one stacked computation, joining and leaving
+between steps with their weights, optimizer state, schedule and batch order intact.
+
+While a run is in a group its parameters are views into the group's rows (`param.data` is row
+k of the stacked tensor), so the weights anything reads — frames, neuron maps, a captured
+TrainingState (which clones them) — are always current at no cost. Gradients, optimizer state,
+schedule, sampler position and counters live in the group's tensors and are written back by
+`sync_out(session)` (a few copies per parameter): call it before reading those from a member.
+Anything that writes a member's state itself (an eager or phase step, restore, rewind, reset,
+new data) needs the run out of the group first: `leave()`, then `join()` again after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from app.training.divergence import DIVERGED_PARAMETER_MAGNITUDE
+from app.training.stacked.epochs import StackedEpochs
+from app.training.stacked.network import StackedNetwork
+from app.training.stacked.objective import data_losses, penalties
+from app.training.stacked.schedule import Schedules, write_schedule
+from app.training.stacked.settings import RunSettings, rows, run_settings
+from app.training.stacked.shape import RunShape, run_shape
+from app.training.stacked.transfer import stack_state, write_state
+from app.training.stacked.updates import RULES, SlotState, StepInputs
+from app.training.trainer import TrainingSession
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's share of a burst: its per-step losses and, if it blew up, where and why
+    (the caller rolls it back to its last TrainingState and takes it out of the group)."""
+
+    session: TrainingSession
+    losses: list[float]
+    diverged_at: int | None
+    reason: str | None
+
+
+class RunGroup:
+    def __init__(self, sessions: Sequence[TrainingSession]) -> None:
+        if not sessions:
+            raise ValueError("a group needs at least one run")
+        self.shape: RunShape = run_shape(sessions[0])
+        self.members: list[TrainingSession] = []
+        for session in sessions:
+            self._check_shape(session)
+            self.members.append(session)
+        self._build()
+
+    def _check_shape(self, session: TrainingSession) -> None:
+        shape = run_shape(session)
+        if shape != self.shape:
+            raise ValueError(f"run shape {shape} does not match the group's {self.shape}")
+        if any(s is session for s in self.members):
+            raise ValueError("the run is already in this group")
+
+    # ---- membership -------------------------------------------------------------------------
+
+    def join(self, session: TrainingSession) -> None:
+        """Take `session` in between two steps (the rows are re-stacked: O(K) copies)."""
+        self._check_shape(session)
+        self._sync_all()
+        self.members.append(session)
+        self._build()
+
+    def leave(self, session: TrainingSession) -> None:
+        """Hand `session` back whole: it carries on eagerly exactly where the group left it."""
+        index = self._index(session)
+        self._sync_all()
+        for p in session.model.parameters():
+            p.data = p.data.clone()  # its own storage again, no longer a row of ours
+        del self.members[index]
+        if self.members:
+            self._build()
+
+    def refresh(self, session: TrainingSession) -> None:
+        """Re-read a member's hyper-parameters, frozen layers and schedule after a settings
+        change that keeps its shape (learning rate, momentum, penalties, clipping, freezing).
+        A change of shape (optimizer, batch size, activations) needs leave() before it."""
+        if run_shape(session) != self.shape:
+            raise ValueError("the run's shape changed: leave() the group before such a change")
+        self._index(session)
+        self._read_schedules()
+        self._read_settings()
+
+    def _index(self, session: TrainingSession) -> int:
+        for i, member in enumerate(self.members):
+            if member is session:
+                return i
+        raise ValueError("the run is not in this group")
+
+    def _build(self) -> None:
+        """Stack every member's state into rows and point its parameters at them."""
+        sessions = self.members
+        self.network = StackedNetwork(self.shape, [s.model for s in sessions])
+        params = [list(s.model.parameters()) for s in sessions]
+        kind = self.shape.optimizer
+        self.states: list[SlotState] = [
+            stack_state(kind, [s.optimizer for s in sessions], [run[i] for run in params])
+            for i in range(len(self.network.slots))
+        ]
+        for k, run in enumerate(params):
+            for p, stacked in zip(run, self.network.tensors, strict=True):
+                p.data = stacked.data[k]
+        self.epochs = StackedEpochs(
+            [s.sampler for s in sessions],
+            [s.model.features(s.data.train_x) for s in sessions],
+            [s.data.train_y for s in sessions],
+            self.shape.batch_size,
+        )
+        self.step_count = torch.tensor([s.step_count for s in sessions])
+        self.last_loss = torch.tensor(
+            [math.nan if s.last_loss is None else s.last_loss for s in sessions]
+        )
+        self.last_grad_norm: torch.Tensor | None = None
+        self._schedulers = [s.scheduler for s in sessions]
+        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
+        self._read_settings()
+
+    def _read_schedules(self) -> None:
+        """New schedules where a member's scheduler was replaced (a new rate or schedule
+        restarts it); the others keep the position and base rate the group has advanced."""
+        sessions = self.members
+        old, kept = self.schedules, torch.tensor(
+            [s.scheduler is seen for s, seen in zip(sessions, self._schedulers, strict=True)]
+        )
+        self._schedulers = [s.scheduler for s in sessions]
+        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
+        self.schedules.position = torch.where(kept, old.position, self.schedules.position)
+        self.schedules.base = torch.where(kept, old.base, self.schedules.base)
+
+    def _read_settings(self) -> None:
+        sessions = self.members
+        self.settings: RunSettings = run_settings([s.config.training for s in sessions])
+        params = [list(s.model.parameters()) for s in sessions]
+        l1_on = self.settings.l1 > 0
+        self.has_grad = []
+        for i, slot in enumerate(self.network.slots):
+            trainable = torch.tensor([run[i].requires_grad for run in params])
+            # An unused PReLU slope still has a gradient when L1 pulls on it.
+            self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
+        self.all_rows = [bool(mask.all()) for mask in self.has_grad]
+
+    # ---- reading a member -------------------------------------------------------------------
+
+    def sync_out(self, session: TrainingSession) -> None:
+        """Write the group's view of a member into it: gradients (views of this step's rows),
+        optimizer state (copies), schedule, batch order position, step count, last loss and
+        gradient norm. Its weights are our rows already."""
+        k = self._index(session)
+        kind = self.shape.optimizer
+        for i, p in enumerate(session.model.parameters()):
+            grad = self.network.tensors[i].grad
+            if grad is not None:
+                p.grad = grad[k] if bool(self.has_grad[i][k]) else None
+            write_state(kind, self.states[i], k, session.optimizer, p)
+        write_schedule(
+            session.scheduler,
+            float(self.schedules.position[k]),
+            float(self.schedules.rates()[k]),
+        )
+        self.epochs.write_position(k)
+        session.step_count = int(self.step_count[k])
+        loss = float(self.last_loss[k])
+        session.last_loss = None if math.isnan(loss) and session.step_count == 0 else loss
+        if self.last_grad_norm is not None and self.settings.clip_norm[k] > 0:
+            session.last_grad_norm = float(self.last_grad_norm[k])
+
+    def _sync_all(self) -> None:
+        for session in self.members:
+            self.sync_out(session)
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def train_steps(self, n: int) -> list[RunResult]:
+        """`n` steps of every member; each run's steps equal its own eager train_step()s."""
+        losses = torch.empty(n, len(self.members))
+        first_bad = torch.full((len(self.members),), -1)
+        for i in range(n):
+            loss = self._step()
+            losses[i] = loss
+            bad = ~torch.isfinite(loss) & (first_bad < 0)
+            first_bad = torch.where(bad, self.step_count, first_bad)
+        if n:
+            self.last_loss = losses[-1].to(torch.float64)
+        return self._results(losses, first_bad)
+
+    def _step(self) -> torch.Tensor:
+        batch = self.epochs.next()
+        network, settings = self.network, self.settings
+        for t in network.tensors:
+            t.grad = None
+        *hidden, output = network.forward(batch.x)
+        lengths = batch.lengths.to(output.dtype)
+        loss = data_losses(self.shape.loss, output, batch.y, batch.mask, lengths)
+        absolute = network.absolute_sums() if settings.any_l1 else None
+        penalty = penalties(settings, absolute, hidden, batch.mask, lengths)
+        if penalty is not None:
+            loss = loss + penalty
+        # Each run's loss depends on its rows only: one backward gives every run its gradient.
+        loss.sum().backward()
+        grads = [t.grad for t in network.tensors]
+        assert all(g is not None for g in grads)
+        with torch.no_grad():
+            if settings.any_clip:
+                self._clip(grads)  # type: ignore[arg-type]
+            lr = self.schedules.rates()
+            rule = RULES[self.shape.optimizer]
+            for t, g, state, mask, whole in zip(
+                network.tensors, grads, self.states, self.has_grad, self.all_rows, strict=True
+            ):
+                assert g is not None
+                rule(t, g, state, StepInputs(settings, lr, mask, whole))
+        self.schedules.advance(torch.ones(len(self.members), dtype=torch.bool))
+        self.step_count += 1
+        return loss.detach()
+
+    def _clip(self, grads: list[torch.Tensor]) -> None:
+        """clip_grad_norm_ per run: each run's own global norm over its trainable gradients."""
+        norms = [
+            torch.where(mask, g.flatten(1).norm(dim=1), 0.0)
+            for g, mask in zip(grads, self.has_grad, strict=True)
+        ]
+        total = torch.stack(norms, dim=1).norm(dim=1)
+        max_norm = self.settings.clip_norm.to(total.dtype)
+        coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        coefficient = torch.where(max_norm > 0, coefficient, 1.0)
+        for g in grads:
+            g.mul_(rows(coefficient, g))
+        self.last_grad_norm = total
+
+    def _results(self, losses: torch.Tensor, first_bad: torch.Tensor) -> list[RunResult]:
+        reasons: dict[int, tuple[int, str]] = {}
+        start = self.step_count - len(losses)
+        for k in torch.nonzero(first_bad >= 0).flatten().tolist():
+            step = int(first_bad[k])
+            loss = float(losses[step - int(start[k]) - 1, k])
+            reasons[k] = (step, f"the loss became {loss}")
+        for k, message in self._parameter_problems().items():
+            reasons.setdefault(k, (int(self.step_count[k]), message))
+        per_run = losses.T.tolist()
+        return [
+            RunResult(
+                session,
+                per_run[k],
+                reasons[k][0] if k in reasons else None,
+                reasons[k][1] if k in reasons else None,
+            )
+            for k, session in enumerate(self.members)
+        ]
+
+    @torch.no_grad()
+    def _parameter_problems(self) -> dict[int, str]:
+        """divergence.parameter_problem for every run at once (one max per parameter)."""
+        problems: dict[int, str] = {}
+        for slot, t in zip(self.network.slots, self.network.tensors, strict=True):
+            largest = t.abs().flatten(1).amax(1)
+            bad = ~torch.isfinite(largest) | (largest > DIVERGED_PARAMETER_MAGNITUDE)
+            for k in torch.nonzero(bad).flatten().tolist():
+                if not math.isfinite(float(largest[k])):
+                    problems.setdefault(k, f"parameter {slot.name} became non-finite")
+                else:
+                    problems.setdefault(
+                        k, f"parameter {slot.name} grew past {DIVERGED_PARAMETER_MAGNITUDE:g}"
+                    )
+        return problems
