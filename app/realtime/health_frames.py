@@ -14,7 +14,8 @@ from app.protocol import (
     TimelineState,
 )
 from app.realtime.wire import finite_or_none
-from app.training.grad_health import PERCENTILES, GradientStats, health_report
+from app.training.grad_health import PERCENTILES, health_report
+from app.training.grad_monitor import GradientStats
 from app.training.optimizer_state import weight_states
 from app.training.session import TrainingSession
 

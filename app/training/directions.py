@@ -40,7 +40,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     for layer in layers:
         if not isinstance(layer, nn.Linear) or layer.bias is None:
             raise TypeError("the surface needs an MLP of nn.Linear layers with biases")
-    return layers  # type: ignore[return-value]
+    return layers
 
 
 def layer_offsets(model: MLP) -> list[int]:

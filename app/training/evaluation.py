@@ -68,6 +68,11 @@ class Evaluator:
         return Evaluation(train_loss, test_loss, train_acc, test_acc, self.train_penalty(hidden))
 
     @torch.no_grad()
+    def training_loss(self) -> float:
+        """The data loss on all training points (no penalty), as the loss chart shows it."""
+        return float(self.loss_fn(self.model(self.data.train_x), self.data.train_y).item())
+
+    @torch.no_grad()
     def train_penalty(self, hidden: list[torch.Tensor]) -> float:
         """The regulariser on the whole training set (`hidden`: its hidden activations), as
         the chart shows it beside the loss."""

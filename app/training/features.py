@@ -24,7 +24,7 @@ FEATURE_ORDER: tuple[str, ...] = tuple(FEATURES)
 
 class FeatureMap(nn.Module):
     """(n, 2) points → (n, len(features)) inputs; no parameters, part of the model so that
-    anything calling `model(points)` (grids, hover, checkpoints) sees the same inputs."""
+    anything calling `model(points)` (grids, hover, model files) sees the same inputs."""
 
     def __init__(self, features: list[str]) -> None:
         super().__init__()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from app.training.evaluation import Evaluation
 from app.training.grad_monitor import GradientStats
 
 # The log keeps every frame's record up to this many, then keeps every other one.
@@ -21,6 +22,20 @@ class LossRecord:
     learning_rate: float = math.nan
     # Per-layer gradient health over the steps since the previous record (grad_monitor.py).
     gradients: GradientStats | None = None
+
+    @classmethod
+    def of(
+        cls, evaluation: Evaluation, step: int, epoch: float, learning_rate: float
+    ) -> LossRecord:
+        """The record of `evaluation` at `step` (the gradient figures are added by the caller)."""
+        return cls(
+            step,
+            epoch,
+            evaluation.train_loss,
+            evaluation.test_loss,
+            evaluation.train_penalty,
+            learning_rate,
+        )
 
 
 def append_record(history: list[LossRecord], record: LossRecord) -> list[LossRecord]:

@@ -60,9 +60,6 @@ class MLP(nn.Module):
         # the activation penalty that compute_loss adds.
         self.hidden_outputs: list[torch.Tensor] = []
 
-    def set_activation(self, activation: ActivationName) -> None:
-        self.set_activations([activation] * len(self.activations))
-
     def set_activations(self, activations: list[ActivationName]) -> list[nn.Parameter]:
         """New activation per hidden layer; returns PReLU slopes created by this change."""
         n_hidden = len(self.layers) - 1

@@ -158,7 +158,7 @@ class PhaseStepper:
                 def keep(grad: torch.Tensor) -> None:
                     z_grads[slot] = grad.detach().mean(0).numpy()
 
-                z.register_hook(keep)
+                z.register_hook(keep)  # type: ignore[no-untyped-call]  # unannotated in torch
 
         layers = list(self.session.model.layers)
         handles: list[RemovableHandle] = [layer.register_forward_hook(capture) for layer in layers]
@@ -183,7 +183,7 @@ class PhaseStepper:
 
     def _backward(self) -> None:
         assert self.record is not None and self._loss is not None
-        self._loss.backward()
+        self._loss.backward()  # type: ignore[no-untyped-call]  # unannotated in torch
         self.record.done = "backward"
         self.record.pre_activation_grads = list(self._z_grads)
 

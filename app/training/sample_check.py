@@ -71,7 +71,7 @@ def check_weight_gradient(
     model, x, y = _sample_model(session, sample)
     weight = model.layers[layer].weight
     weight.grad = None
-    _data_loss(session, model(x), y).backward()
+    _data_loss(session, model(x), y).backward()  # type: ignore[no-untyped-call]  # unannotated in torch
     assert weight.grad is not None
     autograd = weight.grad[out, inp].item()
     eps = FINITE_DIFFERENCE_EPSILON
@@ -107,7 +107,7 @@ def chain_rule(session: TrainingSession, sample: int, layer: int, out: int, inp:
     a = captured[layer + 1][0] if is_hidden else z
     if is_hidden:
         a.retain_grad()
-    _data_loss(session, output, y).backward()
+    _data_loss(session, output, y).backward()  # type: ignore[no-untyped-call]  # unannotated in torch
     assert a.grad is not None and z.grad is not None
     dloss_da = a.grad[0, out].item()
     if is_hidden:

@@ -81,7 +81,7 @@ def trace_sample(session: TrainingSession, sample: int) -> SampleTrace:
         kept.append((z, a))
         h = a
     loss = _data_loss(session, h, y)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # unannotated in torch
     layers = [LayerTrace(_row(z), _row(a), _row(z.grad), _row(a.grad)) for z, a in kept]
     return SampleTrace(
         sample=sample,

@@ -300,4 +300,5 @@ def _forward_from_features(model: MLP, x: Tensor) -> Tensor:
     layers = linear_layers(model)
     for i, layer in enumerate(layers[:-1]):
         h = model.activate(i, layer(h))
-    return layers[-1](h)
+    out: Tensor = layers[-1](h)
+    return out

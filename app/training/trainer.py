@@ -11,16 +11,11 @@ from pydantic import ValidationError
 from torch import nn
 
 from app.training.batches import BatchSampler, batch_seed
-from app.training.change import SettingsChange, setting_error
+from app.training.change import SCHEDULE_FIELDS, SettingsChange, model_updates, setting_error
 from app.training.checkpoints import load_checkpoint, save_checkpoint
-from app.training.config import DataConfig, LabConfig, ModelConfig, OptimizerName, TrainingConfig
+from app.training.config import DataConfig, LabConfig, ModelConfig, TrainingConfig
 from app.training.datasets import Dataset, make_dataset
-from app.training.divergence import (
-    Divergence,
-    loss_problem,
-    parameter_problem,
-    training_loss_problem,
-)
+from app.training.divergence import Divergence, Verdict, judge_step, parameter_problem
 from app.training.errors import SettingError
 from app.training.evaluation import Evaluation, Evaluator
 from app.training.grad_monitor import GradientMonitor
@@ -40,11 +35,6 @@ from app.training.point_edits import edit_points
 from app.training.readouts import Readouts
 from app.training.state import TrainingState, capture, restore
 from app.training.task import TASKS
-
-# Changing any of these restarts the learning-rate schedule from the current step.
-SCHEDULE_FIELDS = frozenset(
-    {"learning_rate", "schedule", "schedule_step_size", "schedule_gamma", "schedule_steps"}
-)
 
 
 @dataclass
@@ -178,9 +168,8 @@ class TrainingSession(Readouts, Evaluator):
             training = TrainingConfig.model_validate(
                 {**old.training.model_dump(), **change.training}
             )
-            model = ModelConfig.model_validate(
-                {**old.model.model_dump(), **self._model_updates(change)}
-            )
+            updates = model_updates(change, len(self.model.layers))
+            model = ModelConfig.model_validate({**old.model.model_dump(), **updates})
         except ValidationError as error:
             raise setting_error(error) from None
         if len(model.frozen_layers) == len(self.model.layers):
@@ -203,29 +192,9 @@ class TrainingSession(Readouts, Evaluator):
             self.sampler.set_batch_size(training.batch_size)
         self.config = old.model_copy(update={"training": training, "model": model})
 
-    def _model_updates(self, change: SettingsChange) -> dict[str, object]:
-        updates: dict[str, object] = {}
-        if change.activation is not None:
-            updates.update(activation=change.activation, layer_activations=None)
-        if change.layer_activations is not None:
-            updates["layer_activations"] = list(change.layer_activations)
-        if change.frozen_layers is not None:
-            n_layers = len(self.model.layers)
-            kept = {i for i in change.frozen_layers if 0 <= i < n_layers}
-            updates["frozen_layers"] = sorted(kept)
-        return updates
-
     def set_training(self, **changes: object) -> None:
+        """TrainingConfig fields by name, as one change."""
         self.apply_change(SettingsChange(training=changes))
-
-    def set_learning_rate(self, learning_rate: float) -> None:
-        self.set_training(learning_rate=learning_rate)
-
-    def set_batch_size(self, batch_size: int) -> None:
-        self.set_training(batch_size=batch_size)
-
-    def set_optimizer(self, name: OptimizerName) -> None:
-        self.set_training(optimizer=name)
 
     def set_activation(self, activation: ActivationName) -> None:
         """The global knob: every hidden layer gets `activation`."""
@@ -289,7 +258,7 @@ class TrainingSession(Readouts, Evaluator):
         clear_gradients(self.optimizer)  # optimizer.zero_grad(), less torch's wrapping
         output = self.model(x)
         loss = self.compute_loss(output, y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         self.before_optimizer_step()
         optimizer_step(self.optimizer)  # optimizer.step(), likewise
         return self.finish_step(loss)
@@ -302,20 +271,22 @@ class TrainingSession(Readouts, Evaluator):
     ) -> Divergence | None:
         """Up to `max_steps` steps (or until `deadline`, a perf_counter time, or `stop()`).
 
-        Stops at the first sign of divergence, rolls back to the burst's start and says so.
+        Stops at the first step judged diverged (divergence.py) and says so; a state that is
+        no longer usable is rolled back to the burst's start.
         """
         self.keep_rollback_point()
         for _ in range(max_steps):
-            reason = loss_problem(self.train_step())
-            if reason is not None:
-                return self._roll_back(reason)
+            loss = self.train_step()
+            verdict = judge_step(
+                self.step_count, loss, self.model, self.training_loss, self.divergence_reference
+            )
+            if verdict is not None:
+                return self._diverged(verdict)
             if deadline is not None and perf_counter() >= deadline:
                 break
             if stop is not None and stop():
                 break
-        # A finite loss can still hide weights racing to inf; look once per burst.
-        reason = parameter_problem(self.model)
-        return self._roll_back(reason) if reason else None
+        return None
 
     def burst(
         self,
@@ -328,28 +299,30 @@ class TrainingSession(Readouts, Evaluator):
         divergence = self.train_steps(max_steps, deadline, stop)
         evaluation = self.evaluate()
         self.record_losses(evaluation)
-        if divergence is None:
-            reason = training_loss_problem(evaluation.train_loss, self.divergence_reference)
-            if reason is not None:
-                divergence = Divergence(self.step_count, self.step_count, reason)
         return BurstResult(self.step_count - start, evaluation, divergence)
 
     def accept_current_loss(self) -> None:
         """Going on after a divergence: only a further doubling from here counts as one again."""
         self.divergence_reference = max(self.divergence_reference, self.evaluate().train_loss)
 
-    def _roll_back(self, reason: str) -> Divergence:
+    def _diverged(self, verdict: Verdict) -> Divergence:
         diverged_at = self.step_count
+        if not verdict.roll_back:
+            return Divergence(diverged_at, diverged_at, verdict.reason)
         point = self.rollback_point
         assert point is not None, "train_steps always keeps a rollback point first"
         restore(self, point)
-        return Divergence(diverged_at, point.step, reason)
+        return Divergence(diverged_at, point.step, verdict.reason)
 
     # ---- the run's state and history --------------------------------------------------------
 
     def keep_rollback_point(self) -> None:
         """Capture the current state as the one a divergence rolls back to; the timeline keeps
-        the same state to rewind to (and may start a branch of the loss log)."""
+        the same state to rewind to (and may start a branch of the loss log). A state whose
+        weights are already unusable (a step's batch loss is finite even when the update it
+        made overflowed) is neither: a divergence goes back to the last usable one."""
+        if parameter_problem(self.model) is not None:
+            return
         state = self.rollback_point = capture(self)
         history = self.timeline.keep(state, self.history)
         if history is not self.history:
@@ -376,15 +349,10 @@ class TrainingSession(Readouts, Evaluator):
         return self.timeline.run(self.history, run_id)
 
     def record_losses(self, evaluation: Evaluation) -> LossRecord:
-        record = LossRecord(
-            self.step_count,
-            self.sampler.epoch,
-            evaluation.train_loss,
-            evaluation.test_loss,
-            evaluation.train_penalty,
-            self.learning_rate,
-            self.gradient_monitor.collect(),
-        )
+        """The evaluation as the loss log's record of this step (with the gradient figures
+        gathered since the previous record)."""
+        record = LossRecord.of(evaluation, self.step_count, self.sampler.epoch, self.learning_rate)
+        record.gradients = self.gradient_monitor.collect()
         history = append_record(self.history, record)
         if history is not self.history:
             self.history = history

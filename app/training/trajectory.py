@@ -29,7 +29,7 @@ class Trajectory:
     recording order, and always ends at the current parameters.
 
     The run's history is read from the steps: a step at or below the newest (a reset, a
-    rebuild, a checkpoint restored after divergence, a live setting at the same step) drops the
+    rebuild, a rollback after divergence, a live setting at the same step) drops the
     points it undoes, and a new parameter count (another architecture) starts the path afresh.
     """
 

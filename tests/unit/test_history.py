@@ -134,7 +134,7 @@ def test_training_on_from_a_rewound_step_with_a_new_setting_is_a_named_branch() 
         session.burst(10)
     session.rewind(20)
     assert [r.step for r in session.history][-1] == 50  # the curve stays until a branch
-    session.set_learning_rate(0.1)
+    session.set_training(learning_rate=0.1)
     session.burst(10)
     runs = session.runs()
     assert [r.name for r in runs] == ["run 1", "from step 20: learning_rate 0.03 → 0.1"]

@@ -100,7 +100,7 @@ def test_changing_the_activation_keeps_every_weight_and_changes_the_output() -> 
 def test_a_new_learning_rate_applies_from_the_next_sgd_step() -> None:
     session = TrainingSession(config())
     session.train_step()
-    session.set_learning_rate(0.5)
+    session.set_training(learning_rate=0.5)
     before = [p.detach().clone() for p in session.model.parameters()]
     session.train_step()
     for p, old in zip(session.model.parameters(), before, strict=True):
@@ -112,7 +112,7 @@ def test_switching_optimizer_keeps_the_weights() -> None:
     session = TrainingSession(config())
     session.burst(100)
     before = [p.detach().clone() for p in session.model.parameters()]
-    session.set_optimizer("adam")
+    session.set_training(optimizer="adam")
     assert isinstance(session.optimizer, torch.optim.Adam)
     assert all(torch.equal(p, q) for p, q in zip(session.model.parameters(), before, strict=True))
 

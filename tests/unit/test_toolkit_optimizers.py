@@ -287,7 +287,7 @@ def test_a_new_learning_rate_restarts_the_schedule_from_the_current_step() -> No
     session = TrainingSession(lab(learning_rate=0.1, schedule="warmup", schedule_steps=10))
     session.burst(max_steps=15)
     assert session.learning_rate == pytest.approx(0.1)
-    session.set_learning_rate(0.2)
+    session.set_training(learning_rate=0.2)
     assert session.learning_rate == pytest.approx(0.002), "warm-up starts again"
 
 
