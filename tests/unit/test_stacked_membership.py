@@ -1,0 +1,151 @@
+"""Runs join and leave a group between steps, diverge alone, and keep their own batch order."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from app.training.stacked import RunGroup, RunShape, grouping_problem, run_shape
+from tests.unit.stacked_oracle import assert_same_run, session, twins
+
+
+def test_twenty_grouped_steps_stay_close_to_twenty_eager_steps() -> None:
+    settings = [
+        {"optimizer": "sgd", "momentum": 0.9},
+        {"optimizer": "sgd", "learning_rate": 0.1, "schedule": "step", "schedule_step_size": 7},
+        {"optimizer": "sgd", "nesterov": True, "momentum": 0.5, "grad_clip_norm": 0.1},
+    ]
+    grouped, eager = twins(settings)
+    group = RunGroup(grouped)
+    results = group.train_steps(20)
+    eager_losses = [[s.train_step() for _ in range(20)] for s in eager]
+    for a, b, result, losses in zip(grouped, eager, results, eager_losses, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b, rtol=1e-5)
+        assert result.diverged_at is None
+        torch.testing.assert_close(torch.tensor(result.losses), torch.tensor(losses), rtol=1e-5, atol=1e-6)
+
+
+def test_join_steps_leave_then_eager_steps_equal_an_all_eager_run() -> None:
+    settings = [{"optimizer": "adam", "learning_rate": 0.01 * (i + 1)} for i in range(3)]
+    grouped, eager = twins(settings)
+    group = RunGroup(grouped[:1])
+    for s in grouped[1:]:
+        group.join(s)
+    group.train_steps(5)
+    group.leave(grouped[1])
+    group.train_steps(4)
+    group.leave(grouped[2])
+    # 12 steps each in all: grouped, then eager after leaving.
+    for _ in range(7):
+        grouped[1].train_step()
+    for _ in range(3):
+        grouped[2].train_step()
+    group.train_steps(3)
+    group.sync_out(grouped[0])
+    for s in eager:
+        for _ in range(12):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_a_run_that_left_owns_its_weights_again() -> None:
+    grouped, _ = twins([{}, {}])
+    group = RunGroup(grouped)
+    group.train_steps(2)
+    group.leave(grouped[0])
+    before = [p.detach().clone() for p in grouped[1].model.parameters()]
+    grouped[0].train_step()
+    group.sync_out(grouped[1])
+    for p, q in zip(grouped[1].model.parameters(), before, strict=True):
+        assert torch.equal(p.detach(), q)
+
+
+def test_one_diverging_run_in_twenty_leaves_the_others_as_their_eager_runs() -> None:
+    settings = [{"learning_rate": 0.03 + 0.001 * i, "momentum": 0.5} for i in range(20)]
+    settings[7] = {"learning_rate": 10.0, "momentum": 0.5}
+    grouped, eager = twins(settings)
+    with torch.no_grad():  # and one run whose weights are already broken
+        next(grouped[3].model.parameters()).fill_(math.nan)
+    group = RunGroup(grouped)
+    results = group.train_steps(30)
+    for s in eager:
+        for _ in range(30):
+            s.train_step()
+    assert results[3].diverged_at == grouped[3].step_count + 1 and results[3].reason
+    for i, (a, b, result) in enumerate(zip(grouped, eager, results, strict=True)):
+        if i in (3, 7):
+            continue
+        assert result.diverged_at is None
+        group.sync_out(a)
+        for p in a.model.parameters():
+            assert torch.isfinite(p).all() and p.grad is not None and torch.isfinite(p.grad).all()
+        for state in a.optimizer.state.values():
+            assert all(torch.isfinite(t).all() for t in state.values())
+        assert_same_run(a, b, rtol=1e-4)
+
+
+def test_batches_near_an_epochs_end_differ_in_length_and_are_masked() -> None:
+    grouped, eager = twins([{"batch_size": 7}, {"batch_size": 7}], warm_up=0)
+    # 250 training points: batches of 7 end each epoch with 5. Put the runs out of step.
+    for s in (grouped[1], eager[1]):
+        for _ in range(3):
+            s.train_step()
+    group = RunGroup(grouped)
+    group.train_steps(40)
+    for s in eager:
+        for _ in range(40):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert a.sampler.epoch > 1
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_runs_on_different_points_and_features_keep_their_own_data() -> None:
+    model = {"features": ["x1", "x2", "x1_squared", "sin_x2"], "hidden_layers": [3]}
+    grouped, eager = twins([{}, {}], model)
+    for s in (grouped[1], eager[1]):
+        s.rebuild(data=s.config.data.model_copy(update={"seed": 5, "noise": 0.2, "n_points": 300}))
+    group = RunGroup(grouped)
+    group.train_steps(3)
+    for s in eager:
+        for _ in range(3):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> None:
+    grouped, eager = twins([{"momentum": 0.9}, {}])
+    group = RunGroup(grouped)
+    group.train_steps(3)
+    for s in eager:
+        for _ in range(3):
+            s.train_step()
+    group.sync_out(grouped[0])
+    for s in (grouped[0], eager[0]):
+        s.set_training(learning_rate=0.2, l1=0.01, schedule="exponential", schedule_gamma=0.9)
+        s.set_frozen_layers([2])
+    group.refresh(grouped[0])
+    group.train_steps(3)
+    for s in eager:
+        for _ in range(3):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_the_shape_names_what_must_match_and_a_half_done_step_cannot_join() -> None:
+    a = session()
+    assert run_shape(a) == run_shape(session(learning_rate=0.5, momentum=0.9))
+    assert run_shape(a) != run_shape(session(batch_size=20))
+    assert run_shape(a) != run_shape(session(optimizer="adam"))
+    assert run_shape(a) != run_shape(session({"activation": "relu"}))
+    assert isinstance(run_shape(a), RunShape)
+    assert grouping_problem(a, phase_pending=False) is None
+    assert grouping_problem(a, phase_pending=True) is not None
