@@ -24,7 +24,9 @@ def test_twenty_grouped_steps_stay_close_to_twenty_eager_steps() -> None:
         group.sync_out(a)
         assert_same_run(a, b, rtol=1e-5)
         assert result.diverged_at is None
-        torch.testing.assert_close(torch.tensor(result.losses), torch.tensor(losses), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            torch.tensor(result.losses), torch.tensor(losses), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_join_steps_leave_then_eager_steps_equal_an_all_eager_run() -> None:

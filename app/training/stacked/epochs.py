@@ -44,21 +44,29 @@ class StackedEpochs:
         self.n = torch.tensor([len(x) for x in inputs])
         n_max = int(self.n.max())
         k = len(samplers)
-        self.x = torch.zeros(k, n_max, inputs[0].shape[1])
-        self.y = torch.zeros(k, n_max, *targets[0].shape[1:], dtype=targets[0].dtype)
+        self.n_features = inputs[0].shape[1]
+        self.class_ids = targets[0].dim() == 1
+        # Features and targets side by side, so one index_select gathers a step's batches
+        # (class ids are small integers: exact as floats).
+        width = self.n_features + (1 if self.class_ids else targets[0].shape[1])
+        self.rows = torch.zeros(k, n_max, width)
+        self._flat = self.rows.view(k * n_max, width)
+        self._row_starts = (torch.arange(k) * n_max).unsqueeze(1)
         self.orders = [s._order for s in samplers]
         self.epochs_drawn = [s._epochs_drawn for s in samplers]
         self.cursor = torch.tensor([s._cursor for s in samplers])
         self.samples_seen = torch.tensor([s.samples_seen for s in samplers])
-        self._rows = torch.arange(k).unsqueeze(1)
         self._offsets = torch.arange(batch_size)
         for i in range(k):
             self._fill(i)
+        # Steps that certainly end no epoch and fill every batch: no need to look until then.
+        self._safe_steps = 0
 
     def _fill(self, i: int) -> None:
         order, n = self.orders[i], len(self.inputs[i])
-        self.x[i, :n] = self.inputs[i][order]
-        self.y[i, :n] = self.targets[i][order]
+        self.rows[i, :n, : self.n_features] = self.inputs[i][order]
+        target = self.targets[i][order]
+        self.rows[i, :n, self.n_features :] = target.view(n, -1).to(self.rows.dtype)
 
     def _new_epochs(self) -> None:
         """Runs at the end of an epoch draw the next, as BatchSampler.next() does."""
@@ -70,26 +78,43 @@ class StackedEpochs:
             self._fill(i)
 
     def next(self) -> Batch:
+        b = self.batch_size
+        index = self.cursor.unsqueeze(1) + self._offsets
+        if self._safe_steps > 0:
+            self._safe_steps -= 1
+            lengths, mask = self._full, None
+        else:
+            lengths, mask, index = self._near_an_epochs_end(index)
+        self.cursor += lengths
+        self.samples_seen += lengths
+        block = self._flat.index_select(0, (self._row_starts + index).view(-1))
+        block = block.view(len(self.samplers), b, -1)
+        x, y = block[..., : self.n_features], block[..., self.n_features :]
+        if self.class_ids:
+            y = y.squeeze(2).long()
+        return Batch(x, y, mask, lengths)
+
+    def _near_an_epochs_end(
+        self, index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Start the runs' next epochs where one ended, and pad the batches cut short by an
+        epoch's end; one sync, then none for as many steps as certainly need neither."""
         remaining = self.n - self.cursor
-        # One sync per step: whether an epoch ends (rare) and whether every batch is full.
         fewest = int(remaining.min())
         if fewest <= 0:
             self._new_epochs()
             remaining = self.n - self.cursor
             fewest = int(remaining.min())
+            index = self.cursor.unsqueeze(1) + self._offsets
         b = self.batch_size
-        index = self.cursor.unsqueeze(1) + self._offsets
+        self._full = torch.full_like(self.cursor, b)
         if fewest >= b:
-            lengths = torch.full_like(self.cursor, b)
-            mask = None
-        else:
-            lengths = remaining.clamp(max=b)
-            mask = self._offsets < lengths.unsqueeze(1)
-            # Padding repeats a real sample of the run (masked out of its loss).
-            index = torch.minimum(index, (self.n - 1).unsqueeze(1))
-        self.cursor += lengths
-        self.samples_seen += lengths
-        return Batch(self.x[self._rows, index], self.y[self._rows, index], mask, lengths)
+            self._safe_steps = fewest // b - 1
+            return self._full, None, index
+        lengths = remaining.clamp(max=b)
+        # Padding repeats a real sample of the run (masked out of its loss).
+        index = torch.minimum(index, (self.n - 1).unsqueeze(1))
+        return lengths, self._offsets < lengths.unsqueeze(1), index
 
     def write_position(self, i: int) -> None:
         """Leave run i's sampler exactly where its eager next() calls would have left it."""

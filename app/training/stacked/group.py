@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -26,7 +26,7 @@ from app.training.stacked.schedule import Schedules, write_schedule
 from app.training.stacked.settings import RunSettings, rows, run_settings
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
-from app.training.stacked.updates import RULES, SlotState, StepInputs
+from app.training.stacked.updates import RULES, SlotState, StepInputs, mark_started
 from app.training.trainer import TrainingSession
 
 
@@ -126,7 +126,8 @@ class RunGroup:
         """New schedules where a member's scheduler was replaced (a new rate or schedule
         restarts it); the others keep the position and base rate the group has advanced."""
         sessions = self.members
-        old, kept = self.schedules, torch.tensor(
+        old = self.schedules
+        kept = torch.tensor(
             [s.scheduler is seen for s, seen in zip(sessions, self._schedulers, strict=True)]
         )
         self._schedulers = [s.scheduler for s in sessions]
@@ -145,6 +146,7 @@ class RunGroup:
             # An unused PReLU slope still has a gradient when L1 pulls on it.
             self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
         self.all_rows = [bool(mask.all()) for mask in self.has_grad]
+        self._base32 = self.schedules.base.float()
 
     # ---- reading a member -------------------------------------------------------------------
 
@@ -180,17 +182,22 @@ class RunGroup:
     def train_steps(self, n: int) -> list[RunResult]:
         """`n` steps of every member; each run's steps equal its own eager train_step()s."""
         losses = torch.empty(n, len(self.members))
-        first_bad = torch.full((len(self.members),), -1)
+        if n == 0:
+            return self._results(losses)
+        inputs = [
+            StepInputs(self.settings, self.schedules.base, self._base32, mask, whole)
+            for mask, whole in zip(self.has_grad, self.all_rows, strict=True)
+        ]
         for i in range(n):
-            loss = self._step()
-            losses[i] = loss
-            bad = ~torch.isfinite(loss) & (first_bad < 0)
-            first_bad = torch.where(bad, self.step_count, first_bad)
-        if n:
-            self.last_loss = losses[-1].to(torch.float64)
-        return self._results(losses, first_bad)
+            losses[i] = self._step(inputs)
+        # Counters once per burst: every member took every step.
+        self.step_count += n
+        for state, step_inputs in zip(self.states, inputs, strict=True):
+            mark_started(self.shape.optimizer, state, step_inputs)
+        self.last_loss = losses[-1].to(torch.float64)
+        return self._results(losses)
 
-    def _step(self) -> torch.Tensor:
+    def _step(self, inputs: list[StepInputs]) -> torch.Tensor:
         batch = self.epochs.next()
         network, settings = self.network, self.settings
         for t in network.tensors:
@@ -203,21 +210,23 @@ class RunGroup:
         if penalty is not None:
             loss = loss + penalty
         # Each run's loss depends on its rows only: one backward gives every run its gradient.
-        loss.sum().backward()
+        loss.sum().backward()  # type: ignore[no-untyped-call]
         grads = [t.grad for t in network.tensors]
         assert all(g is not None for g in grads)
         with torch.no_grad():
             if settings.any_clip:
                 self._clip(grads)  # type: ignore[arg-type]
-            lr = self.schedules.rates()
+            if self.schedules.varies:
+                lr = self.schedules.rates()
+                lr32 = lr.float()
+                inputs = [replace(i, lr=lr, lr32=lr32) for i in inputs]
             rule = RULES[self.shape.optimizer]
-            for t, g, state, mask, whole in zip(
-                network.tensors, grads, self.states, self.has_grad, self.all_rows, strict=True
+            for t, g, state, step_inputs in zip(
+                network.tensors, grads, self.states, inputs, strict=True
             ):
                 assert g is not None
-                rule(t, g, state, StepInputs(settings, lr, mask, whole))
-        self.schedules.advance(torch.ones(len(self.members), dtype=torch.bool))
-        self.step_count += 1
+                rule(t, g, state, step_inputs)
+        self.schedules.advance()
         return loss.detach()
 
     def _clip(self, grads: list[torch.Tensor]) -> None:
@@ -234,13 +243,16 @@ class RunGroup:
             g.mul_(rows(coefficient, g))
         self.last_grad_norm = total
 
-    def _results(self, losses: torch.Tensor, first_bad: torch.Tensor) -> list[RunResult]:
+    def _results(self, losses: torch.Tensor) -> list[RunResult]:
+        """Per run: its losses, and the first step whose loss was not finite (found once for
+        the burst, not checked step by step: it costs a sync per step) or parameters that
+        blew up by its end."""
         reasons: dict[int, tuple[int, str]] = {}
+        bad = ~torch.isfinite(losses)
         start = self.step_count - len(losses)
-        for k in torch.nonzero(first_bad >= 0).flatten().tolist():
-            step = int(first_bad[k])
-            loss = float(losses[step - int(start[k]) - 1, k])
-            reasons[k] = (step, f"the loss became {loss}")
+        for k in torch.nonzero(bad.any(0)).flatten().tolist():
+            i = int(bad[:, k].int().argmax())
+            reasons[k] = (int(start[k]) + i + 1, f"the loss became {float(losses[i, k])}")
         for k, message in self._parameter_problems().items():
             reasons.setdefault(k, (int(self.step_count[k]), message))
         per_run = losses.T.tolist()

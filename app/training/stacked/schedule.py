@@ -58,10 +58,14 @@ class Schedules:
         )
         return by_kind.gather(0, self.kind.unsqueeze(0)).squeeze(0)
 
-    def advance(self, stepped: torch.Tensor) -> None:
-        """One optimizer step taken by the runs where `stepped` (bool [K])."""
+    def advance(self) -> None:
+        """One optimizer step taken by every run."""
         if self.varies:
-            self.position += (stepped & self.moves).to(torch.float64)
+            self.position += self._moves64
+
+    @property
+    def _moves64(self) -> torch.Tensor:
+        return self.moves.to(torch.float64)
 
 
 def write_schedule(scheduler: LRScheduler, position: float, rate: float) -> None:

@@ -21,6 +21,9 @@ def _column(values: Sequence[float]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class RunSettings:
+    """float64 columns, as the Python floats torch reads them; `f32` holds float32 copies
+    (and the coefficients torch computes in double before casting) so a step converts none."""
+
     momentum: torch.Tensor
     nesterov: torch.Tensor  # bool
     weight_decay: torch.Tensor
@@ -39,6 +42,7 @@ class RunSettings:
     any_activation_l1: bool
     any_activation_l2: bool
     any_clip: bool
+    f32: dict[str, torch.Tensor]
 
 
 def run_settings(trainings: Sequence[TrainingConfig]) -> RunSettings:
@@ -55,7 +59,7 @@ def run_settings(trainings: Sequence[TrainingConfig]) -> RunSettings:
         "activation_l2": _column([strength(t, "l2") for t in trainings]),
         "clip_norm": _column([t.grad_clip_norm for t in trainings]),
     }
-    return RunSettings(
+    settings = RunSettings(
         nesterov=nesterov,
         beta1=_column([t.beta1 for t in trainings]),
         beta2=_column([t.beta2 for t in trainings]),
@@ -68,13 +72,19 @@ def run_settings(trainings: Sequence[TrainingConfig]) -> RunSettings:
         any_activation_l1=bool((columns["activation_l1"] > 0).any()),
         any_activation_l2=bool((columns["activation_l2"] > 0).any()),
         any_clip=bool((columns["clip_norm"] > 0).any()),
+        f32={},
         **columns,
     )
+    for name in ("momentum", "weight_decay", "beta1", "beta2", "alpha", "eps", "clip_norm"):
+        settings.f32[name] = getattr(settings, name).float()
+    for name in ("beta1", "beta2", "alpha"):
+        settings.f32[f"1-{name}"] = (1 - getattr(settings, name)).float()
+    return settings
 
 
 def rows(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """[K] values shaped to broadcast over `like`'s rows ([K, …]), in `like`'s dtype (masks
     stay bool)."""
-    if values.dtype != torch.bool:
+    if values.dtype != torch.bool and values.dtype != like.dtype:
         values = values.to(like.dtype)
     return values.view(-1, *([1] * (like.dim() - 1)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.training.trainer import TrainingSession
 from app.training.optimizers import optimizer_options
+from app.training.trainer import TrainingSession
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -18,18 +19,22 @@ def stack_state(
     entries become zero rows, which is what torch starts them at (SGD's buffer aside: its
     `present` flag makes the first step copy the gradient, as torch does)."""
     names = STATE_NAMES[optimizer_kind]
-    entries = [opt.state[p] if p in opt.state else None for opt, p in zip(optimizers, params)]
+    entries: list[dict[str, Any] | None] = [
+        opt.state.get(p) for opt, p in zip(optimizers, params, strict=True)
+    ]
     tensors = {
         name: torch.stack(
             [
-                e[name].detach().clone() if e and name in e else torch.zeros_like(p.detach())
+                e[name].detach().clone()
+                if e is not None and name in e
+                else torch.zeros_like(p.detach())
                 for e, p in zip(entries, params, strict=True)
             ]
         )
         for name in names
     }
-    present = {name: torch.tensor([bool(e) and name in e for e in entries]) for name in names}
-    steps = [float(e["step"]) if e and "step" in e else 0.0 for e in entries]
+    present = {name: torch.tensor([e is not None and name in e for e in entries]) for name in names}
+    steps = [float(e["step"]) if e is not None and "step" in e else 0.0 for e in entries]
     return SlotState(
         tensors=tensors,
         step=torch.tensor(steps, dtype=torch.float32),

@@ -48,6 +48,7 @@ class StepInputs:
 
     settings: RunSettings
     lr: torch.Tensor
+    lr32: torch.Tensor
     has_grad: torch.Tensor
     all_rows: bool
 
@@ -59,13 +60,24 @@ def _keep(new: torch.Tensor, old: torch.Tensor, inputs: StepInputs) -> torch.Ten
 
 def _decayed(p: torch.Tensor, g: torch.Tensor, s: RunSettings) -> torch.Tensor:
     """grad.add(param, alpha=weight_decay): L2 coupled to the gradient."""
-    return g + rows(s.weight_decay, p) * p if s.any_weight_decay else g
+    return g + rows(s.f32["weight_decay"], p) * p if s.any_weight_decay else g
 
 
 def _count_step(state: SlotState, inputs: StepInputs) -> torch.Tensor:
-    state.step += inputs.has_grad.to(state.step.dtype)
-    state.started |= inputs.has_grad
+    """The step counts (the group marks the rows' state as started once per burst)."""
+    if inputs.all_rows:
+        state.step += 1
+    else:
+        state.step += inputs.has_grad.to(state.step.dtype)
     return state.step
+
+
+def _descend(p: torch.Tensor, d: torch.Tensor, inputs: StepInputs) -> None:
+    """param.add_(d, alpha=-lr), row by row."""
+    if inputs.all_rows:
+        p.sub_(rows(inputs.lr32, p) * d)
+    else:
+        p.copy_(_keep(p - rows(inputs.lr32, p) * d, p, inputs))
 
 
 def sgd(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
@@ -73,7 +85,7 @@ def sgd(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) 
     _count_step(state, inputs)
     d = _decayed(p, g, s)
     if s.any_momentum:
-        m = rows(s.momentum, p)
+        m = rows(s.f32["momentum"], p)
         buf, has = state.tensors["momentum_buffer"], state.present["momentum_buffer"]
         # torch starts the buffer as a copy of the gradient, then buf·m + g.
         new = torch.where(rows(has, p), buf * m + d, d)
@@ -82,7 +94,7 @@ def sgd(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) 
         has |= on
         ahead = torch.where(rows(s.nesterov, p), d + m * new, new)
         d = torch.where(rows(s.momentum > 0, p), ahead, d)
-    p.copy_(_keep(p - rows(inputs.lr, p) * d, p, inputs))
+    _descend(p, d, inputs)
 
 
 def adam(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
@@ -103,57 +115,51 @@ def _adam(
         if decoupled:
             p_decayed = p * rows(1 - lr * s.weight_decay, p)
         else:
-            g = g + p * rows(s.weight_decay, p)
+            g = g + p * rows(s.f32["weight_decay"], p)
             p_decayed = p
     else:
         p_decayed = p
     m, v = state.tensors["exp_avg"], state.tensors["exp_avg_sq"]
-    new_m = m * rows(s.beta1, p) + g * rows(1 - s.beta1, p)
-    new_v = v * rows(s.beta2, p) + g * g * rows(1 - s.beta2, p)
+    f = s.f32
+    new_m = m * rows(f["beta1"], p) + g * rows(f["1-beta1"], p)
+    new_v = v * rows(f["beta2"], p) + g * g * rows(f["1-beta2"], p)
     step_size = lr / (1 - s.beta1.pow(t))
-    denom = new_v.sqrt() / rows((1 - s.beta2.pow(t)).sqrt(), p) + rows(s.eps, p)
+    denom = new_v.sqrt() / rows((1 - s.beta2.pow(t)).sqrt(), p) + rows(f["eps"], p)
     new_p = p_decayed - rows(step_size, p) * new_m / denom
     m.copy_(_keep(new_m, m, inputs))
     v.copy_(_keep(new_v, v, inputs))
     p.copy_(_keep(new_p, p, inputs))
-    for name in ("exp_avg", "exp_avg_sq"):
-        state.present[name] |= inputs.has_grad
 
 
 def rmsprop(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
-    s, lr = inputs.settings, inputs.lr
-    first = ~state.started & inputs.has_grad
+    s, f = inputs.settings, inputs.settings.f32
     _count_step(state, inputs)
     g = _decayed(p, g, s)
     sq = state.tensors["square_avg"]
-    alpha = rows(s.alpha, p)
-    new_sq = sq * alpha + rows(1 - s.alpha, p) * g * g
-    avg = new_sq.sqrt() + rows(s.eps, p)
+    new_sq = sq * rows(f["alpha"], p) + rows(f["1-alpha"], p) * g * g
+    avg = new_sq.sqrt() + rows(f["eps"], p)
     sq.copy_(_keep(new_sq, sq, inputs))
-    state.present["square_avg"] |= inputs.has_grad
     if s.any_momentum:
         buf = state.tensors["momentum_buffer"]
-        new_buf = buf * rows(s.momentum, p) + g / avg
+        new_buf = buf * rows(f["momentum"], p) + g / avg
         on = s.momentum > 0
-        # torch creates the buffer with the state, and only if momentum is on then.
-        state.present["momentum_buffer"] |= first & on
         buf.copy_(torch.where(rows(on & inputs.has_grad, p), new_buf, buf))
         d = torch.where(rows(on, p), new_buf, g / avg)
     else:
         d = g / avg
-    p.copy_(_keep(p - rows(lr, p) * d, p, inputs))
+    _descend(p, d, inputs)
 
 
 def adagrad(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
-    s, lr = inputs.settings, inputs.lr
+    s = inputs.settings
     _count_step(state, inputs)
     g = _decayed(p, g, s)
     total = state.tensors["sum"]
     new_total = total + g * g
-    std = new_total.sqrt() + rows(s.eps, p)
+    std = new_total.sqrt() + rows(s.f32["eps"], p)
     # lr_decay is 0: the rate torch divides by (1 + (step − 1)·lr_decay) stays lr.
     total.copy_(_keep(new_total, total, inputs))
-    p.copy_(_keep(p - rows(lr, p) * (g / std), p, inputs))
+    _descend(p, g / std, inputs)
 
 
 RULES: dict[str, Callable[[torch.Tensor, torch.Tensor, SlotState, StepInputs], None]] = {
@@ -163,3 +169,16 @@ RULES: dict[str, Callable[[torch.Tensor, torch.Tensor, SlotState, StepInputs], N
     "rmsprop": rmsprop,
     "adagrad": adagrad,
 }
+
+
+def mark_started(kind: str, state: SlotState, inputs: StepInputs) -> None:
+    """After a burst's steps: the state torch would have created by now (settings do not
+    change within a burst, so once per burst is exact)."""
+    new = inputs.has_grad & ~state.started
+    for name in STATE_NAMES[kind]:
+        if kind == "rmsprop" and name == "momentum_buffer":
+            # Created with the state, and only if momentum was on then.
+            state.present[name] |= new & (inputs.settings.momentum > 0)
+        elif kind != "sgd":  # SGD's buffer is marked as its steps make it
+            state.present[name] |= inputs.has_grad
+    state.started |= inputs.has_grad
