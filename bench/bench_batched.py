@@ -1,8 +1,10 @@
-"""The batched engine: one grouped step of K default runs against one eager step of one run.
+"""The batched engine: a grouped step of K default runs against one eager step of one run.
 
-`ratio` is the grouped step's time over the eager step's: how many eager steps of one run a
-step of the whole group costs (below 1: K runs step for less than one). One thread, as a
-training worker runs.
+`ratio` is the grouped step's time over the eager step's: what a step of the whole group costs
+in eager steps of one run (below 1: K runs step for less than one). Grouped steps are timed in
+bursts of BURST_STEPS, as the scheduler runs them, so each step carries its share of the
+burst's bookkeeping (divergence check, counters). The two are timed in alternation, so a
+machine whose speed drifts (shared cores) drifts both alike. One thread, as a training worker.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
 import torch
@@ -18,17 +19,15 @@ import torch
 from app.training.stacked import RunGroup
 from app.training.trainer import TrainingSession
 
+BURST_STEPS = 10
+ROUNDS = 15
 
-def median_us(fn: Callable[[], object], repeats: int, inner: int) -> float:
-    for _ in range(inner):
-        fn()  # warm-up: first calls pay allocation and dispatch caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - start) / inner)
-    return statistics.median(times) * 1e6
+
+def seconds(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return time.perf_counter() - start
 
 
 def run() -> Iterator[dict[str, Any]]:
@@ -43,11 +42,16 @@ def run() -> Iterator[dict[str, Any]]:
 def _run() -> Iterator[dict[str, Any]]:
     # The defaults: circle, 2→[4,2]→1 tanh, SGD lr 0.03, batch 10.
     alone = TrainingSession()
-    eager = median_us(alone.train_step, repeats=15, inner=100)
-    yield {"name": "eager_step_us", "value": round(eager, 1), "unit": "us"}
     for k in (20, 100):
         group = RunGroup([TrainingSession() for _ in range(k)])
-        grouped = median_us(partial(group.train_steps, 1), repeats=15, inner=50)
+        group.train_steps(BURST_STEPS)  # warm-up: allocation and dispatch caches
+        alone.train_step()
+        eager_us, grouped_us = [], []
+        for _ in range(ROUNDS):
+            eager_us.append(seconds(alone.train_step, 50) / 50 * 1e6)
+            burst = seconds(lambda g=group: g.train_steps(BURST_STEPS), 5)  # type: ignore[misc]
+            grouped_us.append(burst / (5 * BURST_STEPS) * 1e6)
+        eager, grouped = statistics.median(eager_us), statistics.median(grouped_us)
         yield {
             "name": f"group_step_us_k{k}",
             "value": round(grouped, 1),

@@ -27,7 +27,7 @@ class Batch:
     x: torch.Tensor  # [K, batch, features]
     y: torch.Tensor  # [K, batch, outputs] or [K, batch] class ids
     mask: torch.Tensor | None  # bool [K, batch]: real samples; None when every batch is full
-    lengths: torch.Tensor  # int64 [K]: real samples per run
+    lengths: torch.Tensor  # float32 [K]: real samples per run
 
 
 class StackedEpochs:
@@ -39,7 +39,6 @@ class StackedEpochs:
         batch_size: int,
     ) -> None:
         self.samplers = list(samplers)
-        self.inputs, self.targets = list(inputs), list(targets)
         self.batch_size = batch_size
         self.n = torch.tensor([len(x) for x in inputs])
         n_max = int(self.n.max())
@@ -47,8 +46,12 @@ class StackedEpochs:
         self.n_features = inputs[0].shape[1]
         self.class_ids = targets[0].dim() == 1
         # Features and targets side by side, so one index_select gathers a step's batches
-        # (class ids are small integers: exact as floats).
+        # (class ids are small integers: exact as floats). `source` in the data's order,
+        # `rows` in each run's epoch order.
         width = self.n_features + (1 if self.class_ids else targets[0].shape[1])
+        self.source = torch.zeros(k, n_max, width)
+        for i, (x, y) in enumerate(zip(inputs, targets, strict=True)):
+            self.source[i, : len(x)] = torch.cat([x, y.view(len(x), -1).to(x.dtype)], dim=1)
         self.rows = torch.zeros(k, n_max, width)
         self._flat = self.rows.view(k * n_max, width)
         self._row_starts = (torch.arange(k) * n_max).unsqueeze(1)
@@ -57,67 +60,90 @@ class StackedEpochs:
         self.cursor = torch.tensor([s._cursor for s in samplers])
         self.samples_seen = torch.tensor([s.samples_seen for s in samplers])
         self._offsets = torch.arange(batch_size)
-        for i in range(k):
-            self._fill(i)
+        self._fill(list(range(k)))
         # Steps that certainly end no epoch and fill every batch: no need to look until then.
         self._safe_steps = 0
+        self._taken = 0
+        self._stretch = self._row_starts.view(-1)
+        self._full_sizes = torch.full((k,), float(batch_size))
 
-    def _fill(self, i: int) -> None:
-        order, n = self.orders[i], len(self.inputs[i])
-        self.rows[i, :n, : self.n_features] = self.inputs[i][order]
-        target = self.targets[i][order]
-        self.rows[i, :n, self.n_features :] = target.view(n, -1).to(self.rows.dtype)
+    def _fill(self, runs: list[int]) -> None:
+        """Lay out these runs' epochs in their new orders: one gather for all of them (runs
+        that started together end their epochs together)."""
+        n_max = self.rows.shape[1]
+        orders = torch.zeros(len(runs), n_max, dtype=torch.int64)
+        for row, i in enumerate(runs):
+            orders[row, : len(self.orders[i])] = self.orders[i]
+        chosen = torch.tensor(runs)
+        index = orders.unsqueeze(2).expand(-1, -1, self.rows.shape[2])
+        self.rows[chosen] = torch.gather(self.source[chosen], 1, index)
 
     def _new_epochs(self) -> None:
         """Runs at the end of an epoch draw the next, as BatchSampler.next() does."""
-        for i in torch.nonzero(self.cursor >= self.n).flatten().tolist():
+        ended = torch.nonzero(self.cursor >= self.n).flatten().tolist()
+        for i in ended:
             sampler = self.samplers[i]
             self.orders[i] = torch.randperm(sampler.n_samples, generator=sampler._generator)
             self.epochs_drawn[i] += 1
-            self.cursor[i] = 0
-            self._fill(i)
+        self.cursor[ended] = 0
+        self._fill(ended)
 
     def next(self) -> Batch:
-        b = self.batch_size
-        index = self.cursor.unsqueeze(1) + self._offsets
-        if self._safe_steps > 0:
-            self._safe_steps -= 1
-            lengths, mask = self._full, None
-        else:
-            lengths, mask, index = self._near_an_epochs_end(index)
-        self.cursor += lengths
-        self.samples_seen += lengths
-        block = self._flat.index_select(0, (self._row_starts + index).view(-1))
-        block = block.view(len(self.samplers), b, -1)
-        x, y = block[..., : self.n_features], block[..., self.n_features :]
-        if self.class_ids:
-            y = y.squeeze(2).long()
-        return Batch(x, y, mask, lengths)
+        if self._safe_steps == 0:
+            cut_short = self._look_ahead()
+            if cut_short is not None:
+                return cut_short
+        # Within a stretch of full batches every cursor moves by one batch a step: the
+        # indices are the stretch's first plus an offset, the cursors are settled after.
+        self._safe_steps -= 1
+        flat = self._stretch + self._taken * self.batch_size if self._taken else self._stretch
+        self._taken += 1
+        return self._gather(flat, None, self._full_sizes)
 
-    def _near_an_epochs_end(
-        self, index: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Start the runs' next epochs where one ended, and pad the batches cut short by an
-        epoch's end; one sync, then none for as many steps as certainly need neither."""
+    def _look_ahead(self) -> Batch | None:
+        """Start the runs' next epochs where one ended; then either a batch cut short by an
+        epoch's end (padded, masked) or None and a stretch of steps that need no look."""
+        self._settle()
         remaining = self.n - self.cursor
         fewest = int(remaining.min())
         if fewest <= 0:
             self._new_epochs()
             remaining = self.n - self.cursor
             fewest = int(remaining.min())
-            index = self.cursor.unsqueeze(1) + self._offsets
         b = self.batch_size
-        self._full = torch.full_like(self.cursor, b)
+        index = self.cursor.unsqueeze(1) + self._offsets
         if fewest >= b:
-            self._safe_steps = fewest // b - 1
-            return self._full, None, index
+            self._safe_steps = fewest // b
+            self._stretch = (self._row_starts + index).view(-1)
+            return None
         lengths = remaining.clamp(max=b)
         # Padding repeats a real sample of the run (masked out of its loss).
         index = torch.minimum(index, (self.n - 1).unsqueeze(1))
-        return lengths, self._offsets < lengths.unsqueeze(1), index
+        self.cursor += lengths
+        self.samples_seen += lengths
+        mask = self._offsets < lengths.unsqueeze(1)
+        return self._gather((self._row_starts + index).view(-1), mask, lengths.float())
+
+    def _settle(self) -> None:
+        """Add the stretch's steps taken so far to the cursors (the rest of it goes on from
+        there)."""
+        if self._taken:
+            moved = self._taken * self.batch_size
+            self.cursor += moved
+            self.samples_seen += moved
+            self._stretch = self._stretch + moved
+            self._taken = 0
+
+    def _gather(self, flat: torch.Tensor, mask: torch.Tensor | None, sizes: torch.Tensor) -> Batch:
+        block = self._flat.index_select(0, flat).view(len(self.samplers), self.batch_size, -1)
+        x, y = block[..., : self.n_features], block[..., self.n_features :]
+        if self.class_ids:
+            y = y.squeeze(2).long()
+        return Batch(x, y, mask, sizes)
 
     def write_position(self, i: int) -> None:
         """Leave run i's sampler exactly where its eager next() calls would have left it."""
+        self._settle()
         sampler = self.samplers[i]
         sampler._order = self.orders[i]
         sampler._epochs_drawn = self.epochs_drawn[i]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -26,7 +26,7 @@ from app.training.stacked.schedule import Schedules, write_schedule
 from app.training.stacked.settings import RunSettings, rows, run_settings
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
-from app.training.stacked.updates import RULES, SlotState, StepInputs, mark_started
+from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
 from app.training.trainer import TrainingSession
 
 
@@ -146,7 +146,12 @@ class RunGroup:
             # An unused PReLU slope still has a gradient when L1 pulls on it.
             self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
         self.all_rows = [bool(mask.all()) for mask in self.has_grad]
-        self._base32 = self.schedules.base.float()
+        settings = self.settings
+        self._plain_sgd = (
+            self.shape.optimizer == "sgd"
+            and not (settings.any_momentum or settings.any_weight_decay)
+            and all(self.all_rows)
+        )
 
     # ---- reading a member -------------------------------------------------------------------
 
@@ -184,18 +189,24 @@ class RunGroup:
         losses = torch.empty(n, len(self.members))
         if n == 0:
             return self._results(losses)
-        inputs = [
-            StepInputs(self.settings, self.schedules.base, self._base32, mask, whole)
-            for mask, whole in zip(self.has_grad, self.all_rows, strict=True)
-        ]
+        inputs = self._step_inputs(self.schedules.base)
         for i in range(n):
             losses[i] = self._step(inputs)
         # Counters once per burst: every member took every step.
         self.step_count += n
         for state, step_inputs in zip(self.states, inputs, strict=True):
-            mark_started(self.shape.optimizer, state, step_inputs)
+            finish_burst(self.shape.optimizer, state, step_inputs, n)
         self.last_loss = losses[-1].to(torch.float64)
         return self._results(losses)
+
+    def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
+        lr32 = lr.float()
+        return [
+            StepInputs(self.settings, lr, rows(lr32, t), mask, whole)
+            for t, mask, whole in zip(
+                self.network.tensors, self.has_grad, self.all_rows, strict=True
+            )
+        ]
 
     def _step(self, inputs: list[StepInputs]) -> torch.Tensor:
         batch = self.epochs.next()
@@ -203,7 +214,7 @@ class RunGroup:
         for t in network.tensors:
             t.grad = None
         *hidden, output = network.forward(batch.x)
-        lengths = batch.lengths.to(output.dtype)
+        lengths = batch.lengths
         loss = data_losses(self.shape.loss, output, batch.y, batch.mask, lengths)
         absolute = network.absolute_sums() if settings.any_l1 else None
         penalty = penalties(settings, absolute, hidden, batch.mask, lengths)
@@ -217,15 +228,19 @@ class RunGroup:
             if settings.any_clip:
                 self._clip(grads)  # type: ignore[arg-type]
             if self.schedules.varies:
-                lr = self.schedules.rates()
-                lr32 = lr.float()
-                inputs = [replace(i, lr=lr, lr32=lr32) for i in inputs]
-            rule = RULES[self.shape.optimizer]
-            for t, g, state, step_inputs in zip(
-                network.tensors, grads, self.states, inputs, strict=True
-            ):
-                assert g is not None
-                rule(t, g, state, step_inputs)
+                inputs = self._step_inputs(self.schedules.rates())
+            if self._plain_sgd:
+                # Plain SGD on every row (the default run): param.add_(grad, alpha=−lr) for
+                # all parameters in one foreach call, p + (−1)·(lr·g), the same roundings.
+                lr_rows = [i.lr_rows for i in inputs]
+                torch._foreach_addcmul_(network.tensors, lr_rows, grads, value=-1)  # type: ignore[arg-type]
+            else:
+                rule = RULES[self.shape.optimizer]
+                for t, g, state, step_inputs in zip(
+                    network.tensors, grads, self.states, inputs, strict=True
+                ):
+                    assert g is not None
+                    rule(t, g, state, step_inputs)
         self.schedules.advance()
         return loss.detach()
 
@@ -268,16 +283,21 @@ class RunGroup:
 
     @torch.no_grad()
     def _parameter_problems(self) -> dict[int, str]:
-        """divergence.parameter_problem for every run at once (one max per parameter)."""
+        """divergence.parameter_problem for every run at once: one max per parameter, one
+        check for all; names are looked up only for a run that has a problem."""
+        largest = torch.stack([t.abs().flatten(1).amax(1) for t in self.network.tensors])
+        worst = largest.amax(0)
+        bad = ~torch.isfinite(worst) | (worst > DIVERGED_PARAMETER_MAGNITUDE)
         problems: dict[int, str] = {}
-        for slot, t in zip(self.network.slots, self.network.tensors, strict=True):
-            largest = t.abs().flatten(1).amax(1)
-            bad = ~torch.isfinite(largest) | (largest > DIVERGED_PARAMETER_MAGNITUDE)
-            for k in torch.nonzero(bad).flatten().tolist():
-                if not math.isfinite(float(largest[k])):
-                    problems.setdefault(k, f"parameter {slot.name} became non-finite")
-                else:
-                    problems.setdefault(
-                        k, f"parameter {slot.name} grew past {DIVERGED_PARAMETER_MAGNITUDE:g}"
+        for k in torch.nonzero(bad).flatten().tolist():
+            for slot, value in zip(self.network.slots, largest[:, k].tolist(), strict=True):
+                if not math.isfinite(value):
+                    problems[k] = f"parameter {slot.name} became non-finite"
+                elif value > DIVERGED_PARAMETER_MAGNITUDE:
+                    problems[k] = (
+                        f"parameter {slot.name} grew past {DIVERGED_PARAMETER_MAGNITUDE:g}"
                     )
+                else:
+                    continue
+                break
         return problems

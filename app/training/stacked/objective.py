@@ -10,17 +10,16 @@ from app.training.stacked.settings import RunSettings
 
 
 def _elementwise(loss: str, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The task's loss per sample, [K, batch] (summed over outputs for the per-element losses,
-    divided by their count below, which is what `mean` over (batch, outputs) does)."""
+    """The task's loss per element, [K, batch, outputs] ([K, batch] for class ids): what its
+    `mean` reduction averages."""
     if loss == "CrossEntropyLoss":
         k, b, c = output.shape
-        return F.cross_entropy(output.reshape(k * b, c), y.reshape(k * b), reduction="none").view(
-            k, b
-        )
+        flat = F.cross_entropy(output.reshape(k * b, c), y.reshape(k * b), reduction="none")
+        return flat.view(k, b)
     if loss == "BCEWithLogitsLoss":
-        return F.binary_cross_entropy_with_logits(output, y, reduction="none").sum(2)
+        return F.binary_cross_entropy_with_logits(output, y, reduction="none")
     if loss == "MSELoss":
-        return (output - y).pow(2).sum(2)
+        return (output - y).pow(2)
     raise ValueError(f"no stacked form of {loss}")
 
 
@@ -33,13 +32,15 @@ def data_losses(
 ) -> torch.Tensor:
     """Each run's mean loss over its real samples, [K]. `mask` (bool [K, batch]) marks them;
     None when every batch is full."""
-    per_sample = _elementwise(loss, output, y)
-    per_element = 1 if loss == "CrossEntropyLoss" else output.shape[2]
+    values = _elementwise(loss, output, y)
     if mask is None:
-        return per_sample.sum(1) / (output.shape[1] * per_element)
+        return values.flatten(1).mean(1)
+    per_sample = values.shape[2] if values.dim() == 3 else 1
+    if values.dim() == 3:
+        mask = mask.unsqueeze(2)
     # where, not a multiply: a padded sample's loss is never mixed in, even if not finite.
-    kept = torch.where(mask, per_sample, 0.0)
-    return kept.sum(1) / (lengths * per_element)
+    kept = torch.where(mask, values, 0.0)
+    return kept.flatten(1).sum(1) / (lengths * per_sample)
 
 
 def penalties(

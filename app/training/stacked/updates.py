@@ -12,7 +12,7 @@ None; its step count does not move either. No op mixes two rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -38,17 +38,19 @@ class SlotState:
     step: torch.Tensor  # float32 [K], as torch's 0-d step tensors
     present: dict[str, torch.Tensor]
     started: torch.Tensor
-    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    # Once every run has state for the parameter, a burst has no flags left to set.
+    all_started: bool = False
 
 
 @dataclass(frozen=True)
 class StepInputs:
-    """What every rule reads: the settings, the step's learning rates (float64 [K]) and which
-    rows have a gradient (bool [K]); `all_rows` when every row has one."""
+    """What every rule reads for one parameter: the settings, the step's learning rates
+    (float64 [K], and as float32 shaped to the parameter's rows) and which rows have a
+    gradient (bool [K]); `all_rows` when every row has one."""
 
     settings: RunSettings
     lr: torch.Tensor
-    lr32: torch.Tensor
+    lr_rows: torch.Tensor
     has_grad: torch.Tensor
     all_rows: bool
 
@@ -63,26 +65,24 @@ def _decayed(p: torch.Tensor, g: torch.Tensor, s: RunSettings) -> torch.Tensor:
     return g + rows(s.f32["weight_decay"], p) * p if s.any_weight_decay else g
 
 
-def _count_step(state: SlotState, inputs: StepInputs) -> torch.Tensor:
-    """The step counts (the group marks the rows' state as started once per burst)."""
+def _count_steps(state: SlotState, inputs: StepInputs, steps: int) -> torch.Tensor:
     if inputs.all_rows:
-        state.step += 1
+        state.step += steps
     else:
-        state.step += inputs.has_grad.to(state.step.dtype)
+        state.step += steps * inputs.has_grad.to(state.step.dtype)
     return state.step
 
 
 def _descend(p: torch.Tensor, d: torch.Tensor, inputs: StepInputs) -> None:
     """param.add_(d, alpha=-lr), row by row."""
     if inputs.all_rows:
-        p.sub_(rows(inputs.lr32, p) * d)
+        p.sub_(inputs.lr_rows * d)
     else:
-        p.copy_(_keep(p - rows(inputs.lr32, p) * d, p, inputs))
+        p.copy_(_keep(p - inputs.lr_rows * d, p, inputs))
 
 
 def sgd(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
     s = inputs.settings
-    _count_step(state, inputs)
     d = _decayed(p, g, s)
     if s.any_momentum:
         m = rows(s.f32["momentum"], p)
@@ -110,7 +110,7 @@ def _adam(
 ) -> None:
     s, lr = inputs.settings, inputs.lr
     # A row without a gradient may sit at step 0: keep its (unused) corrections finite.
-    t = _count_step(state, inputs).to(torch.float64).clamp(min=1)
+    t = _count_steps(state, inputs, 1).to(torch.float64).clamp(min=1)
     if s.any_weight_decay:
         if decoupled:
             p_decayed = p * rows(1 - lr * s.weight_decay, p)
@@ -133,7 +133,6 @@ def _adam(
 
 def rmsprop(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
     s, f = inputs.settings, inputs.settings.f32
-    _count_step(state, inputs)
     g = _decayed(p, g, s)
     sq = state.tensors["square_avg"]
     new_sq = sq * rows(f["alpha"], p) + rows(f["1-alpha"], p) * g * g
@@ -152,7 +151,6 @@ def rmsprop(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInpu
 
 def adagrad(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
     s = inputs.settings
-    _count_step(state, inputs)
     g = _decayed(p, g, s)
     total = state.tensors["sum"]
     new_total = total + g * g
@@ -171,9 +169,14 @@ RULES: dict[str, Callable[[torch.Tensor, torch.Tensor, SlotState, StepInputs], N
 }
 
 
-def mark_started(kind: str, state: SlotState, inputs: StepInputs) -> None:
-    """After a burst's steps: the state torch would have created by now (settings do not
-    change within a burst, so once per burst is exact)."""
+def finish_burst(kind: str, state: SlotState, inputs: StepInputs, steps: int) -> None:
+    """After a burst's steps: the step counts of the rules that do not read them, and the
+    state torch would have created by now (settings do not change within a burst, so once
+    per burst is exact)."""
+    if kind not in ("adam", "adamw"):  # Adam counts as it goes: its corrections read it
+        _count_steps(state, inputs, steps)
+    if state.all_started:
+        return
     new = inputs.has_grad & ~state.started
     for name in STATE_NAMES[kind]:
         if kind == "rmsprop" and name == "momentum_buffer":
@@ -182,3 +185,4 @@ def mark_started(kind: str, state: SlotState, inputs: StepInputs) -> None:
         elif kind != "sgd":  # SGD's buffer is marked as its steps make it
             state.present[name] |= inputs.has_grad
     state.started |= inputs.has_grad
+    state.all_started = bool(state.started.all())
