@@ -151,3 +151,26 @@ def test_the_shape_names_what_must_match_and_a_half_done_step_cannot_join() -> N
     assert isinstance(run_shape(a), RunShape)
     assert grouping_problem(a, phase_pending=False) is None
     assert grouping_problem(a, phase_pending=True) is not None
+
+
+def test_the_gradient_monitors_see_the_steps_their_eager_runs_would_sample() -> None:
+    grouped, eager = twins([{"grad_clip_norm": 0.05}, {"optimizer": "sgd", "momentum": 0.9}])
+    grouped[1].gradient_monitor.collect()  # the members sample at different steps
+    eager[1].gradient_monitor.collect()
+    group = RunGroup(grouped)
+    group.train_steps(40)
+    for s in eager:
+        for _ in range(40):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        stats, expected = a.gradient_monitor.collect(), b.gradient_monitor.collect()
+        assert stats is not None and expected is not None
+        assert stats.steps == expected.steps
+        for name in ("grad_norm", "mean_abs_grad", "max_abs_grad", "update_ratio"):
+            torch.testing.assert_close(
+                torch.tensor(getattr(stats, name)),
+                torch.tensor(getattr(expected, name)),
+                rtol=1e-5,
+                atol=1e-8,
+            )

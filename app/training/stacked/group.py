@@ -20,6 +20,7 @@ import torch
 
 from app.training.divergence import DIVERGED_PARAMETER_MAGNITUDE
 from app.training.stacked.epochs import StackedEpochs
+from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses, penalties
 from app.training.stacked.schedule import Schedules, write_schedule
@@ -98,6 +99,7 @@ class RunGroup:
         """Stack every member's state into rows and point its parameters at them."""
         sessions = self.members
         self.network = StackedNetwork(self.shape, [s.model for s in sessions])
+        self.monitors = MemberMonitors(sessions, self.network.slots)
         params = [list(s.model.parameters()) for s in sessions]
         kind = self.shape.optimizer
         self.states: list[SlotState] = [
@@ -190,8 +192,10 @@ class RunGroup:
         if n == 0:
             return self._results(losses)
         inputs = self._step_inputs(self.schedules.base)
+        self.monitors.plan(n)
         for i in range(n):
-            losses[i] = self._step(inputs)
+            losses[i] = self._step(i, inputs)
+        self.monitors.finish(n)
         # Counters once per burst: every member took every step.
         self.step_count += n
         for state, step_inputs in zip(self.states, inputs, strict=True):
@@ -208,7 +212,7 @@ class RunGroup:
             )
         ]
 
-    def _step(self, inputs: list[StepInputs]) -> torch.Tensor:
+    def _step(self, i: int, inputs: list[StepInputs]) -> torch.Tensor:
         batch = self.epochs.next()
         network, settings = self.network, self.settings
         for t in network.tensors:
@@ -224,6 +228,7 @@ class RunGroup:
         loss.sum().backward()  # type: ignore[no-untyped-call]
         grads = [t.grad for t in network.tensors]
         assert all(g is not None for g in grads)
+        self.monitors.before_step(i, grads, self.has_grad)  # type: ignore[arg-type]
         with torch.no_grad():
             if settings.any_clip:
                 self._clip(grads)  # type: ignore[arg-type]
@@ -241,6 +246,7 @@ class RunGroup:
                 ):
                     assert g is not None
                     rule(t, g, state, step_inputs)
+        self.monitors.after_step(i)
         self.schedules.advance()
         return loss.detach()
 
