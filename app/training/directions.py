@@ -1,5 +1,8 @@
-"""Directions through parameter space: the flat layout of an MLP's linear parameters, the planes
-a loss landscape is drawn on (random, PCA of the path, two weights), and a path projected on one."""
+"""Directions through parameter space, and a path projected on the plane they span.
+
+The flat layout of an MLP's linear parameters; the planes a loss landscape is drawn on (random,
+PCA of the path, two weights).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Divergence: when a run has blown up (a non-finite loss, weights racing to inf, or a
-training loss that doubled), decided after every step whatever the bursts the steps came in."""
+"""Divergence: whether a run has blown up, decided after every step.
+
+A non-finite loss, weights racing to inf, or a training loss that doubled; the decision does not
+depend on the bursts the steps came in.
+"""
 
 from __future__ import annotations
 

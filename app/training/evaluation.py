@@ -1,5 +1,7 @@
-"""Evaluation: the losses and accuracies on all points, and the regularisers' share of the loss
-(a mixin of the trainer)."""
+"""Evaluation: losses and accuracies on all points (a mixin of the trainer).
+
+Also the regularisers' share of the loss, as the loss chart shows it.
+"""
 
 from __future__ import annotations
 

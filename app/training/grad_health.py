@@ -1,6 +1,7 @@
-"""Gradient health per layer: what looks wrong in a frame's gradient figures (grad_monitor.py)
-and in the hidden units over all training points, and the layers' distribution bands.
+"""Gradient health per layer: what looks wrong in a frame's figures and in the hidden units.
 
+The gradient figures come from grad_monitor.py; the hidden units are judged over all training
+points, and each layer gets its distribution bands.
 Everything here is computed once per frame from the model.
 Only nn.Linear weight matrices count ("layer i" = model.layers[i].weight); biases are left out,
 as TensorBoard-style layer health plots usually do, since their gradient is a different scale.

@@ -1,5 +1,7 @@
-"""The optimizer's own per-weight state, read from optimizer.state: momentum, Adam's m and v,
-and the effective step size that turns m into the update."""
+"""The optimizer's own per-weight state: momentum, Adam's m and v, and the effective step size.
+
+Read from optimizer.state; the effective step size is what turns m into the update.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Readouts: what a run shows of itself — predictions over the plane, each neuron's picture,
-the layers' weights and gradients — read without training (a mixin of the trainer)."""
+"""Readouts: what a run shows of itself, read without training (a mixin of the trainer).
+
+Predictions over the plane, each neuron's picture, the layers' weights and gradients.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""One run's state at one step, taken whole and put back whole: the rollback point after a
-divergence, every step the timeline can rewind to, and the weights of a model file.
+"""One run's state at one step (TrainingState), taken whole and put back whole.
+
+It is the rollback point after a divergence, every step the timeline can rewind to, and (its
+settings and weights) a model file.
 
 Restoring a state and training on with its settings replays the same steps bit for bit: the
 parameters, the optimizer's and the scheduler's state, the sampler's position (the batch order

@@ -1,5 +1,7 @@
-"""What the network is asked to do, and everything that follows from it: the loss, the output
-activation, the accuracy, the labels it accepts and the number of outputs."""
+"""The task (binary, multi-class, regression) and everything that follows from it.
+
+The loss, the output activation, the accuracy, the labels it accepts and the number of outputs.
+"""
 
 from __future__ import annotations
 
