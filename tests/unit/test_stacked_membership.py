@@ -7,6 +7,7 @@ import math
 import torch
 
 from app.training.stacked import RunGroup, RunShape, grouping_problem, run_shape
+from app.training.state import capture, restore
 from tests.unit.stacked_oracle import assert_same_run, session, twins
 
 
@@ -174,3 +175,23 @@ def test_the_gradient_monitors_see_the_steps_their_eager_runs_would_sample() -> 
                 rtol=1e-5,
                 atol=1e-8,
             )
+
+
+def test_a_state_captured_from_a_member_is_its_own_and_restores_after_leaving() -> None:
+    grouped, eager = twins([{"optimizer": "adam"}] * 5)
+    group = RunGroup(grouped)
+    group.train_steps(4)
+    for s in eager:
+        for _ in range(4):
+            s.train_step()
+    group.sync_out(grouped[2])
+    state, expected = capture(grouped[2]), capture(eager[2])
+    # Copies of its own rows, not views that would keep the whole group's tensors alive.
+    assert state.nbytes == expected.nbytes
+    group.train_steps(3)
+    group.leave(grouped[2])
+    restore(grouped[2], state)
+    for _ in range(2):
+        grouped[2].train_step()
+        eager[2].train_step()
+    assert_same_run(grouped[2], eager[2], rtol=1e-5)
