@@ -1,7 +1,10 @@
 """The batched engine: a grouped step of K default runs against one eager step of one run.
 
 `ratio` is the grouped step's time over the eager step's: what a step of the whole group costs
-in eager steps of one run (below 1: K runs step for less than one). Grouped steps are timed in
+in eager steps of one run (below 1: K runs step for less than one). `bare_stacked_step_us_k*`
+times the stacked arithmetic alone (forward, one backward, the SGD update, on a fixed batch)
+on the same machine at the same moment: the floor the engine's bookkeeping adds to. Grouped
+steps are timed in
 bursts of BURST_STEPS, as the scheduler runs them, so each step carries its share of the
 burst's bookkeeping (divergence check, counters). The two are timed in alternation, so a
 machine whose speed drifts (shared cores) drifts both alike. One thread, as a training worker.
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from app.training.stacked import RunGroup
 from app.training.trainer import TrainingSession
@@ -46,16 +50,48 @@ def _run() -> Iterator[dict[str, Any]]:
         group = RunGroup([TrainingSession() for _ in range(k)])
         group.train_steps(BURST_STEPS)  # warm-up: allocation and dispatch caches
         alone.train_step()
-        eager_us, grouped_us = [], []
+        bare = bare_step(group)
+        eager_us, grouped_us, bare_us = [], [], []
         for _ in range(ROUNDS):
             eager_us.append(seconds(alone.train_step, 50) / 50 * 1e6)
             burst = seconds(lambda g=group: g.train_steps(BURST_STEPS), 5)  # type: ignore[misc]
             grouped_us.append(burst / (5 * BURST_STEPS) * 1e6)
-        eager, grouped = statistics.median(eager_us), statistics.median(grouped_us)
-        yield {
-            "name": f"group_step_us_k{k}",
-            "value": round(grouped, 1),
-            "unit": "us",
-            "baseline": round(eager, 1),
-            "ratio": round(grouped / eager, 2),
-        }
+            bare_us.append(seconds(bare, 50) / 50 * 1e6)
+        eager = statistics.median(eager_us)
+        for name, times in (
+            (f"group_step_us_k{k}", grouped_us),
+            (f"bare_stacked_step_us_k{k}", bare_us),
+        ):
+            value = statistics.median(times)
+            yield {
+                "name": name,
+                "value": round(value, 1),
+                "unit": "us",
+                "baseline": round(eager, 1),
+                "ratio": round(value / eager, 2),
+            }
+
+
+def bare_step(group: RunGroup) -> Callable[[], None]:
+    """The stacked step with nothing per run: fixed batch, plain SGD, no bookkeeping."""
+    params = [t.detach().clone().requires_grad_(True) for t in group.network.tensors]
+    batch = group.epochs.next()
+    x, y = batch.x.clone(), batch.y.clone()
+    lr = torch.full((len(group.members),), 0.03)
+
+    def step() -> None:
+        for p in params:
+            p.grad = None
+        h = x
+        for i in range(0, len(params), 2):
+            h = torch.baddbmm(params[i + 1].unsqueeze(1), h, params[i].transpose(1, 2))
+            if i + 2 < len(params):
+                h = torch.tanh(h)
+        loss = F.binary_cross_entropy_with_logits(h, y, reduction="none").flatten(1).mean(1)
+        loss.sum().backward()  # type: ignore[no-untyped-call]
+        with torch.no_grad():
+            for p in params:
+                assert p.grad is not None
+                p.sub_(lr.view(-1, *([1] * (p.dim() - 1))) * p.grad)
+
+    return step

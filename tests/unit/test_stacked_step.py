@@ -137,3 +137,16 @@ def test_multiclass_and_regression_tasks_step_as_eagerly() -> None:
         for a, b in zip(grouped, eager, strict=True):
             group.sync_out(a)
             assert_same_run(a, b)
+
+
+def test_a_prelu_slope_no_run_uses_gets_no_gradient_and_stays() -> None:
+    grouped, eager = twins([{}, {"optimizer": "sgd", "momentum": 0.9}], {"activation": "prelu"})
+    for s in grouped + eager:
+        s.set_activation("tanh")
+    group = RunGroup(grouped)
+    group.train_steps(1)
+    for s in eager:
+        s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b)

@@ -31,6 +31,14 @@ from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_bu
 from app.training.trainer import TrainingSession
 
 
+def _gradient(t: torch.Tensor) -> torch.Tensor:
+    """`t`'s gradient; zeros for a PReLU slope no run uses (its layer left PReLU, no L1):
+    backward gives it none, and no row of it has a gradient, so nothing reads them."""
+    if t.grad is None:
+        t.grad = torch.zeros_like(t)
+    return t.grad
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One run's share of a burst: its per-step losses and, if it blew up, where and why
@@ -192,7 +200,7 @@ class RunGroup:
         if n == 0:
             return self._results(losses)
         inputs = self._step_inputs(self.schedules.base)
-        self.monitors.plan(n)
+        self.monitors.plan(n, self.has_grad)
         for i in range(n):
             losses[i] = self._step(i, inputs)
         self.monitors.finish(n)
@@ -226,25 +234,25 @@ class RunGroup:
             loss = loss + penalty
         # Each run's loss depends on its rows only: one backward gives every run its gradient.
         loss.sum().backward()  # type: ignore[no-untyped-call]
-        grads = [t.grad for t in network.tensors]
-        assert all(g is not None for g in grads)
-        self.monitors.before_step(i, grads, self.has_grad)  # type: ignore[arg-type]
+        # No run uses a PReLU slope left behind without L1: it has no gradient at all, and
+        # zeros stand in (no row of it has a gradient, so nothing reads them).
+        grads = [_gradient(t) for t in network.tensors]
+        self.monitors.before_step(i, grads)
         with torch.no_grad():
             if settings.any_clip:
-                self._clip(grads)  # type: ignore[arg-type]
+                self._clip(grads)
             if self.schedules.varies:
                 inputs = self._step_inputs(self.schedules.rates())
             if self._plain_sgd:
                 # Plain SGD on every row (the default run): param.add_(grad, alpha=−lr) for
                 # all parameters in one foreach call, p + (−1)·(lr·g), the same roundings.
                 lr_rows = [i.lr_rows for i in inputs]
-                torch._foreach_addcmul_(network.tensors, lr_rows, grads, value=-1)  # type: ignore[arg-type]
+                torch._foreach_addcmul_(network.tensors, lr_rows, grads, value=-1)
             else:
                 rule = RULES[self.shape.optimizer]
                 for t, g, state, step_inputs in zip(
                     network.tensors, grads, self.states, inputs, strict=True
                 ):
-                    assert g is not None
                     rule(t, g, state, step_inputs)
         self.monitors.after_step(i)
         self.schedules.advance()

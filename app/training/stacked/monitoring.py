@@ -32,9 +32,12 @@ class MemberMonitors:
         ]
         self._due: dict[int, list[int]] = {}
         self._start: list[int] = []
+        self._has_grad: list[list[bool]] = []
 
-    def plan(self, steps: int) -> None:
-        """Which members sample which of the next `steps` steps."""
+    def plan(self, steps: int, has_grad: Sequence[torch.Tensor]) -> None:
+        """Which members sample which of the next `steps` steps; `has_grad`: per parameter,
+        which runs' rows have a gradient (bool [K])."""
+        self._has_grad = [has_grad[slot].tolist() for slot in self.weight_slots]
         due: dict[int, list[int]] = defaultdict(list)
         self._start = [m.gradient_monitor._since_collect for m in self.members]
         for k, done in enumerate(self._start):
@@ -42,16 +45,16 @@ class MemberMonitors:
                 due[i].append(k)
         self._due = due
 
-    def before_step(
-        self, step: int, grads: Sequence[torch.Tensor], has_grad: Sequence[torch.Tensor]
-    ) -> None:
+    def before_step(self, step: int, grads: Sequence[torch.Tensor]) -> None:
         """After backward, before clipping and the update: the raw gradients."""
         for k in self._due.get(step, ()):
             model = self.members[k].model
-            for layer, slot in zip(model.layers, self.weight_slots, strict=True):
+            for layer, slot, has in zip(
+                model.layers, self.weight_slots, self._has_grad, strict=True
+            ):
                 weight = layer.weight
                 assert isinstance(weight, torch.Tensor)
-                weight.grad = grads[slot][k] if bool(has_grad[slot][k]) else None
+                weight.grad = grads[slot][k] if has[k] else None
             monitor = self.members[k].gradient_monitor
             monitor._since_collect = self._start[k] + step  # where its eager count would be
             monitor.before_step()
