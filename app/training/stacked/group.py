@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from app.training.divergence import DIVERGED_PARAMETER_MAGNITUDE
+from app.training.divergence import Verdict, loss_problem
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
@@ -28,6 +28,7 @@ from app.training.stacked.settings import RunSettings, rows, run_settings
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
 from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
+from app.training.stacked.verdicts import Judge
 from app.training.trainer import TrainingSession
 
 
@@ -41,13 +42,19 @@ def _gradient(t: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run's share of a burst: its per-step losses and, if it blew up, where and why
-    (the caller rolls it back to its last TrainingState and takes it out of the group)."""
+    """One run's share of a burst: its per-step losses and, if it diverged, the step and the
+    verdict its eager run would have had there (divergence.judge_step). On `roll_back` its
+    state is unusable: the caller takes it out and restores its last TrainingState; otherwise
+    (a training loss that doubled) the run stopped at that step with its state kept."""
 
     session: TrainingSession
     losses: list[float]
     diverged_at: int | None
-    reason: str | None
+    verdict: Verdict | None
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.verdict is None else self.verdict.reason
 
 
 class RunGroup:
@@ -88,12 +95,14 @@ class RunGroup:
             self._build()
 
     def refresh(self, session: TrainingSession) -> None:
-        """Re-read a member's hyper-parameters, frozen layers and schedule after a settings
-        change that keeps its shape (learning rate, momentum, penalties, clipping, freezing).
+        """Re-read a member's hyper-parameters, frozen layers, schedule and divergence
+        reference after a settings change that keeps its shape (learning rate, momentum,
+        penalties, clipping, freezing) or accept_current_loss().
         A change of shape (optimizer, batch size, activations) needs leave() before it."""
         if run_shape(session) != self.shape:
             raise ValueError("the run's shape changed: leave() the group before such a change")
-        self._index(session)
+        k = self._index(session)
+        self.judge.references[k] = session.divergence_reference
         self._read_schedules()
         self._read_settings()
 
@@ -124,6 +133,12 @@ class RunGroup:
             self.shape.batch_size,
         )
         self.step_count = torch.tensor([s.step_count for s in sessions])
+        self.judge = Judge(
+            self.network,
+            self.epochs,
+            self.shape.loss,
+            [s.divergence_reference for s in sessions],
+        )
         self.last_loss = torch.tensor(
             [math.nan if s.last_loss is None else s.last_loss for s in sessions]
         )
@@ -195,21 +210,32 @@ class RunGroup:
     # ---- training ---------------------------------------------------------------------------
 
     def train_steps(self, n: int) -> list[RunResult]:
-        """`n` steps of every member; each run's steps equal its own eager train_step()s."""
+        """Up to `n` steps of every member; each run's steps equal its own eager
+        train_step()s. Like the eager burst, it stops after a step at which a run is judged
+        diverged (the others simply step fewer this time); a non-finite batch loss found
+        between checks is reported at its step, the run's later steps being discarded."""
         losses = torch.empty(n, len(self.members))
-        if n == 0:
-            return self._results(losses)
         inputs = self._step_inputs(self.schedules.base)
+        due = self.judge.plan(self.step_count, n)
         self.monitors.plan(n, self.has_grad)
-        for i in range(n):
-            losses[i] = self._step(i, inputs)
-        self.monitors.finish(n)
+        verdicts: dict[int, tuple[int, Verdict]] = {}
+        done = 0
+        while done < n and not verdicts:
+            losses[done] = self._step(done, inputs)
+            done += 1
+            checked = due.get(done - 1)
+            if checked:
+                for k, verdict in self.judge.check(checked, losses[done - 1]).items():
+                    verdicts[k] = (int(self.step_count[k]) + done, verdict)
+        losses = losses[:done]
         # Counters once per burst: every member took every step.
-        self.step_count += n
+        self.step_count += done
+        self.monitors.finish(done)
         for state, step_inputs in zip(self.states, inputs, strict=True):
-            finish_burst(self.shape.optimizer, state, step_inputs, n)
-        self.last_loss = losses[-1].to(torch.float64)
-        return self._results(losses)
+            finish_burst(self.shape.optimizer, state, step_inputs, done)
+        if done:
+            self.last_loss = losses[-1].to(torch.float64)
+        return self._results(losses, verdicts)
 
     def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
         lr32 = lr.float()
@@ -272,46 +298,28 @@ class RunGroup:
             g.mul_(rows(coefficient, g))
         self.last_grad_norm = total
 
-    def _results(self, losses: torch.Tensor) -> list[RunResult]:
-        """Per run: its losses, and the first step whose loss was not finite (found once for
-        the burst, not checked step by step: it costs a sync per step) or parameters that
-        blew up by its end."""
-        reasons: dict[int, tuple[int, str]] = {}
-        bad = ~torch.isfinite(losses)
+    def _results(
+        self, losses: torch.Tensor, verdicts: dict[int, tuple[int, Verdict]]
+    ) -> list[RunResult]:
+        """Per run: its losses and its first divergence: a non-finite batch loss (looked for
+        once for the burst: a check per step would cost a sync per step) or a check's
+        verdict, whichever came first."""
         start = self.step_count - len(losses)
+        bad = ~torch.isfinite(losses)
         for k in torch.nonzero(bad.any(0)).flatten().tolist():
             i = int(bad[:, k].int().argmax())
-            reasons[k] = (int(start[k]) + i + 1, f"the loss became {float(losses[i, k])}")
-        for k, message in self._parameter_problems().items():
-            reasons.setdefault(k, (int(self.step_count[k]), message))
+            step = int(start[k]) + i + 1
+            if k not in verdicts or verdicts[k][0] > step:
+                reason = loss_problem(float(losses[i, k]))
+                assert reason is not None
+                verdicts[k] = (step, Verdict(reason, roll_back=True))
         per_run = losses.T.tolist()
         return [
             RunResult(
                 session,
                 per_run[k],
-                reasons[k][0] if k in reasons else None,
-                reasons[k][1] if k in reasons else None,
+                verdicts[k][0] if k in verdicts else None,
+                verdicts[k][1] if k in verdicts else None,
             )
             for k, session in enumerate(self.members)
         ]
-
-    @torch.no_grad()
-    def _parameter_problems(self) -> dict[int, str]:
-        """divergence.parameter_problem for every run at once: one max per parameter, one
-        check for all; names are looked up only for a run that has a problem."""
-        largest = torch.stack([t.abs().flatten(1).amax(1) for t in self.network.tensors])
-        worst = largest.amax(0)
-        bad = ~torch.isfinite(worst) | (worst > DIVERGED_PARAMETER_MAGNITUDE)
-        problems: dict[int, str] = {}
-        for k in torch.nonzero(bad).flatten().tolist():
-            for slot, value in zip(self.network.slots, largest[:, k].tolist(), strict=True):
-                if not math.isfinite(value):
-                    problems[k] = f"parameter {slot.name} became non-finite"
-                elif value > DIVERGED_PARAMETER_MAGNITUDE:
-                    problems[k] = (
-                        f"parameter {slot.name} grew past {DIVERGED_PARAMETER_MAGNITUDE:g}"
-                    )
-                else:
-                    continue
-                break
-        return problems

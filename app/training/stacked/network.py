@@ -45,33 +45,37 @@ class StackedNetwork:
             .requires_grad_(True)
             for s in self.slots
         ]
-        by_name = dict(zip((s.name for s in self.slots), self.tensors, strict=True))
+        index = {s.name: i for i, s in enumerate(self.slots)}
         n_layers = len(shape.hidden_layers) + 1
-        self.weights = [by_name[f"layers.{i}.weight"] for i in range(n_layers)]
-        # [K, 1, out]: broadcast over the batch inside baddbmm.
-        self.biases = [by_name[f"layers.{i}.bias"] for i in range(n_layers)]
-        self.slopes = {int(n.split(".")[1]): t for n, t in by_name.items() if n.startswith("prelu")}
+        self._weights = [index[f"layers.{i}.weight"] for i in range(n_layers)]
+        self._biases = [index[f"layers.{i}.bias"] for i in range(n_layers)]
+        self._slopes = {s.layer: i for i, s in enumerate(self.slots) if s.name.startswith("prelu")}
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, rows: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor]:
         """Every hidden layer's activations, then the outputs: [K, batch, …] each, as
-        MLP.forward_all computes per run (F.linear is x·Wᵀ + b)."""
+        MLP.forward_all computes per run (F.linear is x·Wᵀ + b). `rows`: some runs' rows of
+        every parameter, in slot order, instead of all of them."""
+        params = self.tensors if rows is None else rows
         outputs = []
         h = x
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            z = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        last = len(self._weights) - 1
+        for i, (w, b) in enumerate(zip(self._weights, self._biases, strict=True)):
+            # The bias as [K, 1, out]: broadcast over the batch inside baddbmm.
+            z = torch.baddbmm(params[b].unsqueeze(1), h, params[w].transpose(1, 2))
             if i == last:
                 outputs.append(z)
                 break
-            h = self._activate(i, z)
+            h = self._activate(i, z, params)
             outputs.append(h)
         return outputs
 
-    def _activate(self, i: int, z: torch.Tensor) -> torch.Tensor:
+    def _activate(self, i: int, z: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
         name = self.shape.activations[i]
         if name == "prelu":
             # F.prelu takes one slope per channel, not per run: the same rule, run by run.
-            slope = self.slopes[i].view(-1, 1, 1)
+            slope = params[self._slopes[i]].view(-1, 1, 1)
             return torch.where(z > 0, z, slope * z)
         return ACTIVATIONS[name](z)
 
