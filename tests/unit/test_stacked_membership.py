@@ -6,7 +6,15 @@ import math
 
 import torch
 
-from app.training.stacked import RunGroup, RunResult, RunShape, grouping_problem, run_shape
+from app.training.change import SettingsChange
+from app.training.stacked import (
+    RunGroup,
+    RunResult,
+    RunShape,
+    changes_shape,
+    grouping_problem,
+    run_shape,
+)
 from app.training.state import capture, restore
 from tests.unit.stacked_oracle import assert_same_run, session, twins
 
@@ -212,3 +220,32 @@ def test_a_state_captured_from_a_member_is_its_own_and_restores_after_leaving() 
         grouped[2].train_step()
         eager[2].train_step()
     assert_same_run(grouped[2], eager[2], rtol=1e-5)
+
+
+def test_a_change_of_shape_moves_the_run_to_another_group_intact() -> None:
+    grouped, eager = twins([{"momentum": 0.9}, {"momentum": 0.9}, {"optimizer": "adam"}])
+    sgd_group, adam_group = RunGroup(grouped[:2]), RunGroup(grouped[2:])
+    sgd_group.train_steps(3)
+    adam_group.train_steps(3)
+    change = SettingsChange(training={"optimizer": "adam", "learning_rate": 0.01})
+    assert changes_shape(grouped[1], change)
+    assert not changes_shape(grouped[1], SettingsChange(training={"learning_rate": 0.5}))
+    assert not changes_shape(grouped[1], SettingsChange(activation="tanh"))
+    assert changes_shape(grouped[1], SettingsChange(layer_activations=["relu"]))
+    sgd_group.leave(grouped[1])
+    grouped[1].apply_change(change)
+    adam_group.join(grouped[1])
+    sgd_group.train_steps(4)
+    adam_group.train_steps(4)
+    for s in eager:
+        for _ in range(3):
+            s.train_step()
+    eager[1].apply_change(change)
+    for s in eager:
+        for _ in range(4):
+            s.train_step()
+    sgd_group.sync_out(grouped[0])
+    for s in grouped[1:]:
+        adam_group.sync_out(s)
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)

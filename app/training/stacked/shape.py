@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.training.change import SettingsChange
 from app.training.optimizers import optimizer_options
 from app.training.trainer import TrainingSession
 
@@ -62,3 +63,23 @@ def grouping_problem(session: TrainingSession, phase_pending: bool) -> str | Non
     if any(groups[0].get(k) != v for k, v in expected.items() if k != "lr"):
         return "the optimizer's settings differ from the run's configuration"
     return None
+
+
+def changes_shape(session: TrainingSession, change: SettingsChange) -> bool:
+    """Whether applying `change` would change the run's shape: the run must then leave its
+    group before the change (a new optimizer starts from torch's empty state, which the
+    group's rows must not be written into) and join another after. Other changes are
+    applied in place and picked up by RunGroup.refresh()."""
+    training = session.config.training
+    for name in ("optimizer", "batch_size"):
+        if name in change.training and change.training[name] != getattr(training, name):
+            return True
+    if change.activation is None and change.layer_activations is None:
+        return False
+    updates: dict[str, object] = {}
+    if change.activation is not None:
+        updates.update(activation=change.activation, layer_activations=None)
+    if change.layer_activations is not None:
+        updates["layer_activations"] = list(change.layer_activations)
+    activations = session.config.model.model_copy(update=updates).activations_per_layer()
+    return list(activations) != list(session.model.activations)
