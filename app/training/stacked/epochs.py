@@ -37,11 +37,13 @@ class StackedEpochs:
         inputs: Sequence[torch.Tensor],
         targets: Sequence[torch.Tensor],
         batch_size: int,
+        lanes: int,
     ) -> None:
         self.samplers = list(samplers)
         self.batch_size = batch_size
         self.n = torch.tensor([len(x) for x in inputs])
-        n_max = int(self.n.max())
+        # Each run's batch and data padded to whole `lanes` of samples (the group says why).
+        n_max = _round_up(int(self.n.max()), lanes)
         k = len(samplers)
         self.n_features = inputs[0].shape[1]
         self.class_ids = targets[0].dim() == 1
@@ -59,7 +61,12 @@ class StackedEpochs:
         self.epochs_drawn = [s._epochs_drawn for s in samplers]
         self.cursor = torch.tensor([s._cursor for s in samplers])
         self.samples_seen = torch.tensor([s.samples_seen for s in samplers])
-        self._offsets = torch.arange(batch_size)
+        self.width = _round_up(batch_size, lanes)
+        self._positions = torch.arange(self.width)
+        real = self._positions < batch_size
+        # A padding position reads the batch's first sample (always a real one) and is masked.
+        self._offsets = torch.where(real, self._positions, 0)
+        self._full_mask = None if self.width == batch_size else real.expand(k, -1)
         self._fill(list(range(k)))
         # Steps that certainly end no epoch and fill every batch: no need to look until then.
         self._safe_steps = 0
@@ -98,7 +105,7 @@ class StackedEpochs:
         self._safe_steps -= 1
         flat = self._stretch + self._taken * self.batch_size if self._taken else self._stretch
         self._taken += 1
-        return self._gather(flat, None, self._full_sizes)
+        return self._gather(flat, self._full_mask, self._full_sizes)
 
     def _look_ahead(self) -> Batch | None:
         """Start the runs' next epochs where one ended; then either a batch cut short by an
@@ -121,7 +128,7 @@ class StackedEpochs:
         index = torch.minimum(index, (self.n - 1).unsqueeze(1))
         self.cursor += lengths
         self.samples_seen += lengths
-        mask = self._offsets < lengths.unsqueeze(1)
+        mask = self._positions < lengths.unsqueeze(1)
         return self._gather((self._row_starts + index).view(-1), mask, lengths.float())
 
     def _settle(self) -> None:
@@ -135,7 +142,7 @@ class StackedEpochs:
             self._taken = 0
 
     def _gather(self, flat: torch.Tensor, mask: torch.Tensor | None, sizes: torch.Tensor) -> Batch:
-        block = self._flat.index_select(0, flat).view(len(self.samplers), self.batch_size, -1)
+        block = self._flat.index_select(0, flat).view(len(self.samplers), self.width, -1)
         x, y = block[..., : self.n_features], block[..., self.n_features :]
         if self.class_ids:
             y = y.squeeze(2).long()
@@ -149,3 +156,7 @@ class StackedEpochs:
         sampler._epochs_drawn = self.epochs_drawn[i]
         sampler._cursor = int(self.cursor[i])
         sampler.samples_seen = int(self.samples_seen[i])
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple

@@ -57,10 +57,23 @@ class RunResult:
         return None if self.verdict is None else self.verdict.reason
 
 
+# A run's numbers do not depend on who else is in its group when every per-run tensor of the
+# step is a whole number of vector widths: torch's elementwise kernels run the bulk of a
+# tensor through SIMD code (Sleef exp/tanh, fused multiply-adds) and its tail through scalar
+# code, which round differently in the last bit, so with [K, 10, …] batches a run's values
+# depended on K (one run alone differed from the same run among 20 after ~20 steps). Padding
+# each run's batch (and data) to 32 samples — two AVX-512 vectors, four AVX2 ones — and
+# masking the padding made runs bit-identical alone, among 7 or among 40, at any row, over 600
+# steps of every optimizer here. It costs the padding's arithmetic: ~1.5–2× the step at K=100
+# with batches of 10 (bench_batched); `reproducible=False` skips it.
+LANES = 32
+
+
 class RunGroup:
-    def __init__(self, sessions: Sequence[TrainingSession]) -> None:
+    def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
         if not sessions:
             raise ValueError("a group needs at least one run")
+        self.lanes = LANES if reproducible else 1
         self.shape: RunShape = run_shape(sessions[0])
         self.members: list[TrainingSession] = []
         for session in sessions:
@@ -131,6 +144,7 @@ class RunGroup:
             [s.model.features(s.data.train_x) for s in sessions],
             [s.data.train_y for s in sessions],
             self.shape.batch_size,
+            self.lanes,
         )
         self.step_count = torch.tensor([s.step_count for s in sessions])
         self.judge = Judge(
