@@ -3,8 +3,10 @@
 `ratio` is the grouped step's time over the eager step's: what a step of the whole group costs
 in eager steps of one run (below 1: K runs step for less than one). `bare_stacked_step_us_k*`
 times the stacked arithmetic alone (forward, one backward, the SGD update, on a fixed batch)
-on the same machine at the same moment: the floor the engine's bookkeeping adds to. Grouped
-steps are timed in
+on the same machine at the same moment: the floor the engine's bookkeeping adds to.
+`group_step_us_k*` is the default, reproducible group (batches padded to whole SIMD vectors so
+a run's numbers do not depend on its group); `*_fast` the unpadded one. Grouped steps are
+timed in
 bursts of BURST_STEPS, as the scheduler runs them, so each step carries its share of the
 burst's bookkeeping (divergence check, counters). The two are timed in alternation, so a
 machine whose speed drifts (shared cores) drifts both alike. One thread, as a training worker.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import torch
@@ -48,21 +51,26 @@ def _run() -> Iterator[dict[str, Any]]:
     alone = TrainingSession()
     for k in (20, 100):
         group = RunGroup([TrainingSession() for _ in range(k)])
-        group.train_steps(BURST_STEPS)  # warm-up: allocation and dispatch caches
+        fast = RunGroup([TrainingSession() for _ in range(k)], reproducible=False)
+        for g in (group, fast):
+            g.train_steps(BURST_STEPS)  # warm-up: allocation and dispatch caches
         alone.train_step()
-        bare = bare_step(group)
-        eager_us, grouped_us, bare_us = [], [], []
+        bare = bare_step(fast)
+        times: dict[str, list[float]] = {
+            f"group_step_us_k{k}": [],
+            f"group_step_us_k{k}_fast": [],
+            f"bare_stacked_step_us_k{k}": [],
+        }
+        eager_us = []
         for _ in range(ROUNDS):
             eager_us.append(seconds(alone.train_step, 50) / 50 * 1e6)
-            burst = seconds(lambda g=group: g.train_steps(BURST_STEPS), 5)  # type: ignore[misc]
-            grouped_us.append(burst / (5 * BURST_STEPS) * 1e6)
-            bare_us.append(seconds(bare, 50) / 50 * 1e6)
+            for name, g in ((f"group_step_us_k{k}", group), (f"group_step_us_k{k}_fast", fast)):
+                burst = seconds(partial(g.train_steps, BURST_STEPS), 5)
+                times[name].append(burst / (5 * BURST_STEPS) * 1e6)
+            times[f"bare_stacked_step_us_k{k}"].append(seconds(bare, 50) / 50 * 1e6)
         eager = statistics.median(eager_us)
-        for name, times in (
-            (f"group_step_us_k{k}", grouped_us),
-            (f"bare_stacked_step_us_k{k}", bare_us),
-        ):
-            value = statistics.median(times)
+        for name, measured in times.items():
+            value = statistics.median(measured)
             yield {
                 "name": name,
                 "value": round(value, 1),

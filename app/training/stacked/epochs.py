@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from app.training.batches import BatchSampler
 
@@ -78,9 +79,9 @@ class StackedEpochs:
         """Lay out these runs' epochs in their new orders: one gather for all of them (runs
         that started together end their epochs together)."""
         n_max = self.rows.shape[1]
-        orders = torch.zeros(len(runs), n_max, dtype=torch.int64)
-        for row, i in enumerate(runs):
-            orders[row, : len(self.orders[i])] = self.orders[i]
+        orders = pad_sequence([self.orders[i] for i in runs], batch_first=True)
+        if orders.shape[1] < n_max:
+            orders = torch.nn.functional.pad(orders, (0, n_max - orders.shape[1]))
         chosen = torch.tensor(runs)
         index = orders.unsqueeze(2).expand(-1, -1, self.rows.shape[2])
         self.rows[chosen] = torch.gather(self.source[chosen], 1, index)

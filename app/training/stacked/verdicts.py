@@ -10,6 +10,7 @@ import torch
 
 from app.training.divergence import (
     CHECK_EVERY_STEPS,
+    DIVERGED_LOSS_FACTOR,
     DIVERGED_PARAMETER_MAGNITUDE,
     Verdict,
     loss_problem,
@@ -44,18 +45,29 @@ class Judge:
     @torch.no_grad()
     def check(self, runs: list[int], batch_losses: torch.Tensor) -> dict[int, Verdict]:
         """judge_step's verdict for each of `runs` after a step at which they are checked:
-        the batch loss, then the parameters, then the loss on all training points."""
-        verdicts: dict[int, Verdict] = {}
+        the batch loss, then the parameters, then the loss on all training points — all
+        runs' figures at once, the reasons spelled out only for a run that has one."""
         chosen = torch.tensor(runs)
         params = [t.detach().index_select(0, chosen) for t in self.network.tensors]
-        largest = torch.stack([p.abs().flatten(1).amax(1) for p in params]).T.tolist()
-        training = self._training_losses(chosen, params).tolist()
-        for row, k in enumerate(runs):
-            reason = loss_problem(float(batch_losses[k])) or self._parameter_problem(largest[row])
+        largest = torch.stack([p.abs().flatten(1).amax(1) for p in params], dim=1)
+        training = self._training_losses(chosen, params)
+        references = torch.tensor([self.references[k] for k in runs])
+        flagged = (
+            ~torch.isfinite(batch_losses.index_select(0, chosen))
+            | ~torch.isfinite(largest).all(1)
+            | (largest > DIVERGED_PARAMETER_MAGNITUDE).any(1)
+            | (training > DIVERGED_LOSS_FACTOR * references)
+        )
+        verdicts: dict[int, Verdict] = {}
+        for row in torch.nonzero(flagged).flatten().tolist():
+            k = runs[row]
+            reason = loss_problem(float(batch_losses[k])) or self._parameter_problem(
+                largest[row].tolist()
+            )
             if reason is not None:
                 verdicts[k] = Verdict(reason, roll_back=True)
                 continue
-            doubled = training_loss_problem(training[row], self.references[k])
+            doubled = training_loss_problem(float(training[row]), self.references[k])
             if doubled is not None:
                 verdicts[k] = Verdict(doubled, roll_back=False)
         return verdicts
