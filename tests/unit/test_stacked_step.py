@@ -150,3 +150,16 @@ def test_a_prelu_slope_no_run_uses_gets_no_gradient_and_stays() -> None:
     for a, b in zip(grouped, eager, strict=True):
         group.sync_out(a)
         assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("schedule", ["step", "exponential", "cosine", "warmup"])
+def test_schedules_stay_on_the_eager_rates_past_their_length(schedule: str) -> None:
+    common = {"schedule": schedule, "schedule_step_size": 3, "schedule_steps": 7}
+    grouped, eager = twins([{**common, "schedule_gamma": 0.8}, {**common, "learning_rate": 0.1}])
+    group = RunGroup(grouped)
+    for _ in range(20):
+        group.train_steps(1)
+        for a, b in zip(grouped, eager, strict=True):
+            b.train_step()
+            group.sync_out(a)
+            assert abs(a.learning_rate - b.learning_rate) <= 1e-9 * b.learning_rate + 1e-15
