@@ -1,0 +1,339 @@
+"""A group: K runs of one shape stepped as one stacked computation, joining and leaving
+between steps with their weights, optimizer state, schedule and batch order intact.
+
+While a run is in a group its parameters are views into the group's rows (`param.data` is row
+k of the stacked tensor), so the weights anything reads — frames, neuron maps, a captured
+TrainingState (which clones them) — are always current at no cost. Gradients, optimizer state,
+schedule, sampler position and counters live in the group's tensors and are written back by
+`sync_out(session)` (a few copies per parameter): call it before reading those from a member.
+Anything that writes a member's state itself (an eager or phase step, restore, rewind, reset,
+new data) needs the run out of the group first: `leave()`, then `join()` again after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from app.training.divergence import Verdict, loss_problem
+from app.training.stacked.epochs import StackedEpochs
+from app.training.stacked.monitoring import MemberMonitors
+from app.training.stacked.network import StackedNetwork
+from app.training.stacked.objective import data_losses, penalties
+from app.training.stacked.schedule import Schedules, write_schedule
+from app.training.stacked.settings import RunSettings, rows, run_settings
+from app.training.stacked.shape import RunShape, run_shape
+from app.training.stacked.transfer import stack_state, write_state
+from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
+from app.training.stacked.verdicts import Judge
+from app.training.trainer import TrainingSession
+
+
+def _gradient(t: torch.Tensor) -> torch.Tensor:
+    """`t`'s gradient; zeros for a PReLU slope no run uses (its layer left PReLU, no L1):
+    backward gives it none, and no row of it has a gradient, so nothing reads them."""
+    if t.grad is None:
+        t.grad = torch.zeros_like(t)
+    return t.grad
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's share of a burst: its per-step losses and, if it diverged, the step and the
+    verdict its eager run would have had there (divergence.judge_step). On `roll_back` its
+    state is unusable: the caller takes it out and restores its last TrainingState; otherwise
+    (a training loss that doubled) the run stopped at that step with its state kept."""
+
+    session: TrainingSession
+    losses: list[float]
+    diverged_at: int | None
+    verdict: Verdict | None
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.verdict is None else self.verdict.reason
+
+
+# A run's numbers do not depend on who else is in its group when every per-run tensor of the
+# step is a whole number of vector widths: torch's elementwise kernels run the bulk of a
+# tensor through SIMD code (Sleef exp/tanh, fused multiply-adds) and its tail through scalar
+# code, which round differently in the last bit, so with [K, 10, …] batches a run's values
+# depended on K (one run alone differed from the same run among 20 after ~20 steps). Padding
+# each run's batch (and data) to 32 samples — two AVX-512 vectors, four AVX2 ones — and
+# masking the padding made runs bit-identical alone, among 7 or among 40, at any row, over 600
+# steps of every optimizer here. It costs the padding's arithmetic: ~1.5–2× the step at K=100
+# with batches of 10 (bench_batched); `reproducible=False` skips it.
+LANES = 32
+
+
+class RunGroup:
+    def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
+        if not sessions:
+            raise ValueError("a group needs at least one run")
+        self.lanes = LANES if reproducible else 1
+        self.shape: RunShape = run_shape(sessions[0])
+        self.members: list[TrainingSession] = []
+        for session in sessions:
+            self._check_shape(session)
+            self.members.append(session)
+        self._build()
+
+    def _check_shape(self, session: TrainingSession) -> None:
+        shape = run_shape(session)
+        if shape != self.shape:
+            raise ValueError(f"run shape {shape} does not match the group's {self.shape}")
+        if any(s is session for s in self.members):
+            raise ValueError("the run is already in this group")
+
+    # ---- membership -------------------------------------------------------------------------
+
+    def join(self, session: TrainingSession) -> None:
+        """Take `session` in between two steps (the rows are re-stacked: O(K) copies)."""
+        self._check_shape(session)
+        self._sync_all()
+        self.members.append(session)
+        self._build()
+
+    def leave(self, session: TrainingSession) -> None:
+        """Hand `session` back whole: it carries on eagerly exactly where the group left it."""
+        index = self._index(session)
+        self._sync_all()
+        for p in session.model.parameters():
+            p.data = p.data.clone()  # its own storage again, no longer a row of ours
+        del self.members[index]
+        if self.members:
+            self._build()
+
+    def refresh(self, session: TrainingSession) -> None:
+        """Re-read a member's hyper-parameters, frozen layers, schedule and divergence
+        reference after a settings change that keeps its shape (learning rate, momentum,
+        penalties, clipping, freezing) or accept_current_loss().
+        A change of shape (optimizer, batch size, activations) needs leave() before it."""
+        if run_shape(session) != self.shape:
+            raise ValueError("the run's shape changed: leave() the group before such a change")
+        k = self._index(session)
+        self.judge.references[k] = session.divergence_reference
+        self._read_schedules()
+        self._read_settings()
+
+    def _index(self, session: TrainingSession) -> int:
+        for i, member in enumerate(self.members):
+            if member is session:
+                return i
+        raise ValueError("the run is not in this group")
+
+    def _build(self) -> None:
+        """Stack every member's state into rows and point its parameters at them."""
+        sessions = self.members
+        self.network = StackedNetwork(self.shape, [s.model for s in sessions])
+        self.monitors = MemberMonitors(sessions, self.network.slots)
+        params = [list(s.model.parameters()) for s in sessions]
+        kind = self.shape.optimizer
+        self.states: list[SlotState] = [
+            stack_state(kind, [s.optimizer for s in sessions], [run[i] for run in params])
+            for i in range(len(self.network.slots))
+        ]
+        for k, run in enumerate(params):
+            for p, stacked in zip(run, self.network.tensors, strict=True):
+                p.data = stacked.data[k]
+        self.epochs = StackedEpochs(
+            [s.sampler for s in sessions],
+            [s.model.features(s.data.train_x) for s in sessions],
+            [s.data.train_y for s in sessions],
+            self.shape.batch_size,
+            self.lanes,
+        )
+        self.step_count = torch.tensor([s.step_count for s in sessions])
+        self.judge = Judge(
+            self.network,
+            self.epochs,
+            self.shape.loss,
+            [s.divergence_reference for s in sessions],
+        )
+        self.last_loss = torch.tensor(
+            [math.nan if s.last_loss is None else s.last_loss for s in sessions]
+        )
+        self.last_grad_norm: torch.Tensor | None = None
+        self._schedulers = [s.scheduler for s in sessions]
+        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
+        self._read_settings()
+
+    def _read_schedules(self) -> None:
+        """New schedules where a member's scheduler was replaced (a new rate or schedule
+        restarts it); the others keep the position and base rate the group has advanced."""
+        sessions = self.members
+        old = self.schedules
+        kept = torch.tensor(
+            [s.scheduler is seen for s, seen in zip(sessions, self._schedulers, strict=True)]
+        )
+        self._schedulers = [s.scheduler for s in sessions]
+        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
+        self.schedules.position = torch.where(kept, old.position, self.schedules.position)
+        self.schedules.base = torch.where(kept, old.base, self.schedules.base)
+
+    def _read_settings(self) -> None:
+        sessions = self.members
+        self.settings: RunSettings = run_settings([s.config.training for s in sessions])
+        params = [list(s.model.parameters()) for s in sessions]
+        l1_on = self.settings.l1 > 0
+        self.has_grad = []
+        for i, slot in enumerate(self.network.slots):
+            trainable = torch.tensor([run[i].requires_grad for run in params])
+            # An unused PReLU slope still has a gradient when L1 pulls on it.
+            self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
+        self.all_rows = [bool(mask.all()) for mask in self.has_grad]
+        settings = self.settings
+        self._plain_sgd = (
+            self.shape.optimizer == "sgd"
+            and not (settings.any_momentum or settings.any_weight_decay)
+            and all(self.all_rows)
+        )
+
+    # ---- reading a member -------------------------------------------------------------------
+
+    def sync_out(self, session: TrainingSession) -> None:
+        """Write the group's view of a member into it: gradients (views of this step's rows),
+        optimizer state (copies), schedule, batch order position, step count, last loss and
+        gradient norm. Its weights are our rows already."""
+        k = self._index(session)
+        kind = self.shape.optimizer
+        for i, p in enumerate(session.model.parameters()):
+            grad = self.network.tensors[i].grad
+            if grad is not None:
+                p.grad = grad[k] if bool(self.has_grad[i][k]) else None
+            write_state(kind, self.states[i], k, session.optimizer, p)
+        write_schedule(
+            session.scheduler,
+            float(self.schedules.position[k]),
+            float(self.schedules.rates()[k]),
+        )
+        self.epochs.write_position(k)
+        session.step_count = int(self.step_count[k])
+        loss = float(self.last_loss[k])
+        session.last_loss = None if math.isnan(loss) and session.step_count == 0 else loss
+        if self.last_grad_norm is not None and self.settings.clip_norm[k] > 0:
+            session.last_grad_norm = float(self.last_grad_norm[k])
+
+    def _sync_all(self) -> None:
+        for session in self.members:
+            self.sync_out(session)
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def train_steps(self, n: int) -> list[RunResult]:
+        """Up to `n` steps of every member; each run's steps equal its own eager
+        train_step()s. Like the eager burst, it stops after a step at which a run is judged
+        diverged (the others simply step fewer this time); a non-finite batch loss found
+        between checks is reported at its step, the run's later steps being discarded."""
+        losses = torch.empty(n, len(self.members))
+        inputs = self._step_inputs(self.schedules.base)
+        due = self.judge.plan(self.step_count, n)
+        self.monitors.plan(n, self.has_grad)
+        verdicts: dict[int, tuple[int, Verdict]] = {}
+        done = 0
+        while done < n and not verdicts:
+            losses[done] = self._step(done, inputs)
+            done += 1
+            checked = due.get(done - 1)
+            if checked:
+                for k, verdict in self.judge.check(checked, losses[done - 1]).items():
+                    verdicts[k] = (int(self.step_count[k]) + done, verdict)
+        losses = losses[:done]
+        # Counters once per burst: every member took every step.
+        self.step_count += done
+        self.monitors.finish(done)
+        for state, step_inputs in zip(self.states, inputs, strict=True):
+            finish_burst(self.shape.optimizer, state, step_inputs, done)
+        if done:
+            self.last_loss = losses[-1].to(torch.float64)
+        return self._results(losses, verdicts)
+
+    def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
+        lr32 = lr.float()
+        return [
+            StepInputs(self.settings, lr, rows(lr32, t), mask, whole)
+            for t, mask, whole in zip(
+                self.network.tensors, self.has_grad, self.all_rows, strict=True
+            )
+        ]
+
+    def _step(self, i: int, inputs: list[StepInputs]) -> torch.Tensor:
+        batch = self.epochs.next()
+        network, settings = self.network, self.settings
+        for t in network.tensors:
+            t.grad = None
+        *hidden, output = network.forward(batch.x)
+        lengths = batch.lengths
+        loss = data_losses(self.shape.loss, output, batch.y, batch.mask, lengths)
+        absolute = network.absolute_sums() if settings.any_l1 else None
+        penalty = penalties(settings, absolute, hidden, batch.mask, lengths)
+        if penalty is not None:
+            loss = loss + penalty
+        # Each run's loss depends on its rows only: one backward gives every run its gradient.
+        loss.sum().backward()  # type: ignore[no-untyped-call]
+        # No run uses a PReLU slope left behind without L1: it has no gradient at all, and
+        # zeros stand in (no row of it has a gradient, so nothing reads them).
+        grads = [_gradient(t) for t in network.tensors]
+        self.monitors.before_step(i, grads)
+        with torch.no_grad():
+            if settings.any_clip:
+                self._clip(grads)
+            if self.schedules.varies:
+                inputs = self._step_inputs(self.schedules.rates())
+            if self._plain_sgd:
+                # Plain SGD on every row (the default run): param.add_(grad, alpha=−lr) for
+                # all parameters in one foreach call, p + (−1)·(lr·g), the same roundings.
+                lr_rows = [i.lr_rows for i in inputs]
+                torch._foreach_addcmul_(network.tensors, lr_rows, grads, value=-1)
+            else:
+                rule = RULES[self.shape.optimizer]
+                for t, g, state, step_inputs in zip(
+                    network.tensors, grads, self.states, inputs, strict=True
+                ):
+                    rule(t, g, state, step_inputs)
+        self.monitors.after_step(i)
+        self.schedules.advance()
+        return loss.detach()
+
+    def _clip(self, grads: list[torch.Tensor]) -> None:
+        """clip_grad_norm_ per run: each run's own global norm over its trainable gradients."""
+        norms = [
+            torch.where(mask, g.flatten(1).norm(dim=1), 0.0)
+            for g, mask in zip(grads, self.has_grad, strict=True)
+        ]
+        total = torch.stack(norms, dim=1).norm(dim=1)
+        max_norm = self.settings.clip_norm.to(total.dtype)
+        coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        coefficient = torch.where(max_norm > 0, coefficient, 1.0)
+        for g in grads:
+            g.mul_(rows(coefficient, g))
+        self.last_grad_norm = total
+
+    def _results(
+        self, losses: torch.Tensor, verdicts: dict[int, tuple[int, Verdict]]
+    ) -> list[RunResult]:
+        """Per run: its losses and its first divergence: a non-finite batch loss (looked for
+        once for the burst: a check per step would cost a sync per step) or a check's
+        verdict, whichever came first."""
+        start = self.step_count - len(losses)
+        bad = ~torch.isfinite(losses)
+        for k in torch.nonzero(bad.any(0)).flatten().tolist():
+            i = int(bad[:, k].int().argmax())
+            step = int(start[k]) + i + 1
+            if k not in verdicts or verdicts[k][0] > step:
+                reason = loss_problem(float(losses[i, k]))
+                assert reason is not None
+                verdicts[k] = (step, Verdict(reason, roll_back=True))
+        per_run = losses.T.tolist()
+        return [
+            RunResult(
+                session,
+                per_run[k],
+                verdicts[k][0] if k in verdicts else None,
+                verdicts[k][1] if k in verdicts else None,
+            )
+            for k, session in enumerate(self.members)
+        ]
