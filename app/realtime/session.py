@@ -156,12 +156,13 @@ class LiveSession:
     async def set(self, request: SetRequest) -> None:
         def apply() -> StepFrame | None:
             # The whole change or none of it: the engine refuses before touching anything.
-            self.engine.apply_change(request.settings_change())
+            self.loop.apply_change(request.settings_change())
             if request.skip_zero_grad is not None:
                 self.backprop.stepper.skip_zero_grad = request.skip_zero_grad
             return self.loop.frame_unless_running()
 
-        frame = await self.loop.command(apply)
+        # In place, in the run's training group if it has one: it applies from the next step.
+        frame = await self.loop.command(apply, touch="read")
         self.confirm_settings(request.request_id)
         if frame is not None:
             self.loop.publish(frame)
