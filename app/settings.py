@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     # Sessions live on after a disconnect so a reload resumes the same run.
     session_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
-    max_sessions: int = Field(default=64, ge=1, le=1000)
+    # A class of 100 learners, with room for a few reloads and the teacher's own tabs.
+    max_sessions: int = Field(default=120, ge=1, le=1000)
     # Training threads, torch at one thread each. One: a small model's step is mostly Python,
     # and threads share one interpreter lock (see app/realtime/scheduler.py).
     worker_threads: int = Field(default=1, ge=1, le=64)
