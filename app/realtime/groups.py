@@ -14,6 +14,7 @@ engines at once, and one worker thread (the default) never waits on it.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ FIRST_CHUNK_STEPS = 4
 MAX_CHUNK_STEPS = 64
 # A group's burst trains for its members' bursts together, up to this long.
 MAX_GROUP_BURST_SECONDS = 0.25
+# A member's rollback point (and rewind snapshot) is kept at most this often.
+KEEP_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Member:
     unseen: bool = False
     divergence: Divergence | None = None
     steps_per_second: float = 0.0
+    kept_at: float = -math.inf  # when its rollback point was last kept (monotonic)
 
 
 @dataclass
@@ -87,27 +91,38 @@ class TrainingGroups:
             self._waiting.pop(member.session_id, None)
             return None
         shape = run_shape(member.engine)
-        group = self._groups.get(shape)
-        if group is not None:
-            group.join(member.engine)
-        else:
-            partner = next(
-                (i for i, s in self._waiting.items() if s == shape and i != member.session_id),
-                None,
-            )
-            if partner is None:
-                self._waiting[member.session_id] = shape
-                return None
-            del self._waiting[partner]
-            other = self._members[partner]
-            group = self._groups[shape] = RunGroup([other.engine, member.engine], self.reproducible)
-            self._group_of[partner] = group
-            other.unseen = False
-        self._waiting.pop(member.session_id, None)
-        self._members[member.session_id] = member
-        self._group_of[member.session_id] = group
+        self._waiting[member.session_id] = shape
+        if shape in self._groups:
+            # It joins at the group's next burst, with every other newcomer of its shape: a
+            # join re-stacks the whole group, so a class arriving at once re-stacks it once.
+            return None
+        if sum(s == shape for s in self._waiting.values()) < 2:
+            return None
+        group = self._regroup(shape)
         member.unseen = False
         return group
+
+    def _regroup(self, shape: RunShape) -> RunGroup:
+        """The group of `shape` with every waiting run of that shape in it (one re-stack)."""
+        old = self._groups.get(shape)
+        engines = []
+        if old is not None:
+            for engine in old.members:
+                old.sync_out(engine)  # its rows are left behind: everything out of them first
+            engines = list(old.members)
+        newcomers = [i for i, s in self._waiting.items() if s == shape]
+        for session_id in newcomers:
+            del self._waiting[session_id]
+            engines.append(self._members[session_id].engine)
+        group = self._groups[shape] = RunGroup(engines, self.reproducible)
+        grouped = {id(e) for e in engines}
+        for member in self._members.values():
+            if id(member.engine) in grouped:
+                self._group_of[member.session_id] = group
+        return group
+
+    def group_of(self, session_id: str) -> RunGroup | None:
+        return self._group_of.get(session_id)
 
     def enrol(self, member: Member) -> None:
         """Known as a possible partner, before place() (which may leave it waiting)."""
@@ -156,13 +171,13 @@ class TrainingGroups:
     # ---- training -----------------------------------------------------------------------------
 
     def train(self, group: RunGroup, seconds: float) -> list[Member]:
-        """One burst of every member (at least one step), cut short by any member's pending
-        change; every member's rollback point is kept first, as an eager burst keeps its own.
-        Returns the members that diverged (rolled back and out of the group, or stopped)."""
+        """One burst of every member (at least one step), newcomers of its shape taken in
+        first, cut short by any member's pending change. Returns the members that diverged
+        (rolled back and out of the group, or stopped)."""
+        if group.shape in self._waiting.values():
+            group = self._regroup(group.shape)
         members = [self._member_of(e) for e in group.members]
-        for m in members:
-            group.sync_out(m.engine)
-            m.engine.keep_rollback_point()
+        self._keep_rollback_points(group, members)
         started = time.perf_counter()
         deadline = started + min(seconds, MAX_GROUP_BURST_SECONDS)
         chunk, steps = FIRST_CHUNK_STEPS, 0
@@ -186,6 +201,17 @@ class TrainingGroups:
             m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
             self._charge(m.session_id, elapsed / len(members))
         return [self._diverged(group, r) for r in diverged]
+
+    def _keep_rollback_points(self, group: RunGroup, members: list[Member]) -> None:
+        """The state a divergence rolls back to, as an eager burst keeps at its start: but at
+        most every KEEP_EVERY_SECONDS (a capture costs about a grouped step per member), so a
+        diverged run may go back a few bursts further than it would alone."""
+        now = time.monotonic()
+        for m in members:
+            if now - m.kept_at >= KEEP_EVERY_SECONDS:
+                group.sync_out(m.engine)
+                m.engine.keep_rollback_point()
+                m.kept_at = now
 
     def _member_of(self, engine: TrainingSession) -> Member:
         return next(m for m in self._members.values() if m.engine is engine)

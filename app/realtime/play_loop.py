@@ -248,8 +248,12 @@ class PlayLoop:
         """The group trains when this member has shown all it trained (for every member's
         burst at once: each one's share of the round); then this member's frame."""
         if not self._member.unseen:
-            # Right after a change only a short burst, so its frame comes at once.
-            budget = seconds if quick else seconds * len(group.members)
+            # Right after a change only a short burst, so its frame comes at once. Otherwise
+            # each member's share of the round, and at least as long as its frame takes: a
+            # grouped step is worth K eager ones, so training gets half the round when frames
+            # are what costs (frames/s halve, epochs/s grow many times over).
+            share = max(seconds, self._playing.frame_seconds)
+            budget = seconds if quick else share * len(group.members)
             self._groups.train(group, budget)
         return self._grouped_frame(watched, time.perf_counter())
 

@@ -12,14 +12,18 @@ from tests.unit.stacked_oracle import assert_same_run, twins
 
 
 def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
-    """Every engine placed in the one group of their shape, as their play loops would."""
+    """Every engine placed in the one group of their shape, as their play loops would: the
+    first two form it, the others join at its first burst (one chunk of steps)."""
     groups = TrainingGroups(lambda session_id, seconds: None)
     members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(engines)]
     for m in members:
         groups.enrol(m)
         groups.place(m)
-    group = groups.place(members[0])
-    assert group is not None and len(group.members) == len(engines)
+    first = groups.place(members[0])
+    assert first is not None
+    groups.train(first, 0.0)
+    group = groups.group_of("s0")
+    assert group is not None and group.members == engines
     return groups, members, group
 
 
@@ -34,7 +38,15 @@ def test_two_waiting_runs_of_one_shape_form_a_group_and_one_alone_does_not() -> 
     assert placed[0] is None and placed[2] is None  # nobody of their shape yet
     assert placed[1] is not None and placed[1].members == runs[:2]
     assert groups.place(members[0]) is placed[1]
+    # A newcomer of the shape waits for the group's next burst, and joins there.
+    fourth = Member("s3", twins([{}])[0][0], lambda: False)
+    groups.enrol(fourth)
+    assert groups.place(fourth) is None
+    groups.train(placed[1], 0.0)
+    group = groups.group_of("s3")
+    assert group is not None and group.members == [*runs[:2], fourth.engine]
     # One leaving dissolves the group: the other steps alone, eagerly, faster.
+    groups.withdraw("s3")
     groups.withdraw("s1")
     assert groups.stats().groups == 0 and groups.place(members[0]) is None
 
