@@ -148,7 +148,7 @@ def test_runs_on_different_points_and_features_keep_their_own_data() -> None:
 
 
 def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> None:
-    grouped, eager = twins([{"momentum": 0.9}, {}])
+    grouped, eager = twins([{"momentum": 0.9}, {"schedule": "step", "schedule_step_size": 2}])
     group = RunGroup(grouped)
     group.train_steps(3)
     for s in eager:
@@ -158,7 +158,10 @@ def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> Non
     for s in (grouped[0], eager[0]):
         s.set_training(learning_rate=0.2, l1=0.01, schedule="exponential", schedule_gamma=0.9)
         s.set_frozen_layers([2])
+    for s in (grouped[1], eager[1]):  # a knob that keeps the schedule running
+        s.set_training(momentum=0.5, nesterov=True)
     group.refresh(grouped[0])
+    group.refresh(grouped[1])
     group.train_steps(3)
     for s in eager:
         for _ in range(3):

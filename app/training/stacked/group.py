@@ -13,7 +13,7 @@ new data) needs the run out of the group first: `leave()`, then `join()` again a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +24,7 @@ from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses, penalties
 from app.training.stacked.schedule import Schedules, write_schedule
-from app.training.stacked.settings import RunSettings, rows, run_settings
+from app.training.stacked.settings import RunSettings, rows, run_settings, with_row
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
 from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
@@ -70,6 +70,8 @@ LANES = 32
 
 
 class RunGroup:
+    settings: RunSettings
+
     def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
         if not sessions:
             raise ValueError("a group needs at least one run")
@@ -116,8 +118,12 @@ class RunGroup:
             raise ValueError("the run's shape changed: leave() the group before such a change")
         k = self._index(session)
         self.judge.references[k] = session.divergence_reference
-        self._read_schedules()
-        self._read_settings()
+        training = session.config.training
+        restart = session.scheduler is not self._schedulers[k]
+        self.schedules.set_row(k, Schedules([training], [session.scheduler]), restart)
+        self._schedulers[k] = session.scheduler
+        self.settings = with_row(self.settings, k, run_settings([training]))
+        self._read_masks([k])
 
     def _index(self, session: TrainingSession) -> int:
         for i, member in enumerate(self.members):
@@ -161,29 +167,21 @@ class RunGroup:
         self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
         self._read_settings()
 
-    def _read_schedules(self) -> None:
-        """New schedules where a member's scheduler was replaced (a new rate or schedule
-        restarts it); the others keep the position and base rate the group has advanced."""
-        sessions = self.members
-        old = self.schedules
-        kept = torch.tensor(
-            [s.scheduler is seen for s, seen in zip(sessions, self._schedulers, strict=True)]
-        )
-        self._schedulers = [s.scheduler for s in sessions]
-        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
-        self.schedules.position = torch.where(kept, old.position, self.schedules.position)
-        self.schedules.base = torch.where(kept, old.base, self.schedules.base)
-
     def _read_settings(self) -> None:
-        sessions = self.members
-        self.settings: RunSettings = run_settings([s.config.training for s in sessions])
-        params = [list(s.model.parameters()) for s in sessions]
-        l1_on = self.settings.l1 > 0
-        self.has_grad = []
-        for i, slot in enumerate(self.network.slots):
-            trainable = torch.tensor([run[i].requires_grad for run in params])
-            # An unused PReLU slope still has a gradient when L1 pulls on it.
-            self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
+        self.settings = run_settings([s.config.training for s in self.members])
+        k = len(self.members)
+        self.has_grad = [torch.zeros(k, dtype=torch.bool) for _ in self.network.slots]
+        self._read_masks(range(k))
+
+    def _read_masks(self, runs: Iterable[int]) -> None:
+        """Which of these runs' rows have a gradient: a frozen layer's none, and an unused
+        PReLU slope one only when L1 pulls on it."""
+        for k in runs:
+            l1_on = bool(self.settings.l1[k] > 0)
+            for i, (slot, p) in enumerate(
+                zip(self.network.slots, self.members[k].model.parameters(), strict=True)
+            ):
+                self.has_grad[i][k] = p.requires_grad and (slot.in_forward or l1_on)
         self.all_rows = [bool(mask.all()) for mask in self.has_grad]
         settings = self.settings
         self._plain_sgd = (
