@@ -42,8 +42,8 @@ def test_join_steps_leave_then_eager_steps_equal_an_all_eager_run() -> None:
     settings = [{"optimizer": "adam", "learning_rate": 0.01 * (i + 1)} for i in range(3)]
     grouped, eager = twins(settings)
     group = RunGroup(grouped[:1])
-    for s in grouped[1:]:
-        group.join(s)
+    group.join(grouped[1])
+    group.join(grouped[2])
     group.train_steps(5)
     group.leave(grouped[1])
     group.train_steps(4)
@@ -250,5 +250,23 @@ def test_a_change_of_shape_moves_the_run_to_another_group_intact() -> None:
     sgd_group.sync_out(grouped[0])
     for s in grouped[1:]:
         adam_group.sync_out(s)
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_several_runs_join_and_leave_at_once() -> None:
+    grouped, eager = twins([{"learning_rate": 0.01 * (i + 1), "momentum": 0.9} for i in range(4)])
+    group = RunGroup(grouped[:1])
+    group.join(*grouped[1:])
+    group.train_steps(4)
+    group.leave(grouped[0], grouped[2])
+    for s in (grouped[0], grouped[2]):
+        s.train_step()
+    group.train_steps(1)
+    for s in eager:
+        for _ in range(5):
+            s.train_step()
+    for s in (grouped[1], grouped[3]):
+        group.sync_out(s)
     for a, b in zip(grouped, eager, strict=True):
         assert_same_run(a, b, rtol=1e-5)
