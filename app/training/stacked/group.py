@@ -7,7 +7,15 @@ TrainingState (which clones them) — are always current at no cost. Gradients, 
 schedule, sampler position and counters live in the group's tensors and are written back by
 `sync_out(session)` (a few copies per parameter): call it before reading those from a member.
 Anything that writes a member's state itself (an eager or phase step, restore, rewind, reset,
-new data) needs the run out of the group first: `leave()`, then `join()` again after.
+new data, a change of shape: see changes_shape) needs the run out of the group first:
+`leave()`, then `join()` again after; a change that keeps the shape is applied to the session
+and picked up by `refresh()`.
+
+A burst, as TrainingSession.burst() does it for one run: sync_out + keep_rollback_point for the
+members whose rollback point is due; `train_steps(n)`; for a result with a verdict, leave()
+and (on `roll_back`) restore the rollback point; sync_out the members whose frame is due, then
+evaluate and record_losses. Members' weights change in place during train_steps: read a
+member (a frame) between bursts, as the eager runs are read.
 """
 
 from __future__ import annotations
