@@ -22,21 +22,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import torch
 
-from app.training.divergence import Verdict, loss_problem
+from app.training.divergence import Verdict
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses, penalties
+from app.training.stacked.rows import (
+    combined_schedules,
+    combined_settings,
+    combined_state,
+    gathered,
+)
 from app.training.stacked.schedule import Schedules, write_schedule
 from app.training.stacked.settings import RunSettings, rows, run_settings, with_row
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
-from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
-from app.training.stacked.verdicts import Judge
+from app.training.stacked.updates import (
+    RULES,
+    SlotState,
+    StepInputs,
+    clip_per_run,
+    finish_burst,
+)
+from app.training.stacked.verdicts import Judge, RunResult, results
 from app.training.trainer import TrainingSession
 
 
@@ -46,23 +57,6 @@ def _gradient(t: torch.Tensor) -> torch.Tensor:
     if t.grad is None:
         t.grad = torch.zeros_like(t)
     return t.grad
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One run's share of a burst: its per-step losses and, if it diverged, the step and the
-    verdict its eager run would have had there (divergence.judge_step). On `roll_back` its
-    state is unusable: the caller takes it out and restores its last TrainingState; otherwise
-    (a training loss that doubled) the run stopped at that step with its state kept."""
-
-    session: TrainingSession
-    losses: list[float]
-    diverged_at: int | None
-    verdict: Verdict | None
-
-    @property
-    def reason(self) -> str | None:
-        return None if self.verdict is None else self.verdict.reason
 
 
 # A run's numbers do not depend on who else is in its group when every per-run tensor of the
@@ -79,6 +73,8 @@ LANES = 32
 
 class RunGroup:
     settings: RunSettings
+    has_grad: list[torch.Tensor]
+    epochs: StackedEpochs
 
     def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
         if not sessions:
@@ -101,29 +97,28 @@ class RunGroup:
     # ---- membership -------------------------------------------------------------------------
 
     def join(self, *sessions: TrainingSession) -> None:
-        """Take `sessions` in between two steps. The rows are re-stacked (every member synced
-        out and read back: ~0.5 ms a member), so a caller with several arrivals hands them
-        over together."""
+        """Take `sessions` in between two steps: their rows are stacked on their own, then
+        put after the members' (which stay where they are, unread)."""
         for i, session in enumerate(sessions):
             self._check_shape(session)
             if any(session is other for other in sessions[:i]):
                 raise ValueError("the run is handed over twice")
-        self._sync_all()
-        self.members.extend(sessions)
-        self._build()
+        newcomers = RunGroup(sessions, reproducible=self.lanes > 1)
+        self._combine([(self, range(len(self.members))), (newcomers, range(len(sessions)))])
 
     def leave(self, *sessions: TrainingSession) -> None:
         """Hand `sessions` back whole: each carries on eagerly exactly where the group left
-        it (the rest are re-stacked, as for join)."""
+        it; the others' rows close up."""
+        leaving = [self._index(session) for session in sessions]
         for session in sessions:
-            self._index(session)
-        self._sync_all()
-        for session in sessions:
-            for p in session.model.parameters():
+            self.sync_out(session)
+            for p in self._params[self._index(session)]:
                 p.data = p.data.clone()  # its own storage again, no longer a row of ours
-        self.members = [m for m in self.members if not any(m is s for s in sessions)]
-        if self.members:
-            self._build()
+        staying = [k for k in range(len(self.members)) if k not in leaving]
+        if staying:
+            self._combine([(self, staying)])
+        else:
+            self.members = []
 
     def refresh(self, session: TrainingSession) -> None:
         """Re-read a member's hyper-parameters, frozen layers, schedule and divergence
@@ -152,7 +147,8 @@ class RunGroup:
         sessions = self.members
         self.network = StackedNetwork(self.shape, [s.model for s in sessions])
         self.monitors = MemberMonitors(sessions, self.network.slots)
-        params = [list(s.model.parameters()) for s in sessions]
+        # Each member's parameters in the optimizer's order (fixed while its shape is).
+        params = self._params = [list(s.model.parameters()) for s in sessions]
         kind = self.shape.optimizer
         self.states: list[SlotState] = [
             stack_state(kind, [s.optimizer for s in sessions], [run[i] for run in params])
@@ -161,13 +157,7 @@ class RunGroup:
         for k, run in enumerate(params):
             for p, stacked in zip(run, self.network.tensors, strict=True):
                 p.data = stacked.data[k]
-        self.epochs = StackedEpochs(
-            [s.sampler for s in sessions],
-            [s.model.features(s.data.train_x) for s in sessions],
-            [s.data.train_y for s in sessions],
-            self.shape.batch_size,
-            self.lanes,
-        )
+        self._stack_epochs()
         self.step_count = torch.tensor([s.step_count for s in sessions])
         self.judge = Judge(
             self.network,
@@ -178,10 +168,53 @@ class RunGroup:
         self.last_loss = torch.tensor(
             [math.nan if s.last_loss is None else s.last_loss for s in sessions]
         )
-        self.last_grad_norm: torch.Tensor | None = None
+        # NaN until a step with clipping measures it.
+        self.last_grad_norm = torch.full((len(sessions),), math.nan)
         self._schedulers = [s.scheduler for s in sessions]
         self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
         self._read_settings()
+
+    def _combine(self, parts: Sequence[tuple[RunGroup, Sequence[int]]]) -> None:
+        """These groups' runs (the given rows, in order) as this group's members."""
+        index = [(g, torch.tensor(list(taken), dtype=torch.long)) for g, taken in parts]
+        members = [g.members[k] for g, taken in parts for k in taken]
+        tensors = [
+            gathered([(g.network.tensors[i].detach(), r) for g, r in index]).requires_grad_(True)
+            for i in range(len(self.network.slots))
+        ]
+        self.network = self.network.with_tensors(tensors)
+        self._params = [g._params[k] for g, taken in parts for k in taken]
+        for k, params in enumerate(self._params):
+            for p, stacked in zip(params, tensors, strict=True):
+                p.data = stacked.data[k]
+        self.states = [
+            combined_state([(g.states[i], r) for g, r in index]) for i in range(len(tensors))
+        ]
+        self.schedules = combined_schedules([(g.schedules, r) for g, r in index])
+        self.settings = combined_settings([(g.settings, r) for g, r in index])
+        self.has_grad = [
+            gathered([(g.has_grad[i], r) for g, r in index]) for i in range(len(tensors))
+        ]
+        self.step_count = gathered([(g.step_count, r) for g, r in index])
+        self.last_loss = gathered([(g.last_loss, r) for g, r in index])
+        self.last_grad_norm = gathered([(g.last_grad_norm, r) for g, r in index])
+        self._schedulers = [g._schedulers[k] for g, taken in parts for k in taken]
+        references = [g.judge.references[k] for g, taken in parts for k in taken]
+        self.members = members
+        self.epochs = StackedEpochs.combined([(g.epochs, taken) for g, taken in parts])
+        self.judge = Judge(self.network, self.epochs, self.shape.loss, references)
+        self.monitors = MemberMonitors(members, self.network.slots)
+        self._masks_changed()
+
+    def _stack_epochs(self) -> None:
+        sessions = self.members
+        self.epochs = StackedEpochs(
+            [s.sampler for s in sessions],
+            [s.model.features(s.data.train_x) for s in sessions],
+            [s.data.train_y for s in sessions],
+            self.shape.batch_size,
+            self.lanes,
+        )
 
     def _read_settings(self) -> None:
         self.settings = run_settings([s.config.training for s in self.members])
@@ -194,10 +227,11 @@ class RunGroup:
         PReLU slope one only when L1 pulls on it."""
         for k in runs:
             l1_on = bool(self.settings.l1[k] > 0)
-            for i, (slot, p) in enumerate(
-                zip(self.network.slots, self.members[k].model.parameters(), strict=True)
-            ):
+            for i, (slot, p) in enumerate(zip(self.network.slots, self._params[k], strict=True)):
                 self.has_grad[i][k] = p.requires_grad and (slot.in_forward or l1_on)
+        self._masks_changed()
+
+    def _masks_changed(self) -> None:
         self.all_rows = [bool(mask.all()) for mask in self.has_grad]
         settings = self.settings
         self._plain_sgd = (
@@ -214,7 +248,7 @@ class RunGroup:
         gradient norm. Its weights are our rows already."""
         k = self._index(session)
         kind = self.shape.optimizer
-        for i, p in enumerate(session.model.parameters()):
+        for i, p in enumerate(self._params[k]):
             grad = self.network.tensors[i].grad
             if grad is not None:
                 p.grad = grad[k] if bool(self.has_grad[i][k]) else None
@@ -228,8 +262,9 @@ class RunGroup:
         session.step_count = int(self.step_count[k])
         loss = float(self.last_loss[k])
         session.last_loss = None if math.isnan(loss) and session.step_count == 0 else loss
-        if self.last_grad_norm is not None and self.settings.clip_norm[k] > 0:
-            session.last_grad_norm = float(self.last_grad_norm[k])
+        norm = float(self.last_grad_norm[k])
+        if not math.isnan(norm) and self.settings.clip_norm[k] > 0:
+            session.last_grad_norm = norm
 
     def _sync_all(self) -> None:
         for session in self.members:
@@ -263,7 +298,7 @@ class RunGroup:
             finish_burst(self.shape.optimizer, state, step_inputs, done)
         if done:
             self.last_loss = losses[-1].to(torch.float64)
-        return self._results(losses, verdicts)
+        return results(self.members, losses, verdicts, self.step_count)
 
     def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
         lr32 = lr.float()
@@ -294,7 +329,7 @@ class RunGroup:
         self.monitors.before_step(i, grads)
         with torch.no_grad():
             if settings.any_clip:
-                self._clip(grads)
+                self.last_grad_norm = clip_per_run(grads, self.has_grad, self.settings.clip_norm)
             if self.schedules.varies:
                 inputs = self._step_inputs(self.schedules.rates())
             if self._plain_sgd:
@@ -311,43 +346,3 @@ class RunGroup:
         self.monitors.after_step(i)
         self.schedules.advance()
         return loss.detach()
-
-    def _clip(self, grads: list[torch.Tensor]) -> None:
-        """clip_grad_norm_ per run: each run's own global norm over its trainable gradients."""
-        norms = [
-            torch.where(mask, g.flatten(1).norm(dim=1), 0.0)
-            for g, mask in zip(grads, self.has_grad, strict=True)
-        ]
-        total = torch.stack(norms, dim=1).norm(dim=1)
-        max_norm = self.settings.clip_norm.to(total.dtype)
-        coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-        coefficient = torch.where(max_norm > 0, coefficient, 1.0)
-        for g in grads:
-            g.mul_(rows(coefficient, g))
-        self.last_grad_norm = total
-
-    def _results(
-        self, losses: torch.Tensor, verdicts: dict[int, tuple[int, Verdict]]
-    ) -> list[RunResult]:
-        """Per run: its losses and its first divergence: a non-finite batch loss (looked for
-        once for the burst: a check per step would cost a sync per step) or a check's
-        verdict, whichever came first."""
-        start = self.step_count - len(losses)
-        bad = ~torch.isfinite(losses)
-        for k in torch.nonzero(bad.any(0)).flatten().tolist():
-            i = int(bad[:, k].int().argmax())
-            step = int(start[k]) + i + 1
-            if k not in verdicts or verdicts[k][0] > step:
-                reason = loss_problem(float(losses[i, k]))
-                assert reason is not None
-                verdicts[k] = (step, Verdict(reason, roll_back=True))
-        per_run = losses.T.tolist()
-        return [
-            RunResult(
-                session,
-                per_run[k],
-                verdicts[k][0] if k in verdicts else None,
-                verdicts[k][1] if k in verdicts else None,
-            )
-            for k, session in enumerate(self.members)
-        ]

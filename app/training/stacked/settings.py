@@ -71,7 +71,7 @@ def run_settings(trainings: Sequence[TrainingConfig]) -> RunSettings:
         any_clip=False,
         f32={},
     )
-    return _derived(settings)
+    return derived(settings)
 
 
 def with_row(settings: RunSettings, k: int, run: RunSettings) -> RunSettings:
@@ -81,10 +81,10 @@ def with_row(settings: RunSettings, k: int, run: RunSettings) -> RunSettings:
         value = getattr(settings, field.name)
         if isinstance(value, torch.Tensor):
             value[k] = getattr(run, field.name)[0]
-    return _derived(settings)
+    return derived(settings)
 
 
-def _derived(s: RunSettings) -> RunSettings:
+def derived(s: RunSettings) -> RunSettings:
     """The switches and the float32 copies, from the columns."""
     f32 = {
         name: getattr(s, name).float()
