@@ -270,3 +270,26 @@ def test_several_runs_join_and_leave_at_once() -> None:
         group.sync_out(s)
     for a, b in zip(grouped, eager, strict=True):
         assert_same_run(a, b, rtol=1e-5)
+
+
+def test_runs_with_more_or_fewer_points_join_a_group_under_way() -> None:
+    grouped, eager = twins([{}, {}, {}])
+    for n_points, i in ((300, 1), (700, 2)):
+        for s in (grouped[i], eager[i]):
+            s.rebuild(data=s.config.data.model_copy(update={"n_points": n_points}))
+    group = RunGroup(grouped[:1])
+    group.train_steps(7)
+    group.join(grouped[1])
+    group.train_steps(5)
+    group.join(grouped[2])
+    group.train_steps(30)
+    group.leave(grouped[1])
+    grouped[1].train_step()
+    group.train_steps(1)
+    for s, steps in zip(eager, (43, 36, 31), strict=True):
+        for _ in range(steps):
+            s.train_step()
+    for s in (grouped[0], grouped[2]):
+        group.sync_out(s)
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)
