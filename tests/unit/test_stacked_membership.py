@@ -42,8 +42,8 @@ def test_join_steps_leave_then_eager_steps_equal_an_all_eager_run() -> None:
     settings = [{"optimizer": "adam", "learning_rate": 0.01 * (i + 1)} for i in range(3)]
     grouped, eager = twins(settings)
     group = RunGroup(grouped[:1])
-    for s in grouped[1:]:
-        group.join(s)
+    group.join(grouped[1])
+    group.join(grouped[2])
     group.train_steps(5)
     group.leave(grouped[1])
     group.train_steps(4)
@@ -148,7 +148,7 @@ def test_runs_on_different_points_and_features_keep_their_own_data() -> None:
 
 
 def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> None:
-    grouped, eager = twins([{"momentum": 0.9}, {}])
+    grouped, eager = twins([{"momentum": 0.9}, {"schedule": "step", "schedule_step_size": 2}])
     group = RunGroup(grouped)
     group.train_steps(3)
     for s in eager:
@@ -158,7 +158,10 @@ def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> Non
     for s in (grouped[0], eager[0]):
         s.set_training(learning_rate=0.2, l1=0.01, schedule="exponential", schedule_gamma=0.9)
         s.set_frozen_layers([2])
+    for s in (grouped[1], eager[1]):  # a knob that keeps the schedule running
+        s.set_training(momentum=0.5, nesterov=True)
     group.refresh(grouped[0])
+    group.refresh(grouped[1])
     group.train_steps(3)
     for s in eager:
         for _ in range(3):
@@ -247,5 +250,46 @@ def test_a_change_of_shape_moves_the_run_to_another_group_intact() -> None:
     sgd_group.sync_out(grouped[0])
     for s in grouped[1:]:
         adam_group.sync_out(s)
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_several_runs_join_and_leave_at_once() -> None:
+    grouped, eager = twins([{"learning_rate": 0.01 * (i + 1), "momentum": 0.9} for i in range(4)])
+    group = RunGroup(grouped[:1])
+    group.join(*grouped[1:])
+    group.train_steps(4)
+    group.leave(grouped[0], grouped[2])
+    for s in (grouped[0], grouped[2]):
+        s.train_step()
+    group.train_steps(1)
+    for s in eager:
+        for _ in range(5):
+            s.train_step()
+    for s in (grouped[1], grouped[3]):
+        group.sync_out(s)
+    for a, b in zip(grouped, eager, strict=True):
+        assert_same_run(a, b, rtol=1e-5)
+
+
+def test_runs_with_more_or_fewer_points_join_a_group_under_way() -> None:
+    grouped, eager = twins([{}, {}, {}])
+    for n_points, i in ((300, 1), (700, 2)):
+        for s in (grouped[i], eager[i]):
+            s.rebuild(data=s.config.data.model_copy(update={"n_points": n_points}))
+    group = RunGroup(grouped[:1])
+    group.train_steps(7)
+    group.join(grouped[1])
+    group.train_steps(5)
+    group.join(grouped[2])
+    group.train_steps(30)
+    group.leave(grouped[1])
+    grouped[1].train_step()
+    group.train_steps(1)
+    for s, steps in zip(eager, (43, 36, 31), strict=True):
+        for _ in range(steps):
+            s.train_step()
+    for s in (grouped[0], grouped[2]):
+        group.sync_out(s)
     for a, b in zip(grouped, eager, strict=True):
         assert_same_run(a, b, rtol=1e-5)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from app.training.batches import BatchSampler
@@ -41,7 +42,7 @@ class StackedEpochs:
         lanes: int,
     ) -> None:
         self.samplers = list(samplers)
-        self.batch_size = batch_size
+        self.batch_size, self.lanes = batch_size, lanes
         self.n = torch.tensor([len(x) for x in inputs])
         # Each run's batch and data padded to whole `lanes` of samples (the group says why).
         n_max = _round_up(int(self.n.max()), lanes)
@@ -55,25 +56,54 @@ class StackedEpochs:
         self.source = torch.zeros(k, n_max, width)
         for i, (x, y) in enumerate(zip(inputs, targets, strict=True)):
             self.source[i, : len(x)] = torch.cat([x, y.view(len(x), -1).to(x.dtype)], dim=1)
-        self.rows = torch.zeros(k, n_max, width)
-        self._flat = self.rows.view(k * n_max, width)
-        self._row_starts = (torch.arange(k) * n_max).unsqueeze(1)
         self.orders = [s._order for s in samplers]
         self.epochs_drawn = [s._epochs_drawn for s in samplers]
         self.cursor = torch.tensor([s._cursor for s in samplers])
         self.samples_seen = torch.tensor([s.samples_seen for s in samplers])
-        self.width = _round_up(batch_size, lanes)
+        self._lay_out(torch.zeros(k, n_max, width))
+        self._fill(list(range(k)))
+
+    @classmethod
+    def combined(cls, parts: Sequence[tuple[StackedEpochs, Sequence[int]]]) -> StackedEpochs:
+        """These runs (rows of other stacks, in order) as one stack, nothing read again."""
+        first = parts[0][0]
+        out = cls.__new__(cls)
+        out.batch_size, out.lanes = first.batch_size, first.lanes
+        out.n_features, out.class_ids = first.n_features, first.class_ids
+        n_max = max(e.source.shape[1] for e, _ in parts)
+        picked = []
+        for epochs, taken in parts:
+            epochs._settle()
+            index = torch.tensor(list(taken), dtype=torch.long)
+            pad = (0, 0, 0, n_max - epochs.source.shape[1])
+            picked.append((epochs, taken, index, pad))
+        out.samplers = [e.samplers[k] for e, taken, _, _ in picked for k in taken]
+        out.orders = [e.orders[k] for e, taken, _, _ in picked for k in taken]
+        out.epochs_drawn = [e.epochs_drawn[k] for e, taken, _, _ in picked for k in taken]
+        out.n = torch.cat([e.n.index_select(0, i) for e, _, i, _ in picked])
+        out.cursor = torch.cat([e.cursor.index_select(0, i) for e, _, i, _ in picked])
+        out.samples_seen = torch.cat([e.samples_seen.index_select(0, i) for e, _, i, _ in picked])
+        out.source = torch.cat([F.pad(e.source.index_select(0, i), p) for e, _, i, p in picked])
+        out._lay_out(torch.cat([F.pad(e.rows.index_select(0, i), p) for e, _, i, p in picked]))
+        return out
+
+    def _lay_out(self, rows: torch.Tensor) -> None:
+        """Everything that follows from the epochs' rows [K, n_max, width] and the batch."""
+        k, n_max, width = rows.shape
+        self.rows = rows
+        self._flat = rows.view(k * n_max, width)
+        self._row_starts = (torch.arange(k) * n_max).unsqueeze(1)
+        self.width = _round_up(self.batch_size, self.lanes)
         self._positions = torch.arange(self.width)
-        real = self._positions < batch_size
+        real = self._positions < self.batch_size
         # A padding position reads the batch's first sample (always a real one) and is masked.
         self._offsets = torch.where(real, self._positions, 0)
-        self._full_mask = None if self.width == batch_size else real.expand(k, -1)
-        self._fill(list(range(k)))
+        self._full_mask = None if self.width == self.batch_size else real.expand(k, -1)
         # Steps that certainly end no epoch and fill every batch: no need to look until then.
         self._safe_steps = 0
         self._taken = 0
         self._stretch = self._row_starts.view(-1)
-        self._full_sizes = torch.full((k,), float(batch_size))
+        self._full_sizes = torch.full((k,), float(self.batch_size))
 
     def _fill(self, runs: list[int]) -> None:
         """Lay out these runs' epochs in their new orders: one gather for all of them (runs

@@ -7,28 +7,47 @@ TrainingState (which clones them) — are always current at no cost. Gradients, 
 schedule, sampler position and counters live in the group's tensors and are written back by
 `sync_out(session)` (a few copies per parameter): call it before reading those from a member.
 Anything that writes a member's state itself (an eager or phase step, restore, rewind, reset,
-new data) needs the run out of the group first: `leave()`, then `join()` again after.
+new data, a change of shape: see changes_shape) needs the run out of the group first:
+`leave()`, then `join()` again after; a change that keeps the shape is applied to the session
+and picked up by `refresh()`.
+
+A burst, as TrainingSession.burst() does it for one run: sync_out + keep_rollback_point for the
+members whose rollback point is due; `train_steps(n)`; for a result with a verdict, leave()
+and (on `roll_back`) restore the rollback point; sync_out the members whose frame is due, then
+evaluate and record_losses. Members' weights change in place during train_steps: read a
+member (a frame) between bursts, as the eager runs are read.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
 import torch
 
-from app.training.divergence import Verdict, loss_problem
+from app.training.divergence import Verdict
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses, penalties
+from app.training.stacked.rows import (
+    combined_schedules,
+    combined_settings,
+    combined_state,
+    gathered,
+)
 from app.training.stacked.schedule import Schedules, write_schedule
-from app.training.stacked.settings import RunSettings, rows, run_settings
+from app.training.stacked.settings import RunSettings, rows, run_settings, with_row
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
-from app.training.stacked.updates import RULES, SlotState, StepInputs, finish_burst
-from app.training.stacked.verdicts import Judge
+from app.training.stacked.updates import (
+    RULES,
+    SlotState,
+    StepInputs,
+    clip_per_run,
+    finish_burst,
+)
+from app.training.stacked.verdicts import Judge, RunResult, results
 from app.training.trainer import TrainingSession
 
 
@@ -38,23 +57,6 @@ def _gradient(t: torch.Tensor) -> torch.Tensor:
     if t.grad is None:
         t.grad = torch.zeros_like(t)
     return t.grad
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One run's share of a burst: its per-step losses and, if it diverged, the step and the
-    verdict its eager run would have had there (divergence.judge_step). On `roll_back` its
-    state is unusable: the caller takes it out and restores its last TrainingState; otherwise
-    (a training loss that doubled) the run stopped at that step with its state kept."""
-
-    session: TrainingSession
-    losses: list[float]
-    diverged_at: int | None
-    verdict: Verdict | None
-
-    @property
-    def reason(self) -> str | None:
-        return None if self.verdict is None else self.verdict.reason
 
 
 # A run's numbers do not depend on who else is in its group when every per-run tensor of the
@@ -70,6 +72,10 @@ LANES = 32
 
 
 class RunGroup:
+    settings: RunSettings
+    has_grad: list[torch.Tensor]
+    epochs: StackedEpochs
+
     def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
         if not sessions:
             raise ValueError("a group needs at least one run")
@@ -90,22 +96,29 @@ class RunGroup:
 
     # ---- membership -------------------------------------------------------------------------
 
-    def join(self, session: TrainingSession) -> None:
-        """Take `session` in between two steps (the rows are re-stacked: O(K) copies)."""
-        self._check_shape(session)
-        self._sync_all()
-        self.members.append(session)
-        self._build()
+    def join(self, *sessions: TrainingSession) -> None:
+        """Take `sessions` in between two steps: their rows are stacked on their own, then
+        put after the members' (which stay where they are, unread)."""
+        for i, session in enumerate(sessions):
+            self._check_shape(session)
+            if any(session is other for other in sessions[:i]):
+                raise ValueError("the run is handed over twice")
+        newcomers = RunGroup(sessions, reproducible=self.lanes > 1)
+        self._combine([(self, range(len(self.members))), (newcomers, range(len(sessions)))])
 
-    def leave(self, session: TrainingSession) -> None:
-        """Hand `session` back whole: it carries on eagerly exactly where the group left it."""
-        index = self._index(session)
-        self._sync_all()
-        for p in session.model.parameters():
-            p.data = p.data.clone()  # its own storage again, no longer a row of ours
-        del self.members[index]
-        if self.members:
-            self._build()
+    def leave(self, *sessions: TrainingSession) -> None:
+        """Hand `sessions` back whole: each carries on eagerly exactly where the group left
+        it; the others' rows close up."""
+        leaving = [self._index(session) for session in sessions]
+        for session in sessions:
+            self.sync_out(session)
+            for p in self._params[self._index(session)]:
+                p.data = p.data.clone()  # its own storage again, no longer a row of ours
+        staying = [k for k in range(len(self.members)) if k not in leaving]
+        if staying:
+            self._combine([(self, staying)])
+        else:
+            self.members = []
 
     def refresh(self, session: TrainingSession) -> None:
         """Re-read a member's hyper-parameters, frozen layers, schedule and divergence
@@ -116,8 +129,12 @@ class RunGroup:
             raise ValueError("the run's shape changed: leave() the group before such a change")
         k = self._index(session)
         self.judge.references[k] = session.divergence_reference
-        self._read_schedules()
-        self._read_settings()
+        training = session.config.training
+        restart = session.scheduler is not self._schedulers[k]
+        self.schedules.set_row(k, Schedules([training], [session.scheduler]), restart)
+        self._schedulers[k] = session.scheduler
+        self.settings = with_row(self.settings, k, run_settings([training]))
+        self._read_masks([k])
 
     def _index(self, session: TrainingSession) -> int:
         for i, member in enumerate(self.members):
@@ -130,7 +147,8 @@ class RunGroup:
         sessions = self.members
         self.network = StackedNetwork(self.shape, [s.model for s in sessions])
         self.monitors = MemberMonitors(sessions, self.network.slots)
-        params = [list(s.model.parameters()) for s in sessions]
+        # Each member's parameters in the optimizer's order (fixed while its shape is).
+        params = self._params = [list(s.model.parameters()) for s in sessions]
         kind = self.shape.optimizer
         self.states: list[SlotState] = [
             stack_state(kind, [s.optimizer for s in sessions], [run[i] for run in params])
@@ -139,13 +157,7 @@ class RunGroup:
         for k, run in enumerate(params):
             for p, stacked in zip(run, self.network.tensors, strict=True):
                 p.data = stacked.data[k]
-        self.epochs = StackedEpochs(
-            [s.sampler for s in sessions],
-            [s.model.features(s.data.train_x) for s in sessions],
-            [s.data.train_y for s in sessions],
-            self.shape.batch_size,
-            self.lanes,
-        )
+        self._stack_epochs()
         self.step_count = torch.tensor([s.step_count for s in sessions])
         self.judge = Judge(
             self.network,
@@ -156,34 +168,70 @@ class RunGroup:
         self.last_loss = torch.tensor(
             [math.nan if s.last_loss is None else s.last_loss for s in sessions]
         )
-        self.last_grad_norm: torch.Tensor | None = None
+        # NaN until a step with clipping measures it.
+        self.last_grad_norm = torch.full((len(sessions),), math.nan)
         self._schedulers = [s.scheduler for s in sessions]
         self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
         self._read_settings()
 
-    def _read_schedules(self) -> None:
-        """New schedules where a member's scheduler was replaced (a new rate or schedule
-        restarts it); the others keep the position and base rate the group has advanced."""
+    def _combine(self, parts: Sequence[tuple[RunGroup, Sequence[int]]]) -> None:
+        """These groups' runs (the given rows, in order) as this group's members."""
+        index = [(g, torch.tensor(list(taken), dtype=torch.long)) for g, taken in parts]
+        members = [g.members[k] for g, taken in parts for k in taken]
+        tensors = [
+            gathered([(g.network.tensors[i].detach(), r) for g, r in index]).requires_grad_(True)
+            for i in range(len(self.network.slots))
+        ]
+        self.network = self.network.with_tensors(tensors)
+        self._params = [g._params[k] for g, taken in parts for k in taken]
+        for k, params in enumerate(self._params):
+            for p, stacked in zip(params, tensors, strict=True):
+                p.data = stacked.data[k]
+        self.states = [
+            combined_state([(g.states[i], r) for g, r in index]) for i in range(len(tensors))
+        ]
+        self.schedules = combined_schedules([(g.schedules, r) for g, r in index])
+        self.settings = combined_settings([(g.settings, r) for g, r in index])
+        self.has_grad = [
+            gathered([(g.has_grad[i], r) for g, r in index]) for i in range(len(tensors))
+        ]
+        self.step_count = gathered([(g.step_count, r) for g, r in index])
+        self.last_loss = gathered([(g.last_loss, r) for g, r in index])
+        self.last_grad_norm = gathered([(g.last_grad_norm, r) for g, r in index])
+        self._schedulers = [g._schedulers[k] for g, taken in parts for k in taken]
+        references = [g.judge.references[k] for g, taken in parts for k in taken]
+        self.members = members
+        self.epochs = StackedEpochs.combined([(g.epochs, taken) for g, taken in parts])
+        self.judge = Judge(self.network, self.epochs, self.shape.loss, references)
+        self.monitors = MemberMonitors(members, self.network.slots)
+        self._masks_changed()
+
+    def _stack_epochs(self) -> None:
         sessions = self.members
-        old = self.schedules
-        kept = torch.tensor(
-            [s.scheduler is seen for s, seen in zip(sessions, self._schedulers, strict=True)]
+        self.epochs = StackedEpochs(
+            [s.sampler for s in sessions],
+            [s.model.features(s.data.train_x) for s in sessions],
+            [s.data.train_y for s in sessions],
+            self.shape.batch_size,
+            self.lanes,
         )
-        self._schedulers = [s.scheduler for s in sessions]
-        self.schedules = Schedules([s.config.training for s in sessions], self._schedulers)
-        self.schedules.position = torch.where(kept, old.position, self.schedules.position)
-        self.schedules.base = torch.where(kept, old.base, self.schedules.base)
 
     def _read_settings(self) -> None:
-        sessions = self.members
-        self.settings: RunSettings = run_settings([s.config.training for s in sessions])
-        params = [list(s.model.parameters()) for s in sessions]
-        l1_on = self.settings.l1 > 0
-        self.has_grad = []
-        for i, slot in enumerate(self.network.slots):
-            trainable = torch.tensor([run[i].requires_grad for run in params])
-            # An unused PReLU slope still has a gradient when L1 pulls on it.
-            self.has_grad.append(trainable if slot.in_forward else trainable & l1_on)
+        self.settings = run_settings([s.config.training for s in self.members])
+        k = len(self.members)
+        self.has_grad = [torch.zeros(k, dtype=torch.bool) for _ in self.network.slots]
+        self._read_masks(range(k))
+
+    def _read_masks(self, runs: Iterable[int]) -> None:
+        """Which of these runs' rows have a gradient: a frozen layer's none, and an unused
+        PReLU slope one only when L1 pulls on it."""
+        for k in runs:
+            l1_on = bool(self.settings.l1[k] > 0)
+            for i, (slot, p) in enumerate(zip(self.network.slots, self._params[k], strict=True)):
+                self.has_grad[i][k] = p.requires_grad and (slot.in_forward or l1_on)
+        self._masks_changed()
+
+    def _masks_changed(self) -> None:
         self.all_rows = [bool(mask.all()) for mask in self.has_grad]
         settings = self.settings
         self._plain_sgd = (
@@ -200,7 +248,7 @@ class RunGroup:
         gradient norm. Its weights are our rows already."""
         k = self._index(session)
         kind = self.shape.optimizer
-        for i, p in enumerate(session.model.parameters()):
+        for i, p in enumerate(self._params[k]):
             grad = self.network.tensors[i].grad
             if grad is not None:
                 p.grad = grad[k] if bool(self.has_grad[i][k]) else None
@@ -214,8 +262,9 @@ class RunGroup:
         session.step_count = int(self.step_count[k])
         loss = float(self.last_loss[k])
         session.last_loss = None if math.isnan(loss) and session.step_count == 0 else loss
-        if self.last_grad_norm is not None and self.settings.clip_norm[k] > 0:
-            session.last_grad_norm = float(self.last_grad_norm[k])
+        norm = float(self.last_grad_norm[k])
+        if not math.isnan(norm) and self.settings.clip_norm[k] > 0:
+            session.last_grad_norm = norm
 
     def _sync_all(self) -> None:
         for session in self.members:
@@ -249,7 +298,7 @@ class RunGroup:
             finish_burst(self.shape.optimizer, state, step_inputs, done)
         if done:
             self.last_loss = losses[-1].to(torch.float64)
-        return self._results(losses, verdicts)
+        return results(self.members, losses, verdicts, self.step_count)
 
     def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
         lr32 = lr.float()
@@ -280,7 +329,7 @@ class RunGroup:
         self.monitors.before_step(i, grads)
         with torch.no_grad():
             if settings.any_clip:
-                self._clip(grads)
+                self.last_grad_norm = clip_per_run(grads, self.has_grad, self.settings.clip_norm)
             if self.schedules.varies:
                 inputs = self._step_inputs(self.schedules.rates())
             if self._plain_sgd:
@@ -297,43 +346,3 @@ class RunGroup:
         self.monitors.after_step(i)
         self.schedules.advance()
         return loss.detach()
-
-    def _clip(self, grads: list[torch.Tensor]) -> None:
-        """clip_grad_norm_ per run: each run's own global norm over its trainable gradients."""
-        norms = [
-            torch.where(mask, g.flatten(1).norm(dim=1), 0.0)
-            for g, mask in zip(grads, self.has_grad, strict=True)
-        ]
-        total = torch.stack(norms, dim=1).norm(dim=1)
-        max_norm = self.settings.clip_norm.to(total.dtype)
-        coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-        coefficient = torch.where(max_norm > 0, coefficient, 1.0)
-        for g in grads:
-            g.mul_(rows(coefficient, g))
-        self.last_grad_norm = total
-
-    def _results(
-        self, losses: torch.Tensor, verdicts: dict[int, tuple[int, Verdict]]
-    ) -> list[RunResult]:
-        """Per run: its losses and its first divergence: a non-finite batch loss (looked for
-        once for the burst: a check per step would cost a sync per step) or a check's
-        verdict, whichever came first."""
-        start = self.step_count - len(losses)
-        bad = ~torch.isfinite(losses)
-        for k in torch.nonzero(bad.any(0)).flatten().tolist():
-            i = int(bad[:, k].int().argmax())
-            step = int(start[k]) + i + 1
-            if k not in verdicts or verdicts[k][0] > step:
-                reason = loss_problem(float(losses[i, k]))
-                assert reason is not None
-                verdicts[k] = (step, Verdict(reason, roll_back=True))
-        per_run = losses.T.tolist()
-        return [
-            RunResult(
-                session,
-                per_run[k],
-                verdicts[k][0] if k in verdicts else None,
-                verdicts[k][1] if k in verdicts else None,
-            )
-            for k, session in enumerate(self.members)
-        ]

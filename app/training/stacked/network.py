@@ -3,6 +3,7 @@ forward pass as batched matmuls over [K, batch, in]."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +51,12 @@ class StackedNetwork:
         self._weights = [index[f"layers.{i}.weight"] for i in range(n_layers)]
         self._biases = [index[f"layers.{i}.bias"] for i in range(n_layers)]
         self._slopes = {s.layer: i for i, s in enumerate(self.slots) if s.name.startswith("prelu")}
+
+    def with_tensors(self, tensors: list[torch.Tensor]) -> StackedNetwork:
+        """The same network over other rows (runs joined or left)."""
+        network = copy.copy(self)
+        network.tensors = tensors
+        return network
 
     def forward(
         self, x: torch.Tensor, rows: list[torch.Tensor] | None = None

@@ -38,6 +38,15 @@ class Schedules:
         self.moves = self.kind != 0
         self.varies = bool(self.moves.any())
 
+    def set_row(self, k: int, run: Schedules, restart: bool) -> None:
+        """Run k's schedule from `run` (that run's alone): its kind and settings, and its base
+        rate and position too when its scheduler was replaced (a new rate restarts it)."""
+        names = ["kind", "gamma", "step_size", "length"] + (["base", "position"] if restart else [])
+        for name in names:
+            getattr(self, name)[k] = getattr(run, name)[0]
+        self.moves = self.kind != 0
+        self.varies = bool(self.moves.any())
+
     def rates(self) -> torch.Tensor:
         """Each run's learning rate for its next step, float64 [K]."""
         if not self.varies:

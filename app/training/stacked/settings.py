@@ -8,7 +8,7 @@ computes a coefficient in Python doubles before casting it, as the bias correcti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -49,37 +49,59 @@ def run_settings(trainings: Sequence[TrainingConfig]) -> RunSettings:
     def strength(t: TrainingConfig, kind: str) -> float:
         return t.activation_penalty_strength if t.activation_penalty == kind else 0.0
 
-    # As optimizer_options: torch refuses Nesterov without momentum, so it is plain SGD then.
-    nesterov = torch.tensor([t.nesterov and t.momentum > 0 for t in trainings])
-    columns = {
-        "momentum": _column([t.momentum for t in trainings]),
-        "weight_decay": _column([t.weight_decay for t in trainings]),
-        "l1": _column([t.l1 for t in trainings]),
-        "activation_l1": _column([strength(t, "l1") for t in trainings]),
-        "activation_l2": _column([strength(t, "l2") for t in trainings]),
-        "clip_norm": _column([t.grad_clip_norm for t in trainings]),
-    }
     settings = RunSettings(
-        nesterov=nesterov,
+        momentum=_column([t.momentum for t in trainings]),
+        # As optimizer_options: torch refuses Nesterov without momentum: plain SGD then.
+        nesterov=torch.tensor([t.nesterov and t.momentum > 0 for t in trainings]),
+        weight_decay=_column([t.weight_decay for t in trainings]),
         beta1=_column([t.beta1 for t in trainings]),
         beta2=_column([t.beta2 for t in trainings]),
         alpha=_column([t.alpha for t in trainings]),
         # Adagrad keeps torch's own eps (1e-10), not the one the others share.
         eps=_column([1e-10 if t.optimizer == "adagrad" else t.eps for t in trainings]),
-        any_momentum=bool((columns["momentum"] > 0).any()),
-        any_weight_decay=bool((columns["weight_decay"] > 0).any()),
-        any_l1=bool((columns["l1"] > 0).any()),
-        any_activation_l1=bool((columns["activation_l1"] > 0).any()),
-        any_activation_l2=bool((columns["activation_l2"] > 0).any()),
-        any_clip=bool((columns["clip_norm"] > 0).any()),
+        l1=_column([t.l1 for t in trainings]),
+        activation_l1=_column([strength(t, "l1") for t in trainings]),
+        activation_l2=_column([strength(t, "l2") for t in trainings]),
+        clip_norm=_column([t.grad_clip_norm for t in trainings]),
+        any_momentum=False,
+        any_weight_decay=False,
+        any_l1=False,
+        any_activation_l1=False,
+        any_activation_l2=False,
+        any_clip=False,
         f32={},
-        **columns,
     )
-    for name in ("momentum", "weight_decay", "beta1", "beta2", "alpha", "eps", "clip_norm"):
-        settings.f32[name] = getattr(settings, name).float()
+    return derived(settings)
+
+
+def with_row(settings: RunSettings, k: int, run: RunSettings) -> RunSettings:
+    """`settings` with run k's values from `run` (that run's alone): one row written, not K
+    read again, as a learner's knob changes every few seconds."""
+    for field in fields(RunSettings):
+        value = getattr(settings, field.name)
+        if isinstance(value, torch.Tensor):
+            value[k] = getattr(run, field.name)[0]
+    return derived(settings)
+
+
+def derived(s: RunSettings) -> RunSettings:
+    """The switches and the float32 copies, from the columns."""
+    f32 = {
+        name: getattr(s, name).float()
+        for name in ("momentum", "weight_decay", "beta1", "beta2", "alpha", "eps", "clip_norm")
+    }
     for name in ("beta1", "beta2", "alpha"):
-        settings.f32[f"1-{name}"] = (1 - getattr(settings, name)).float()
-    return settings
+        f32[f"1-{name}"] = (1 - getattr(s, name)).float()
+    return replace(
+        s,
+        any_momentum=bool((s.momentum > 0).any()),
+        any_weight_decay=bool((s.weight_decay > 0).any()),
+        any_l1=bool((s.l1 > 0).any()),
+        any_activation_l1=bool((s.activation_l1 > 0).any()),
+        any_activation_l2=bool((s.activation_l2 > 0).any()),
+        any_clip=bool((s.clip_norm > 0).any()),
+        f32=f32,
+    )
 
 
 def rows(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

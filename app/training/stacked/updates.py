@@ -169,6 +169,24 @@ RULES: dict[str, Callable[[torch.Tensor, torch.Tensor, SlotState, StepInputs], N
 }
 
 
+def clip_per_run(
+    grads: list[torch.Tensor], has_grad: list[torch.Tensor], clip_norm: torch.Tensor
+) -> torch.Tensor:
+    """clip_grad_norm_ per run, in place: each run's own global norm over the gradients it
+    has (frozen rows left out), never a norm across runs; returns the norms [K]."""
+    norms = [
+        torch.where(mask, g.flatten(1).norm(dim=1), 0.0)
+        for g, mask in zip(grads, has_grad, strict=True)
+    ]
+    total: torch.Tensor = torch.stack(norms, dim=1).norm(dim=1)
+    max_norm = clip_norm.to(total.dtype)
+    coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    coefficient = torch.where(max_norm > 0, coefficient, 1.0)
+    for g in grads:
+        g.mul_(rows(coefficient, g))
+    return total
+
+
 def finish_burst(kind: str, state: SlotState, inputs: StepInputs, steps: int) -> None:
     """After a burst's steps: the step counts of the rules that do not read them, and the
     state torch would have created by now (settings do not change within a burst, so once

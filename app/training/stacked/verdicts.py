@@ -1,10 +1,12 @@
 """The eager divergence decisions (divergence.judge_step) for a group's runs, each judged at
-the steps its eager run would be judged at, with one batched check for the runs due."""
+the steps its eager run would be judged at, with one batched check for the runs due, and the
+burst's results they go into."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import torch
 
@@ -19,6 +21,7 @@ from app.training.divergence import (
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses
+from app.training.trainer import TrainingSession
 
 
 class Judge:
@@ -92,3 +95,50 @@ class Judge:
         mask = torch.arange(source.shape[1]) < n.unsqueeze(1)
         output = self.network.forward(x, params)[-1]
         return data_losses(self.loss, output, y, None if bool(mask.all()) else mask, n.float())
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's share of a burst: its per-step losses and, if it diverged, the step and the
+    verdict its eager run would have had there (divergence.judge_step). On `roll_back` its
+    state is unusable: the caller takes it out and restores its last TrainingState; otherwise
+    (a training loss that doubled) the run stopped at that step with its state kept."""
+
+    session: TrainingSession
+    losses: list[float]
+    diverged_at: int | None
+    verdict: Verdict | None
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.verdict is None else self.verdict.reason
+
+
+def results(
+    members: list[TrainingSession],
+    losses: torch.Tensor,
+    verdicts: dict[int, tuple[int, Verdict]],
+    step_counts: torch.Tensor,
+) -> list[RunResult]:
+    """Per run: its losses [steps, K] and its first divergence: a non-finite batch loss
+    (looked for once for the burst: a check per step would cost a sync per step) or a
+    check's verdict (step, verdict), whichever came first."""
+    start = step_counts - len(losses)
+    bad = ~torch.isfinite(losses)
+    for k in torch.nonzero(bad.any(0)).flatten().tolist():
+        i = int(bad[:, k].int().argmax())
+        step = int(start[k]) + i + 1
+        if k not in verdicts or verdicts[k][0] > step:
+            reason = loss_problem(float(losses[i, k]))
+            assert reason is not None
+            verdicts[k] = (step, Verdict(reason, roll_back=True))
+    per_run = losses.T.tolist()
+    return [
+        RunResult(
+            session,
+            per_run[k],
+            verdicts[k][0] if k in verdicts else None,
+            verdicts[k][1] if k in verdicts else None,
+        )
+        for k, session in enumerate(members)
+    ]
