@@ -104,21 +104,16 @@ class TrainingGroups:
 
     def _regroup(self, shape: RunShape) -> RunGroup:
         """The group of `shape` with every waiting run of that shape in it (one re-stack)."""
-        old = self._groups.get(shape)
-        engines = []
-        if old is not None:
-            for engine in old.members:
-                old.sync_out(engine)  # its rows are left behind: everything out of them first
-            engines = list(old.members)
         newcomers = [i for i, s in self._waiting.items() if s == shape]
+        engines = [self._members[i].engine for i in newcomers]
+        group = self._groups.get(shape)
+        if group is None:
+            group = self._groups[shape] = RunGroup(engines, self.reproducible)
+        else:
+            group.join(*engines)
         for session_id in newcomers:
             del self._waiting[session_id]
-            engines.append(self._members[session_id].engine)
-        group = self._groups[shape] = RunGroup(engines, self.reproducible)
-        grouped = {id(e) for e in engines}
-        for member in self._members.values():
-            if id(member.engine) in grouped:
-                self._group_of[member.session_id] = group
+            self._group_of[session_id] = group
         return group
 
     def group_of(self, session_id: str) -> RunGroup | None:
@@ -136,11 +131,12 @@ class TrainingGroups:
         group = self._group_of.pop(session_id, None)
         if group is None or member is None:
             return
-        group.leave(member.engine)
-        if len(group.members) == 1:
+        if len(group.members) == 2:
             last = next(i for i, g in self._group_of.items() if g is group)
-            group.leave(group.members[0])
+            group.leave(*group.members)
             del self._group_of[last]
+        else:
+            group.leave(member.engine)
         if not group.members:
             del self._groups[group.shape]
 
