@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Training threads, torch at one thread each. One: a small model's step is mostly Python,
     # and threads share one interpreter lock (see app/realtime/scheduler.py).
     worker_threads: int = Field(default=1, ge=1, le=64)
+    # Playing runs of one shape train as one stacked computation (app/realtime/groups.py);
+    # off, every run steps alone (for comparison, or if grouping is ever suspected).
+    training_groups: bool = True
     # A burst is the training done between two frames; ~30 frames/s keeps the page fluid.
     frame_interval_seconds: float = Field(default=1 / 30, gt=0.001, le=1.0)
     boundary_resolution: int = Field(default=64, ge=8, le=limits.MAX_BOUNDARY_RESOLUTION)

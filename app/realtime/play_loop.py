@@ -231,7 +231,7 @@ class PlayLoop:
             if self._member.divergence is not None:  # found in a group's burst: shown now
                 return self._grouped_frame(watched, time.perf_counter())
             group = None
-            if self.step_cap is None:
+            if self.step_cap is None and self.settings.training_groups:
                 groups.enrol(self._member)
                 group = groups.place(self._member)
             else:
