@@ -1,0 +1,56 @@
+"""Twin runs for the batched engine's tests: one steps in a group, its twin eagerly (the oracle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from app.training.config import LabConfig, ModelConfig, TrainingConfig
+from app.training.trainer import TrainingSession
+
+
+def session(model: dict[str, Any] | None = None, **training: Any) -> TrainingSession:
+    return TrainingSession(
+        LabConfig(model=ModelConfig(**(model or {})), training=TrainingConfig(**training))
+    )
+
+
+def twins(
+    settings: list[dict[str, Any]], model: dict[str, Any] | None = None, warm_up: int = 2
+) -> tuple[list[TrainingSession], list[TrainingSession]]:
+    """Two identical runs per settings (same seeds ⇒ bit-identical), a few eager steps in so
+    that momentum, moments and schedules are under way."""
+    grouped = [session(model, **s) for s in settings]
+    eager = [session(model, **s) for s in settings]
+    for s in grouped + eager:
+        for _ in range(warm_up):
+            s.train_step()
+    return grouped, eager
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, rtol: float = 1e-6) -> None:
+    """Equal to float32 rounding, relative to the tensor's scale: a momentum buffer's element
+    can be the small difference of two large terms, where an element-wise relative bound
+    would measure the cancellation rather than the engine."""
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def assert_same_run(a: TrainingSession, b: TrainingSession, rtol: float = 1e-6) -> None:
+    """Every weight, gradient and optimizer-state value, the schedule's rate, the batch
+    order's position and the step count."""
+    assert a.step_count == b.step_count
+    assert a.sampler.position() == b.sampler.position()
+    assert abs(a.learning_rate - b.learning_rate) <= 1e-12 * b.learning_rate
+    assert a.scheduler.last_epoch == b.scheduler.last_epoch
+    for (name, p), q in zip(a.model.named_parameters(), b.model.parameters(), strict=True):
+        close(p.detach(), q.detach(), rtol)
+        assert (p.grad is None) == (q.grad is None), name
+        if q.grad is not None:
+            assert p.grad is not None
+            close(p.grad, q.grad, rtol)
+        state_a, state_b = a.optimizer.state.get(p, {}), b.optimizer.state.get(q, {})
+        assert state_a.keys() == state_b.keys(), name
+        for key, value in state_b.items():
+            close(state_a[key], value, rtol)
