@@ -78,7 +78,7 @@ class SqliteStore(SessionStore):
             self._db = db
         return self._db
 
-    # ---- run records --------------------------------------------------------------------------
+    # ---- run records -------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> bytes | None:
         key = session_key(session_id)
@@ -126,7 +126,7 @@ class SqliteStore(SessionStore):
 
         return await self._call(work)
 
-    # ---- shared values and channels ------------------------------------------------------------
+    # ---- shared values and channels -----------------------------------------------------------
 
     async def get_value(self, key: str) -> bytes | None:
         name = shared_key(key)
@@ -164,7 +164,7 @@ class SqliteStore(SessionStore):
     async def subscribe(self, channel: str) -> Subscription:
         return self._bus.subscribe(shared_key(channel))
 
-    # ---- the store itself -----------------------------------------------------------------------
+    # ---- the store itself ----------------------------------------------------------------------
 
     async def ping(self) -> None:
         await self._call(lambda db: db.execute("SELECT 1").fetchone())
