@@ -55,6 +55,8 @@ class Fragment:
 
     tree: object
     buffers: dict[str, torch.Tensor]
+    # Its share of a record: tensor bytes and JSON characters.
+    nbytes: int
 
 
 class Packer:
@@ -86,7 +88,10 @@ class Packer:
 
 def fragment(value: object) -> Fragment:
     packer = Packer()
-    return Fragment(encode_tree(value, packer), packer.buffers())
+    tree = encode_tree(value, packer)
+    buffers = packer.buffers()
+    size = sum(b.numel() * b.element_size() for b in buffers.values())
+    return Fragment(tree, buffers, size + len(json.dumps(tree, separators=(",", ":"))))
 
 
 _PLAIN = (type(None), bool, int, float, str)

@@ -10,6 +10,7 @@ fits: rewinding reaches fewer steps after a resume, the run itself is whole.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -34,42 +35,94 @@ from app.training.task import TASKS, TaskName
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 KIND = "backprop-lab-run"
 FIGURES = ("grad_norm", "mean_abs_grad", "max_abs_grad", "update_ratio")
+# What the estimate of a record's size leaves for its settings and small fields.
+ESTIMATE_SLACK_BYTES = 64 * 1024
 T = TypeVar("T")
 
 
 class RecordEncoder:
-    """Encodes one session's records, again and again: each timeline state is encoded once
-    and reused while the timeline keeps it (states never change once kept), so a record
-    costs its new states, the loss log and the settings, not the whole timeline again."""
+    """Encodes one session's records, again and again: each timeline state and each archived
+    run's loss log is encoded once and reused while the timeline keeps it (neither changes
+    once kept), so a record costs its new states, the live loss log and the settings."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
         self.max_bytes = max_bytes
-        # By id, holding the state itself so that its id cannot be reused while cached.
+        # By id, each holding the object itself so that its id cannot be reused while cached.
         self._states: dict[int, tuple[TrainingState, Fragment]] = {}
+        self._logs: dict[int, tuple[list[LossRecord], Fragment]] = {}
 
     def encode(self, snapshot: RunSnapshot) -> bytes:
         """The record of `snapshot`; OversizedRecord if even without timeline states it is
         over the bound."""
-        states = list(snapshot.timeline.states)
-        self._states = {id(s): self._cached(s) for s in states}
-        thinned_before = snapshot.timeline.thinned_before
+        timeline = snapshot.timeline
+        states = list(timeline.states)
+        self._states = {id(s): self._cached_state(s) for s in states}
+        self._logs = {id(r.history): self._cached_log(r.history) for r in timeline.archived}
+        parts = _Parts(
+            state=fragment(_state_body(snapshot.state)),
+            history=fragment(_history_tree(snapshot.history)),
+            current_log=fragment(_history_tree(timeline.current.history)),
+            states=lambda state: self._states[id(state)][1],
+            logs=lambda records: self._logs[id(records)][1],
+        )
+        fitting = self._fitting(states, parts, snapshot)
         while True:
+            # States thinned here leave only sparse ones, up to the newest.
+            thinned_before = (
+                timeline.thinned_before
+                if len(fitting) == len(states)
+                else (fitting[-1].step if fitting else None)
+            )
             try:
-                tree = _run_tree(snapshot, states, thinned_before, self._fragment)
-                return seal(tree, self.max_bytes)
+                return seal(_run_tree(snapshot, fitting, thinned_before, parts), self.max_bytes)
             except OversizedRecord:
-                if not states:
+                if not fitting:
                     raise
-            # Every other state between the first and the newest goes, as the timeline thins.
-            states = states[:1] + states[1:-1][1::2] + states[-1:] if len(states) > 2 else []
-            thinned_before = states[-1].step if states else None
+            fitting = _thinned(fitting)
 
-    def _cached(self, state: TrainingState) -> tuple[TrainingState, Fragment]:
+    def _fitting(
+        self, states: list[TrainingState], parts: _Parts, snapshot: RunSnapshot
+    ) -> list[TrainingState]:
+        """The states, thinned until the estimated record fits (sealing checks it exactly)."""
+        data = snapshot.data
+        fixed = (
+            parts.state.nbytes
+            + parts.history.nbytes
+            + parts.current_log.nbytes
+            + sum(entry[1].nbytes for entry in self._logs.values())
+            + sum(t.numel() * t.element_size() for t in (data.train_x, data.train_y))
+            + sum(t.numel() * t.element_size() for t in (data.test_x, data.test_y))
+            + ESTIMATE_SLACK_BYTES
+        )
+        while states and fixed + sum(self._states[id(s)][1].nbytes for s in states) > (
+            self.max_bytes
+        ):
+            states = _thinned(states)
+        return states
+
+    def _cached_state(self, state: TrainingState) -> tuple[TrainingState, Fragment]:
         entry = self._states.get(id(state))
         return entry if entry is not None else (state, fragment(_state_body(state)))
 
-    def _fragment(self, state: TrainingState) -> Fragment:
-        return self._states[id(state)][1]
+    def _cached_log(self, records: list[LossRecord]) -> tuple[list[LossRecord], Fragment]:
+        entry = self._logs.get(id(records))
+        return entry if entry is not None else (records, fragment(_history_tree(records)))
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The encoded pieces of one record."""
+
+    state: Fragment
+    history: Fragment
+    current_log: Fragment
+    states: Callable[[TrainingState], Fragment]
+    logs: Callable[[list[LossRecord]], Fragment]
+
+
+def _thinned(states: list[TrainingState]) -> list[TrainingState]:
+    """Every other state between the first and the newest gone, as the timeline thins."""
+    return states[:1] + states[1:-1][1::2] + states[-1:] if len(states) > 2 else []
 
 
 def encode_run(snapshot: RunSnapshot, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> bytes:
@@ -134,14 +187,14 @@ def _run_tree(
     snapshot: RunSnapshot,
     states: list[TrainingState],
     thinned_before: int | None,
-    kept: Callable[[TrainingState], Fragment],
+    parts: _Parts,
 ) -> dict[str, object]:
     configs = _Configs()
     timeline = snapshot.timeline
     data = snapshot.data
     return {
         "kind": KIND,
-        "state": _state_tree(snapshot.state, configs, _state_body(snapshot.state)),
+        "state": _state_tree(snapshot.state, configs, parts.state),
         "data": {
             "task": data.task,
             "train_x": data.train_x,
@@ -149,11 +202,13 @@ def _run_tree(
             "test_x": data.test_x,
             "test_y": data.test_y,
         },
-        "history": _history_tree(snapshot.history),
+        "history": parts.history,
         "timeline": {
-            "states": [_state_tree(s, configs, kept(s)) for s in states],
-            "archived": [_run_tree_of(r, configs) for r in timeline.archived],
-            "current": _run_tree_of(timeline.current, configs),
+            "states": [_state_tree(s, configs, parts.states(s)) for s in states],
+            "archived": [
+                _run_tree_of(r, configs, parts.logs(r.history)) for r in timeline.archived
+            ],
+            "current": _run_tree_of(timeline.current, configs, parts.current_log),
             "next_id": timeline.next_id,
             "rewound": timeline.rewound,
             "version": timeline.version,
@@ -184,14 +239,14 @@ def _state_body(state: TrainingState) -> dict[str, object]:
     }
 
 
-def _run_tree_of(run: Run, configs: _Configs) -> dict[str, object]:
+def _run_tree_of(run: Run, configs: _Configs, log: Fragment) -> dict[str, object]:
     return {
         "id": run.id,
         "name": run.name,
         "parent": run.parent,
         "branch_step": run.branch_step,
         "config": configs.ref(run.config),
-        "history": _history_tree(run.history),
+        "history": log,
     }
 
 
@@ -206,7 +261,9 @@ def _history_tree(records: list[LossRecord]) -> dict[str, object]:
             "steps": torch.tensor([s.steps for s in stats], dtype=torch.int64),
             # (records, figure, layer): every record of one loss log is of one model.
             "figures": torch.from_numpy(
-                np.stack([np.stack([getattr(s, f) for f in FIGURES]) for s in stats])
+                np.concatenate([getattr(s, f) for s in stats for f in FIGURES]).reshape(
+                    len(stats), len(FIGURES), -1
+                )
             ),
         }
     return {
@@ -311,7 +368,9 @@ def _history(value: object) -> list[LossRecord]:
     gradients = _gradients(tree.get("gradients"), n)
     return [
         LossRecord(step, row[0], row[1], row[2], row[3], row[4], gradients=stats)
-        for step, row, stats in zip(steps.tolist(), values.tolist(), gradients, strict=True)
+        for step, row, stats in zip(
+            steps.numpy().tolist(), values.numpy().tolist(), gradients, strict=True
+        )
     ]
 
 
@@ -325,9 +384,9 @@ def _gradients(value: object, n: int) -> list[GradientStats | None]:
     count = int(rows.sum()) if rows.dtype == torch.bool else -1
     if rows.shape != (n,) or steps.shape != (count,) or figures.shape[:2] != (count, 4):
         raise CorruptRecord("the record's gradient figures are malformed")
-    arrays = figures.numpy()
+    norms, means, largest, ratios = (figures[:, j].numpy() for j in range(len(FIGURES)))
     stats = iter(
-        GradientStats(int(k), *(arrays[i, j] for j in range(len(FIGURES))))
-        for i, k in enumerate(steps.tolist())
+        GradientStats(k, norms[i], means[i], largest[i], ratios[i])
+        for i, k in enumerate(steps.numpy().tolist())
     )
-    return [next(stats) if has else None for has in rows.tolist()]
+    return [next(stats) if has else None for has in rows.numpy().tolist()]

@@ -92,6 +92,9 @@ def resume_session(snapshot: RunSnapshot, timeline: Timeline | None = None) -> T
         restore(session, state)
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         raise CorruptRecord(f"the run's state does not fit its model: {error}") from None
+    for kept in snapshot.timeline.states:
+        # Older states hold a subset of the slopes (the model keeps every slope it made).
+        _check_weights(session, kept.model_state, subset=True)
     session.history = list(snapshot.history)
     session.timeline = _timeline(snapshot.timeline, timeline or Timeline())
     session.divergence_reference = snapshot.divergence_reference
@@ -136,9 +139,11 @@ def _match_parameters(session: TrainingSession, state: TrainingState) -> None:
     session.optimizer = optimizer
 
 
-def _check_weights(session: TrainingSession, weights: dict[str, torch.Tensor]) -> None:
+def _check_weights(
+    session: TrainingSession, weights: dict[str, torch.Tensor], subset: bool = False
+) -> None:
     expected = session.model.state_dict()
-    if set(weights) != set(expected):
+    if not (set(weights) <= set(expected) if subset else set(weights) == set(expected)):
         raise CorruptRecord("the run's weights do not fit its model")
     for name, tensor in weights.items():
         if tensor.shape != expected[name].shape or tensor.dtype != expected[name].dtype:

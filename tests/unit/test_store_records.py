@@ -266,6 +266,16 @@ def test_weights_that_do_not_fit_the_model_are_refused_on_resume() -> None:
         resume_session(decode_run(encode_run(forged)))
 
 
+def test_a_rewind_point_of_another_model_is_refused_on_resume() -> None:
+    session = trained(LabConfig(), 3)
+    snapshot = take_snapshot(session)
+    other = take_snapshot(TrainingSession(LabConfig(model=ModelConfig(hidden_layers=[3]))))
+    states = [*snapshot.timeline.states[:-1], other.state]
+    forged = replace(snapshot, timeline=replace(snapshot.timeline, states=states))
+    with pytest.raises(CorruptRecord, match="not of its model's shape"):
+        resume_session(decode_run(encode_run(forged)))
+
+
 class Exploit:
     """Unpickling this would create the marker file."""
 
