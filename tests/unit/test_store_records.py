@@ -76,10 +76,30 @@ RMSPROP_REGRESSION = LabConfig(
 )
 
 
+ADAGRAD_WARMUP = LabConfig(training=TrainingConfig(optimizer="adagrad", schedule="warmup"))
+ADAMW_EXPONENTIAL = LabConfig(
+    training=TrainingConfig(optimizer="adamw", schedule="exponential", schedule_gamma=0.99)
+)
+
+
 @pytest.mark.parametrize(
     "config",
-    [LabConfig(), ADAM_WITH_SCHEDULE, MOMENTUM_MULTICLASS, RMSPROP_REGRESSION],
-    ids=["default", "adam-step-schedule", "momentum-multiclass", "rmsprop-regression"],
+    [
+        LabConfig(),
+        ADAM_WITH_SCHEDULE,
+        MOMENTUM_MULTICLASS,
+        RMSPROP_REGRESSION,
+        ADAGRAD_WARMUP,
+        ADAMW_EXPONENTIAL,
+    ],
+    ids=[
+        "default",
+        "adam-step-schedule",
+        "momentum-multiclass",
+        "rmsprop-regression",
+        "adagrad-warmup",
+        "adamw-exponential",
+    ],
 )
 def test_a_resumed_run_trains_on_exactly_as_one_that_never_stopped(config: LabConfig) -> None:
     straight, stopped = trained(config, 7), trained(config, 7)
@@ -274,6 +294,29 @@ def test_a_rewind_point_of_another_model_is_refused_on_resume() -> None:
     forged = replace(snapshot, timeline=replace(snapshot.timeline, states=states))
     with pytest.raises(CorruptRecord, match="not of its model's shape"):
         resume_session(decode_run(encode_run(forged)))
+
+
+def forged_state(**changes: object) -> bytes:
+    snapshot = take_snapshot(trained(LabConfig(training=TrainingConfig(optimizer="adam")), 2))
+    return encode_run(replace(snapshot, state=replace(snapshot.state, **changes)))
+
+
+def test_an_optimizer_state_of_another_shape_is_refused_when_read() -> None:
+    state = take_snapshot(trained(LabConfig(), 1)).state.optimizer_state  # SGD's, not Adam's
+    with pytest.raises(CorruptRecord, match="not adam's"):
+        decode_run(forged_state(optimizer_state=state))
+    adam = take_snapshot(trained(LabConfig(training=TrainingConfig(optimizer="adam")), 1))
+    groups = [{**g, "lr": "fast"} for g in adam.state.optimizer_state["param_groups"]]
+    with pytest.raises(CorruptRecord, match="not adam's"):
+        decode_run(
+            forged_state(optimizer_state={**adam.state.optimizer_state, "param_groups": groups})
+        )
+
+
+def test_a_schedule_state_with_foreign_fields_is_refused_when_read() -> None:
+    state = take_snapshot(trained(LabConfig(), 1)).state.scheduler_state
+    with pytest.raises(CorruptRecord, match="not a constant schedule's"):
+        decode_run(forged_state(scheduler_state={**state, "optimizer": "anything"}))
 
 
 class Exploit:
