@@ -41,7 +41,12 @@ class Subscription(ABC):
 
 
 class SessionStore(ABC):
-    """Run records expire `ttl_seconds` after they were last written or touched."""
+    """Run records expire `ttl_seconds` after they were last written or touched.
+
+    Each record has an owner: the replica that runs it. A replica that resumes a run claims it
+    first; from then on the writes of the replica that ran it before are refused (put returns
+    False), so a run that moved (its replica was slow, not dead) is never overwritten by its
+    stale copy, which that replica then drops."""
 
     # "sqlite" or "redis": what /healthz reports.
     kind: str
@@ -52,8 +57,13 @@ class SessionStore(ABC):
         """The record of `session_id`, or None if there is none (or it expired)."""
 
     @abstractmethod
-    async def put(self, session_id: str, record: bytes) -> None:
-        """Store (or replace) the record; its expiry starts again."""
+    async def put(self, session_id: str, record: bytes, owner: str) -> bool:
+        """Store (or replace) the record, unless another owner claimed it: False then. A
+        record nobody owns yet becomes `owner`'s. Its expiry starts again."""
+
+    @abstractmethod
+    async def claim(self, session_id: str, owner: str) -> None:
+        """`owner` runs `session_id` from now on (before reading the record to resume it)."""
 
     @abstractmethod
     async def delete(self, session_id: str) -> None: ...

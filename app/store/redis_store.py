@@ -26,6 +26,15 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 # How often a subscription's reader wakes to see whether it was closed.
 POLL_SECONDS = 1.0
 PREFIX = "backprop:"
+# Written only while nobody else claimed the run (KEYS: record, owner; ARGV: record, owner,
+# TTL in ms): one script, so no claim can land between the check and the write.
+PUT_IF_OWNER = """
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
 
 
 def redacted(url: str) -> str:
@@ -78,6 +87,7 @@ class RedisStore(SessionStore):
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             health_check_interval=30,
         )
+        self._put_if_owner = self._client.register_script(PUT_IF_OWNER)
 
     @asynccontextmanager
     async def guarded(self) -> AsyncIterator[None]:
@@ -96,20 +106,31 @@ class RedisStore(SessionStore):
         async with self.guarded():
             return _bytes(await self._client.get(key))
 
-    async def put(self, session_id: str, record: bytes) -> None:
-        key = PREFIX + "run:" + session_key(session_id)
+    async def put(self, session_id: str, record: bytes, owner: str) -> bool:
+        checked = session_key(session_id)
+        keys = [PREFIX + "run:" + checked, PREFIX + "owner:" + checked]
         async with self.guarded():
-            await self._client.set(key, record, px=self._ttl_ms(self.ttl_seconds))
+            stored = await self._put_if_owner(
+                keys=keys, args=[record, owner, self._ttl_ms(self.ttl_seconds)]
+            )
+        return bool(stored)
+
+    async def claim(self, session_id: str, owner: str) -> None:
+        key = PREFIX + "owner:" + session_key(session_id)
+        async with self.guarded():
+            await self._client.set(key, owner, px=self._ttl_ms(self.ttl_seconds))
 
     async def delete(self, session_id: str) -> None:
-        key = PREFIX + "run:" + session_key(session_id)
+        checked = session_key(session_id)
         async with self.guarded():
-            await self._client.delete(key)
+            await self._client.delete(PREFIX + "run:" + checked, PREFIX + "owner:" + checked)
 
     async def touch(self, session_id: str) -> bool:
-        key = PREFIX + "run:" + session_key(session_id)
+        checked = session_key(session_id)
+        ttl = self._ttl_ms(self.ttl_seconds)
         async with self.guarded():
-            return bool(await self._client.pexpire(key, self._ttl_ms(self.ttl_seconds)))
+            await self._client.pexpire(PREFIX + "owner:" + checked, ttl)
+            return bool(await self._client.pexpire(PREFIX + "run:" + checked, ttl))
 
     async def get_value(self, key: str) -> bytes | None:
         name = PREFIX + "kv:" + shared_key(key)

@@ -41,14 +41,18 @@ class Resumed:
 async def resume_from_store(
     store: SessionStore,
     session_id: str,
+    owner: str,
     decode_on: Executor,
     on_engine: OnEngine[TrainingSession],
     new_timeline: Callable[[], Timeline] = Timeline,
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Resumed:
-    """The run stored under `session_id`, rebuilt exactly where it was. `decode_on`: a thread
-    for the decoding (~0.1 s for a default run with its history); `on_engine`: how to run the
-    rebuild on the engine's thread; `new_timeline`: a Timeline with the server's limits."""
+    """The run stored under `session_id`, claimed for `owner` (this replica: from now on the
+    replica that ran it before can no longer overwrite it), rebuilt exactly where it was.
+    `decode_on`: a thread for the decoding (~0.1 s for a default run with its history);
+    `on_engine`: how to run the rebuild on the engine's thread; `new_timeline`: a Timeline
+    with the server's limits."""
+    await store.claim(session_id, owner)
     raw = await store.get(session_id)
     if raw is None:
         return Resumed(None)

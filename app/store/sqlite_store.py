@@ -30,7 +30,8 @@ PURGE_EVERY_SECONDS = 60.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
-    record BLOB NOT NULL,
+    record BLOB,
+    owner TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at);
@@ -87,27 +88,47 @@ class SqliteStore(SessionStore):
             row = db.execute(
                 "SELECT record FROM runs WHERE id = ? AND expires_at > ?", (key, self._clock())
             ).fetchone()
-            return None if row is None else bytes(row[0])
+            return None if row is None or row[0] is None else bytes(row[0])
 
         return await self._call(work)
 
-    async def put(self, session_id: str, record: bytes) -> None:
+    async def put(self, session_id: str, record: bytes, owner: str) -> bool:
+        key = session_key(session_id)
+
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            self._purge(db, now)
+            # An expired row is nobody's: its owner no longer counts.
+            cursor = db.execute(
+                "INSERT INTO runs (id, record, owner, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET record = excluded.record, "
+                "owner = excluded.owner, expires_at = excluded.expires_at "
+                "WHERE runs.owner = excluded.owner OR runs.expires_at <= ?",
+                (key, record, owner, now + self.ttl_seconds, now),
+            )
+            return cursor.rowcount > 0
+
+        return await self._call(work)
+
+    async def claim(self, session_id: str, owner: str) -> None:
         key = session_key(session_id)
 
         def work(db: sqlite3.Connection) -> None:
             now = self._clock()
             db.execute(
-                "INSERT INTO runs (id, record, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET record = excluded.record, "
-                "expires_at = excluded.expires_at",
-                (key, record, now + self.ttl_seconds),
+                "INSERT INTO runs (id, record, owner, expires_at) VALUES (?, NULL, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, "
+                "expires_at = max(runs.expires_at, excluded.expires_at)",
+                (key, owner, now + self.ttl_seconds),
             )
-            if now - self._purged_at >= PURGE_EVERY_SECONDS:
-                self._purged_at = now
-                db.execute("DELETE FROM runs WHERE expires_at <= ?", (now,))
-                db.execute("DELETE FROM shared WHERE expires_at <= ?", (now,))
 
         await self._call(work)
+
+    def _purge(self, db: sqlite3.Connection, now: float) -> None:
+        if now - self._purged_at >= PURGE_EVERY_SECONDS:
+            self._purged_at = now
+            db.execute("DELETE FROM runs WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM shared WHERE expires_at <= ?", (now,))
 
     async def delete(self, session_id: str) -> None:
         key = session_key(session_id)
@@ -119,7 +140,8 @@ class SqliteStore(SessionStore):
         def work(db: sqlite3.Connection) -> bool:
             now = self._clock()
             cursor = db.execute(
-                "UPDATE runs SET expires_at = ? WHERE id = ? AND expires_at > ?",
+                "UPDATE runs SET expires_at = ? "
+                "WHERE id = ? AND expires_at > ? AND record IS NOT NULL",
                 (now + self.ttl_seconds, key, now),
             )
             return cursor.rowcount > 0

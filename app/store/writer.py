@@ -63,11 +63,17 @@ class WriteBehind:
     def __init__(
         self,
         store: SessionStore,
+        owner: str,
+        on_lost: Callable[[str], None] = lambda session_id: None,
         interval_seconds: float = DEFAULT_WRITE_INTERVAL_SECONDS,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`owner`: this replica's id in the store. `on_lost(session_id)`: another replica
+        claimed that run (its page reconnected there); this one should drop its copy."""
         self.store = store
+        self.owner = owner
+        self._on_lost = on_lost
         self.interval = interval_seconds
         self.max_record_bytes = max_record_bytes
         self._clock = clock
@@ -88,7 +94,8 @@ class WriteBehind:
     # ---- what the registry calls -----------------------------------------------------------------
 
     def changed(self, session_id: str, capture: Capture) -> None:
-        """`session_id` changed; `capture` takes its snapshot on the engine's thread."""
+        """`session_id` changed; `capture` takes its snapshot on the engine's thread. Called on
+        the event loop."""
         run = self._runs.get(session_id)
         if run is None:
             self._runs[session_id] = _Run(capture, RecordEncoder(self.max_record_bytes))
@@ -201,13 +208,18 @@ class WriteBehind:
                 self._runs.pop(session_id, None)
                 return False
             try:
-                await self.store.put(session_id, record)
+                stored = await self.store.put(session_id, record, self.owner)
             except Exception as error:
                 run.dirty = True
                 self._failed(error)
                 return False
-            run.written_at = self._clock()
             self._recovered()
+            if not stored:
+                log.info("session %s: another replica runs it now; this copy stops", session_id)
+                self._runs.pop(session_id, None)
+                self._on_lost(session_id)
+                return False
+            run.written_at = self._clock()
             return True
 
     def _failed(self, error: Exception) -> None:

@@ -33,6 +33,7 @@ def with_store(url: str, scenario: Callable[[RedisStore], Awaitable[None]]) -> N
         store_contract.only_token_shaped_ids_are_keys,
         store_contract.shared_values_are_apart_from_runs,
         store_contract.published_messages_reach_subscribers_in_order,
+        store_contract.a_claimed_run_refuses_its_former_owner_s_writes,
     ],
 )
 def test_the_redis_store_keeps_its_promises(
@@ -49,7 +50,7 @@ def test_records_carry_redis_s_own_expiry_and_a_touch_restarts_it(
     async def scenario(store: RedisStore) -> None:
         raw = redis.Redis.from_url(redis_server.url)
         key = f"backprop:run:{session_id}"
-        await store.put(session_id, b"run")
+        await store.put(session_id, b"run", "replica-a")
         assert 0 < await raw.pttl(key) <= 3_600_000
         await raw.pexpire(key, 5000)
         assert await store.touch(session_id)
@@ -72,7 +73,7 @@ def test_without_the_right_password_the_store_is_unavailable_and_says_so(
 
     async def scenario(store: RedisStore) -> None:
         with pytest.raises(StoreUnavailable, match=r"AuthenticationError|NOAUTH|invalid"):
-            await store.put(new_session_id(), b"run")
+            await store.put(new_session_id(), b"run", "replica-a")
         with pytest.raises(StoreUnavailable) as refused:
             await store.ping()
         assert "wrong" not in str(refused.value)
@@ -86,15 +87,15 @@ def test_a_stopped_redis_is_reported_and_the_same_store_works_when_it_returns(
     session_id = new_session_id()
 
     async def scenario(store: RedisStore) -> None:
-        await store.put(session_id, b"before")
+        await store.put(session_id, b"before", "replica-a")
         redis_server.kill()
         with pytest.raises(StoreUnavailable, match="redis redis://:\\*\\*\\*@127.0.0.1"):
-            await store.put(session_id, b"during")
+            await store.put(session_id, b"during", "replica-a")
         with pytest.raises(StoreUnavailable):
             await store.ping()
         redis_server.start()  # same port and password, empty (no persistence in tests)
         await store.ping()
-        await store.put(session_id, b"after")
+        await store.put(session_id, b"after", "replica-a")
         assert await store.get(session_id) == b"after"
 
     with_store(redis_server.url, scenario)

@@ -43,9 +43,14 @@ def resumed(store_path: Path, session_id: str, record: bytes | None) -> tuple[Re
         store = SqliteStore(store_path, 3600)
         try:
             if record is not None:
-                await store.put(session_id, record)
+                await store.put(session_id, record, "replica-a")
             return await resume_from_store(
-                store, session_id, decoder, on_engine, lambda: Timeline(max_bytes=123_456)
+                store,
+                session_id,
+                "replica-b",
+                decoder,
+                on_engine,
+                lambda: Timeline(max_bytes=123_456),
             )
         finally:
             await store.close()

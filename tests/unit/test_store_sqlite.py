@@ -28,6 +28,7 @@ def sqlite_store(tmp_path: Path, **options: object) -> SqliteStore:
         store_contract.only_token_shaped_ids_are_keys,
         store_contract.shared_values_are_apart_from_runs,
         store_contract.published_messages_reach_subscribers_in_order,
+        store_contract.a_claimed_run_refuses_its_former_owner_s_writes,
     ],
 )
 def test_the_sqlite_store_keeps_its_promises(tmp_path: Path, check: object) -> None:
@@ -46,7 +47,7 @@ def test_records_outlive_the_store_object_in_a_wal_file(tmp_path: Path) -> None:
 
     async def write() -> None:
         store = sqlite_store(tmp_path)
-        await store.put(session_id, b"kept")
+        await store.put(session_id, b"kept", "replica-a")
         await store.close()
 
     async def read() -> bytes | None:
@@ -68,8 +69,8 @@ def test_records_expire_after_their_ttl_and_a_touch_extends_it(tmp_path: Path) -
 
     async def scenario() -> None:
         store = sqlite_store(tmp_path, clock=lambda: now[0])
-        await store.put(first, b"a")
-        await store.put(second, b"b")
+        await store.put(first, b"a", "replica-a")
+        await store.put(second, b"b", "replica-a")
         now[0] += 3000
         assert await store.touch(second)
         now[0] += 1000  # 4000 s after the write, 1000 after the touch
@@ -96,7 +97,7 @@ def test_no_call_runs_on_the_event_loop_s_thread(tmp_path: Path) -> None:
             return 0.0
 
         store = sqlite_store(tmp_path, clock=clock)
-        await store.put(new_session_id(), b"x")
+        await store.put(new_session_id(), b"x", "replica-a")
         await store.get(new_session_id())
         await store.close()
 
@@ -131,3 +132,19 @@ def test_the_url_chooses_the_store(tmp_path: Path) -> None:
         open_store("http://:pw@x", tmp_path, 60)
     with pytest.raises(ValueError, match="absolute"):
         open_store("sqlite://relative.db", tmp_path, 60)
+
+
+def test_an_expired_claim_no_longer_keeps_its_former_owner_out(tmp_path: Path) -> None:
+    now = [1000.0]
+    session_id = new_session_id()
+
+    async def scenario() -> None:
+        store = sqlite_store(tmp_path, clock=lambda: now[0])
+        await store.claim(session_id, "replica-b")
+        assert not await store.put(session_id, b"a", "replica-a")
+        now[0] += 3601
+        assert await store.put(session_id, b"a", "replica-a")
+        assert await store.get(session_id) == b"a"
+        await store.close()
+
+    asyncio.run(scenario())

@@ -26,14 +26,21 @@ class MemoryStore(SessionStore):
 
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
+        self.owners: dict[str, str] = {}
         self.attempts = 0
         self.down: str | None = None
 
-    async def put(self, session_id: str, record: bytes) -> None:
+    async def put(self, session_id: str, record: bytes, owner: str) -> bool:
         self.attempts += 1
         if self.down:
             raise StoreUnavailable(self.down)
+        if self.owners.setdefault(session_id, owner) != owner:
+            return False
         self.records[session_id] = record
+        return True
+
+    async def claim(self, session_id: str, owner: str) -> None:
+        self.owners[session_id] = owner
 
     async def get(self, session_id: str) -> bytes | None:
         return self.records.get(session_id)
@@ -105,7 +112,7 @@ def test_a_changing_run_is_written_at_most_once_per_interval() -> None:
     store, clock, engine, sid = MemoryStore(), Clock(), Engine(), new_session_id()
 
     async def scenario() -> None:
-        writer = WriteBehind(store, interval_seconds=2.0, clock=clock)
+        writer = WriteBehind(store, "replica-a", interval_seconds=2.0, clock=clock)
         writer.changed(sid, engine.capture)
         assert await writer.write_due() == 1
         for _ in range(5):
@@ -131,7 +138,7 @@ def test_an_unreachable_store_degrades_then_backs_off_then_catches_up() -> None:
     engines = {new_session_id(): Engine() for _ in range(3)}
 
     async def scenario() -> None:
-        writer = WriteBehind(store, interval_seconds=2.0, clock=clock)
+        writer = WriteBehind(store, "replica-a", interval_seconds=2.0, clock=clock)
         store.down = "redis redis://cache:6379: ConnectionError: connection refused"
         for sid, engine in engines.items():
             writer.changed(sid, engine.capture)
@@ -166,7 +173,7 @@ def test_flush_writes_everything_pending_at_once_whatever_the_interval() -> None
     engines = {new_session_id(): Engine() for _ in range(3)}
 
     async def scenario() -> None:
-        writer = WriteBehind(store, interval_seconds=60.0, clock=clock)
+        writer = WriteBehind(store, "replica-a", interval_seconds=60.0, clock=clock)
         for sid, engine in engines.items():
             writer.changed(sid, engine.capture)
         await writer.write_due()
@@ -188,7 +195,7 @@ def test_a_flush_against_a_dead_store_stops_at_once_and_names_what_was_lost() ->
     engines = {new_session_id(): Engine() for _ in range(3)}
 
     async def scenario() -> None:
-        writer = WriteBehind(store, clock=clock)
+        writer = WriteBehind(store, "replica-a", clock=clock)
         for sid, engine in engines.items():
             writer.changed(sid, engine.capture)
         store.down = "timed out"
@@ -205,7 +212,7 @@ def test_eviction_writes_a_run_now_and_says_whether_the_store_has_it() -> None:
     store, clock, engine, sid = MemoryStore(), Clock(), Engine(), new_session_id()
 
     async def scenario() -> None:
-        writer = WriteBehind(store, interval_seconds=60.0, clock=clock)
+        writer = WriteBehind(store, "replica-a", interval_seconds=60.0, clock=clock)
         writer.changed(sid, engine.capture)
         await writer.write_due()
         engine.train()
@@ -231,7 +238,7 @@ def test_a_run_whose_capture_fails_is_dropped_and_the_others_go_on() -> None:
         raise RuntimeError("session closed")
 
     async def scenario() -> None:
-        writer = WriteBehind(store, clock=clock)
+        writer = WriteBehind(store, "replica-a", clock=clock)
         writer.changed(broken, fails)
         writer.changed(fine, engine.capture)
         assert await writer.write_due() == 1
@@ -246,7 +253,7 @@ def test_a_record_over_its_bound_is_not_stored_and_does_not_degrade_the_store() 
     store, clock, engine, sid = MemoryStore(), Clock(), Engine(), new_session_id()
 
     async def scenario() -> None:
-        writer = WriteBehind(store, max_record_bytes=1000, clock=clock)
+        writer = WriteBehind(store, "replica-a", max_record_bytes=1000, clock=clock)
         writer.changed(sid, engine.capture)
         assert await writer.write_due() == 0
         assert writer.health().status == "ok"
@@ -268,7 +275,7 @@ def test_records_are_encoded_off_the_event_loop_s_thread(monkeypatch: pytest.Mon
     store, engine, sid = MemoryStore(), Engine(), new_session_id()
 
     async def scenario() -> None:
-        writer = WriteBehind(store)
+        writer = WriteBehind(store, "replica-a")
         writer.changed(sid, engine.capture)
         await writer.flush()
         await writer.stop()
@@ -283,7 +290,7 @@ def test_the_running_writer_stores_a_change_and_stop_flushes_the_last(tmp_path: 
 
     async def scenario() -> TrainingSession:
         store = SqliteStore(tmp_path / "runs.db", 3600)
-        writer = WriteBehind(store, interval_seconds=3600)
+        writer = WriteBehind(store, "replica-a", interval_seconds=3600)
         writer.start()
         writer.changed(sid, engine.capture)
         # A condition, not a duration: the first change of a run is written without waiting.
@@ -305,3 +312,25 @@ def test_the_running_writer_stores_a_change_and_stop_flushes_the_last(tmp_path: 
     resumed.burst(5)
     for a, b in zip(engine.session.model.parameters(), resumed.model.parameters(), strict=True):
         assert a.equal(b)
+
+
+def test_a_run_claimed_by_another_replica_is_dropped_here_not_overwritten() -> None:
+    store, clock, engine, sid = MemoryStore(), Clock(), Engine(), new_session_id()
+    lost: list[str] = []
+
+    async def scenario() -> None:
+        writer = WriteBehind(store, "replica-a", lost.append, interval_seconds=2.0, clock=clock)
+        writer.changed(sid, engine.capture)
+        assert await writer.write_due() == 1
+        await store.claim(sid, "replica-b")  # its page reconnected to replica b, which resumed
+        store.records[sid] = b"replica b's run"
+        engine.train()
+        writer.changed(sid, engine.capture)
+        clock.now += 2
+        assert await writer.write_due() == 0
+        assert lost == [sid] and writer.next_due() is None
+        assert writer.health().status == "ok"
+        await writer.stop()
+
+    run(scenario)
+    assert store.records[sid] == b"replica b's run"
