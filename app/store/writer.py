@@ -42,6 +42,8 @@ class _Run:
     encoder: RecordEncoder
     dirty: bool = True
     written_at: float | None = None
+    # The last write's record was refused (over its bound): the store holds an older state.
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,12 @@ class WriteBehind:
             return False
         if run.dirty:
             await self._write(session_id, run)
-        return not run.dirty and run.written_at is not None
+        return (
+            self._runs.get(session_id) is run
+            and not run.dirty
+            and not run.refused
+            and run.written_at is not None
+        )
 
     async def flush(self) -> FlushReport:
         """Every pending change now, whatever the interval or backoff (on SIGTERM, once the
@@ -136,6 +143,8 @@ class WriteBehind:
             if report.reason is None and await self._write(session_id, run):
                 report.written += 1
                 continue
+            if self._runs.get(session_id) is not run:
+                continue  # claimed by another replica meanwhile, or no longer capturable
             report.unwritten.append(session_id)
             report.reason = report.reason or self.reason
         return report
@@ -202,6 +211,7 @@ class WriteBehind:
                 )
             except RecordError as error:
                 log.error("session %s: its run cannot be stored: %s", session_id, error)
+                run.refused = True
                 return False
             except Exception:
                 log.exception("session %s: capturing its run failed; no longer written", session_id)
@@ -220,6 +230,7 @@ class WriteBehind:
                 self._on_lost(session_id)
                 return False
             run.written_at = self._clock()
+            run.refused = False
             return True
 
     def _failed(self, error: Exception) -> None:

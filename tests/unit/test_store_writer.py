@@ -257,7 +257,9 @@ def test_a_record_over_its_bound_is_not_stored_and_does_not_degrade_the_store() 
         writer.changed(sid, engine.capture)
         assert await writer.write_due() == 0
         assert writer.health().status == "ok"
-        await writer.stop()
+        assert not await writer.write(sid)  # so it must not be evicted from memory
+        report = await writer.stop()
+        assert report.written == 0 and report.reason is None
 
     run(scenario)
     assert store.attempts == 0
@@ -330,6 +332,7 @@ def test_a_run_claimed_by_another_replica_is_dropped_here_not_overwritten() -> N
         assert await writer.write_due() == 0
         assert lost == [sid] and writer.next_due() is None
         assert writer.health().status == "ok"
+        assert not await writer.write(sid)
         await writer.stop()
 
     run(scenario)
