@@ -116,6 +116,7 @@ def busy_server() -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_page_that_stops_reading_costs_bounded_memory_and_slows_no_one(
     busy_server: LiveServer,
 ) -> None:
@@ -208,6 +209,7 @@ async def visit_many(url: str, visits: int, parallel: int) -> None:
     await asyncio.gather(*(visitor() for _ in range(parallel)))
 
 
+@pytest.mark.slow
 def test_500_connects_and_disconnects_leak_no_session_task_or_thread(
     busy_server: LiveServer,
 ) -> None:
@@ -235,6 +237,7 @@ def test_500_connects_and_disconnects_leak_no_session_task_or_thread(
 # ---- graceful shutdown ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_on_sigterm_each_page_is_told_and_the_server_exits_within_seconds() -> None:
     server = LiveServer()
     try:
@@ -256,6 +259,7 @@ def test_on_sigterm_each_page_is_told_and_the_server_exits_within_seconds() -> N
         server.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_does_not_wait_forever_for_a_page_that_stopped_reading() -> None:
     server = LiveServer(BIG_FRAMES)
     try:
