@@ -53,6 +53,8 @@ def _sample_model(session: TrainingSession, sample: int) -> tuple[MLP, torch.Ten
     kept = getattr(session.model, "hidden_outputs", None)
     memo: dict[int, object] = {} if kept is None else {id(kept): []}
     model: MLP = copy.deepcopy(session.model, memo).double()
+    # By hand, every weight's ∂L/∂w is defined, frozen or not: the copy tracks all of them.
+    model.requires_grad_(True)
     x = session.data.train_x[sample : sample + 1].double()
     y = session.data.train_y[sample : sample + 1]
     return model, x, y.double() if y.is_floating_point() else y

@@ -55,3 +55,12 @@ def test_checking_leaves_the_session_untouched() -> None:
     chain_rule(s, 0, 0, 0, 0)
     assert all(p.equal(b) for p, b in zip(s.model.parameters(), before, strict=True))
     assert all(p.grad.equal(g) for p, g in zip(s.model.parameters(), grads, strict=True))  # type: ignore[union-attr]
+
+
+def test_a_frozen_layer_still_gets_its_gradient_by_hand() -> None:
+    s = session("tanh")
+    s.set_frozen_layers([0])
+    rule = chain_rule(s, sample=7, layer=0, out=1, inp=0)
+    assert rule.product == pytest.approx(rule.autograd, rel=1e-12, abs=1e-15)
+    assert check_weight_gradient(s, sample=3, layer=0, out=2, inp=1).agrees
+    assert not s.model.layers[0].weight.requires_grad, "the run's own layer stays frozen"

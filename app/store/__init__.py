@@ -1,0 +1,1 @@
+"""The session store: runs kept beyond one process (records, SQLite or Redis, write-behind)."""
