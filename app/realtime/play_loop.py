@@ -58,6 +58,11 @@ class EngineLock:
         async with self.lock:
             return await self.scheduler.run(functools.partial(self.guarded, work, touch), True)
 
+    async def read(self, work: Callable[[], T]) -> T:
+        """`work` that only reads the engine (or copies from it): a run training in a group
+        stays in it."""
+        return await self.run(work, "read")
+
     def guarded(self, work: Callable[[], T], touch: Touch = "whole") -> T:
         """`work` on the engine as a whole, not in the middle of a group's burst."""
         groups = self._groups

@@ -69,14 +69,14 @@ class LiveSession:
         self.surfaces = SurfaceRunner(
             engine,
             background,
-            self.engine_lock.run,
+            self.engine_lock.read,
             self._publish_surface,
             self.pages.broadcast_error,
         )
         self.race = RaceRunner(
             engine,
             background,
-            self.engine_lock.run,
+            self.engine_lock.read,
             lambda: self.surfaces.latest,
             self.pages.send_to_all,
             self.pages.broadcast_error,
@@ -104,7 +104,7 @@ class LiveSession:
         subscriber = Subscriber()
         self.pages.subscribers.add(subscriber)
         self.detached_at = None
-        subscriber.offer(await self.engine_lock.run(self.loop.frame))
+        subscriber.offer(await self.engine_lock.read(self.loop.frame))
         if self._resume_on_attach:
             self._resume_on_attach = False
             self.loop.start()
@@ -246,7 +246,7 @@ class LiveSession:
             self.loop.publish(frame)
 
     async def inspect(self, request: InspectRequest) -> InspectionFrame:
-        return await self.engine_lock.run(
+        return await self.engine_lock.read(
             lambda: inspect_point(self.engine, request.x1, request.x2)
         )
 
@@ -257,7 +257,7 @@ class LiveSession:
     async def save_checkpoint(self) -> tuple[bytes, int]:
         """The model file and the step it was saved at."""
         e = self.engine
-        return await self.engine_lock.run(lambda: (e.save_checkpoint(), e.step_count))
+        return await self.engine_lock.read(lambda: (e.save_checkpoint(), e.step_count))
 
     async def load_checkpoint(self, raw: bytes) -> LabConfig:
         """A model file's settings and weights; the run waits paused at step 0 to be looked at.

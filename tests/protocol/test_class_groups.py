@@ -126,3 +126,21 @@ def test_a_learning_rate_change_in_a_group_shows_in_the_next_frame(
         assert stats(client).groups == 1
         assert receive_until(pages[1][0], "frame")["learning_rate"] == 0.03
         pause(pages)
+
+
+def test_hovering_over_the_plane_reads_a_grouped_run_without_taking_it_out(
+    client: TestClient,
+) -> None:
+    registry: SessionRegistry = client.app.state.registry  # type: ignore[attr-defined]
+    groups = registry.playing.groups
+    with playing_runs(client, 2) as pages:
+        read_until_grouped(client, pages, steps=20)
+        ws, session_id = pages[0]
+        group = groups.group_of(session_id)
+        for _ in range(5):
+            send(ws, type="inspect", x1=0.5, x2=-0.25)
+            assert receive_until(ws, "inspection")["x1"] == 0.5
+        # The same group all along: taken out, the run would have dissolved it (a new one
+        # forms at the next burst).
+        assert group is not None and groups.group_of(session_id) is group
+        pause(pages)
