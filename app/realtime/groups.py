@@ -2,9 +2,10 @@
 
 A hundred learners at the defaults each cost a Python-bound eager step; stacked, their steps
 cost about one (app/training/stacked). A playing session that can group offers itself before
-each burst; it joins the group of its shape, or forms one with another waiting session of that
-shape (a group of one would only pad an eager step). A group's burst trains every member; each
-member's next burst then only builds its frame. Anything else that touches a member's engine
+each burst; it forms a group with another waiting session of its shape (a group of one would
+only pad an eager step), or joins the existing one at that group's next burst, with every other
+newcomer at once. A group's burst trains every member; each member's next burst then only
+builds its frame. Anything else that touches a member's engine
 takes it out of its group first (`withdraw`), or reads it after `sync_out`, so the engine is
 whole whenever it is not training in the group: the page cannot tell which path ran.
 
