@@ -17,6 +17,7 @@ import torch
 
 from app.training.config import LabConfig
 from app.training.curvature import compute_curvature, take_curvature_input
+from app.training.sweep import default_plan, run_sweep
 from app.training.trainer import TrainingSession
 
 ROUNDS = 15
@@ -27,6 +28,7 @@ def run() -> Iterator[dict[str, Any]]:
     torch.set_num_threads(1)
     try:
         yield curvature_ms()
+        yield sweep64_seconds()
     finally:
         torch.set_num_threads(threads)
 
@@ -41,3 +43,16 @@ def curvature_ms() -> dict[str, Any]:
         compute_curvature(take_curvature_input(session))
         times.append((time.perf_counter() - start) * 1e3)
     return {"name": "curvature_ms", "value": round(statistics.median(times), 2), "unit": "ms"}
+
+
+def sweep64_seconds() -> dict[str, Any]:
+    config = LabConfig()
+    data = TrainingSession(config).data
+    plan = default_plan(config, len(data.train_x), "momentum", size=8, steps=500)
+    run_sweep(config, data, default_plan(config, len(data.train_x), "momentum", 2, 20))
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        run_sweep(config, data, plan)
+        times.append(time.perf_counter() - start)
+    return {"name": "sweep64_seconds", "value": round(statistics.median(times), 2), "unit": "s"}
