@@ -30,6 +30,7 @@ from app.protocol import (
     SurfaceRequest,
 )
 from app.realtime.backprop import BackpropChannel
+from app.realtime.deeper_runner import DeeperRunner
 from app.realtime.fanout import Pages, Subscriber
 from app.realtime.inspection import inspect_point
 from app.realtime.play_loop import EngineLock, PlayLoop
@@ -78,6 +79,14 @@ class LiveSession:
             background,
             self.engine_lock.run,
             lambda: self.surfaces.latest,
+            self.pages.send_to_all,
+            self.pages.broadcast_error,
+        )
+        # λmax, the hidden space and sweeps, beside training like the surfaces.
+        self.deeper = DeeperRunner(
+            engine,
+            background,
+            self.engine_lock.run,
             self.pages.send_to_all,
             self.pages.broadcast_error,
         )
@@ -307,6 +316,7 @@ class LiveSession:
         await self.loop.stop("paused")
         await self.surfaces.close()
         await self.race.close()
+        await self.deeper.close()
 
     def request_surface(self, request: SurfaceRequest) -> None:
         """Computed beside training, never inside the engine lock; the newest request wins."""
