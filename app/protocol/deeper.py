@@ -25,6 +25,8 @@ class CurvatureRequest(StrictModel):
 
     type: Literal["curvature"]
     every_steps: int = Field(0, ge=0, le=1_000_000)
+    # False: only change the following (a panel leaving the screen asks for nothing more).
+    now: bool = True
 
 
 class HiddenSpaceRequest(StrictModel):
@@ -35,6 +37,7 @@ class HiddenSpaceRequest(StrictModel):
     layer: HiddenLayer = 0
     neurons: list[Neuron] | None = Field(None, min_length=2, max_length=2)
     follow: bool = True
+    now: bool = True
 
 
 class EditWeightRequest(StrictModel):

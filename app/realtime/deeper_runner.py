@@ -147,13 +147,13 @@ class DeeperRunner:
     # ---- requests, on the event loop --------------------------------------------------------
 
     def request_curvature(self, request: CurvatureRequest) -> None:
-        self.curvature.now = True
+        self.curvature.now = request.now
         self.curvature.every_steps = request.every_steps
         self._start()
 
     def request_hidden_space(self, request: HiddenSpaceRequest) -> None:
         self._hidden_request = request
-        self.hidden.now = True
+        self.hidden.now = request.now
         self.hidden.every_steps = 1 if request.follow else 0
         self._start()
 

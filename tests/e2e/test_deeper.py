@@ -34,7 +34,9 @@ def test_the_hidden_space_follows_the_chosen_layer_and_axes(lab: Page) -> None:
     expect(info).to_contain_text("Layer 2")
     panel.get_by_test_id("hidden-axes").select_option("neurons")
     expect(info).to_contain_text("neurons 0 and 1")
-    lab.get_by_test_id("step").click()
+    # Stepped through the page's commands: clicking Step would scroll the panel away, and off
+    # screen it stops following.
+    lab.evaluate("() => window.backpropLab.commands.control('step')")
     expect(info).to_contain_text("Layer 2 at step 1")
     ARTIFACTS.mkdir(exist_ok=True)
     panel.screenshot(path=str(ARTIFACTS / "hidden-space.png"))

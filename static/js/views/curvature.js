@@ -24,10 +24,11 @@ export function createCurvatureView(root, { onRequest }) {
   );
   const state = { points: [] };
 
-  const ask = (wanted) => onRequest({ every_steps: wanted ? Number(follow.value) : 0 });
-  const screen = watchVisibility(root, ask);
+  // Off screen: stop following, and compute nothing more.
+  const ask = (wanted, once = wanted) => onRequest({ every_steps: wanted ? Number(follow.value) : 0, now: once });
+  const screen = watchVisibility(root, (on) => ask(on));
   follow.addEventListener("change", () => screen.visible() && ask(true));
-  now.addEventListener("click", () => ask(screen.visible()));
+  now.addEventListener("click", () => ask(screen.visible(), true));
 
   function receive(message) {
     const last = state.points[state.points.length - 1];

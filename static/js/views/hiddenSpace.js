@@ -23,13 +23,14 @@ export function createHiddenSpaceView(root, { onRequest }) {
   const state = { space: null, layers: 0 };
 
   function request(follow) {
-    const params = { layer: Number(layer.value), follow };
+    // Off screen: stop following, and compute nothing more.
+    const params = { layer: Number(layer.value), follow, now: follow };
     if (axes.value === "neurons") params.neurons = [Number(neuronA.value) || 0, Number(neuronB.value) || 0];
     onRequest(params);
   }
   const screen = watchVisibility(root, request);
   for (const control of [layer, axes, neuronA, neuronB]) {
-    control.addEventListener("change", () => request(screen.visible()));
+    control.addEventListener("change", () => screen.visible() && request(true));
   }
 
   function receive(message) {
