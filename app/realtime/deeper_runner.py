@@ -27,6 +27,7 @@ from app.protocol import (
     HiddenSpaceFrame,
     HiddenSpaceRequest,
     ServerModel,
+    SurgeryFrame,
     SweepFrame,
     SweepRequest,
 )
@@ -49,6 +50,15 @@ T = TypeVar("T")
 POLL_SECONDS = 0.1
 # The hidden space redraws at most this often: a page reads ~250 points and 451 grid points.
 HIDDEN_SPACE_SECONDS = 0.2
+
+
+def surgery_frame(engine: TrainingSession) -> SurgeryFrame:
+    """The hand edits in force (sent after an edit, and to a page that arrives or rewinds)."""
+    return SurgeryFrame(
+        step=engine.step_count,
+        switched_off=[list(pair) for pair in engine.surgery.switched_off()],
+        edits=len(engine.surgery.edits),
+    )
 
 
 def curvature_frame(job: CurvatureInput, compute_ms: float) -> CurvatureFrame:

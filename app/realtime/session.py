@@ -30,7 +30,7 @@ from app.protocol import (
     SurfaceRequest,
 )
 from app.realtime.backprop import BackpropChannel
-from app.realtime.deeper_runner import DeeperRunner
+from app.realtime.deeper_runner import DeeperRunner, surgery_frame
 from app.realtime.fanout import Pages, Subscriber
 from app.realtime.inspection import inspect_point
 from app.realtime.play_loop import EngineLock, PlayLoop
@@ -114,6 +114,8 @@ class LiveSession:
         self.pages.subscribers.add(subscriber)
         self.detached_at = None
         subscriber.offer(await self.engine_lock.run(self.loop.frame))
+        if self.engine.surgery.edits:
+            subscriber.send(surgery_frame(self.engine))
         if self._resume_on_attach:
             self._resume_on_attach = False
             self.loop.start()
@@ -237,6 +239,9 @@ class LiveSession:
         self.pages.send_to_all(RewoundFrame(step=frame.step, config=self.engine.config))
         self.confirm_settings()
         self.loop.publish(frame)
+        if self.engine.surgery.edits:
+            # The edits kept (those before the step rewound to): the page's list follows.
+            self.pages.send_to_all(surgery_frame(self.engine))
 
     # ---- the user's own data and model files ----------------------------------------------
 

@@ -7,17 +7,9 @@ the next frame shows their effect.
 from __future__ import annotations
 
 from app.protocol import EditWeightRequest, StepFrame, SurgeryFrame, SwitchNeuronRequest
+from app.realtime.deeper_runner import surgery_frame
 from app.realtime.session import LiveSession
 from app.training.surgery import NeuronSwitch, Surgery, WeightEdit
-from app.training.trainer import TrainingSession
-
-
-def surgery_frame(engine: TrainingSession) -> SurgeryFrame:
-    return SurgeryFrame(
-        step=engine.step_count,
-        switched_off=[list(pair) for pair in engine.surgery.switched_off()],
-        edits=len(engine.surgery.edits),
-    )
 
 
 async def operate(session: LiveSession, request: EditWeightRequest | SwitchNeuronRequest) -> None:

@@ -66,3 +66,15 @@ def test_a_sweep_announces_itself_then_sends_its_map(client: TestClient) -> None
     assert running["status"] == "running" and running["final_loss"] is None
     assert done["status"] == "done"
     assert len(done["final_loss"]) == 3 and len(done["final_loss"][0]) == 3
+
+
+def test_a_rewind_tells_every_page_the_edits_it_kept(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        start(ws)
+        send(ws, type="switch_neuron", layer=0, neuron=2, on=False)
+        receive_until(ws, "surgery")
+        send(ws, type="control", action="step")
+        receive_until(ws, "frame")
+        send(ws, type="rewind", step=0)
+        kept = receive_until(ws, "surgery")
+    assert kept["step"] == 0 and kept["switched_off"] == [[0, 2]]

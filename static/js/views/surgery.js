@@ -26,7 +26,7 @@ export function createSurgeryView(root, { onEditWeight, onSwitchNeuron }) {
     element("div", { className: "surface-controls" }, [labelled("Hidden layer", neuron.layer), labelled("neuron", neuron.index), toggle]),
     off,
   );
-  const state = { switchedOff: [] };
+  const state = { switchedOff: [], step: 0 };
   const isOff = () => state.switchedOff.some(([l, n]) => l === Number(neuron.layer.value) && n === Number(neuron.index.value));
 
   edit.addEventListener("click", () =>
@@ -51,9 +51,16 @@ export function createSurgeryView(root, { onEditWeight, onSwitchNeuron }) {
 
   function receive(message) {
     state.switchedOff = message.switched_off;
+    state.step = message.step;
   }
 
-  function update() {
+  function update({ frame } = {}) {
+    // A frame before the last edit: the run was reset or rewound past it (a rewind that keeps
+    // edits is followed by their list again).
+    if (frame && frame.step < state.step) {
+      state.switchedOff = [];
+      state.step = frame.step;
+    }
     toggle.textContent = isOff() ? "Switch on" : "Switch off";
     toggle.setAttribute("aria-pressed", String(isOff()));
     off.textContent = state.switchedOff.length
