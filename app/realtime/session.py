@@ -30,6 +30,7 @@ from app.protocol import (
     SurfaceRequest,
 )
 from app.realtime.backprop import BackpropChannel
+from app.realtime.deeper_runner import DeeperRunner, surgery_frame
 from app.realtime.fanout import Pages, Subscriber
 from app.realtime.inspection import inspect_point
 from app.realtime.play_loop import EngineLock, PlayLoop
@@ -81,6 +82,14 @@ class LiveSession:
             self.pages.send_to_all,
             self.pages.broadcast_error,
         )
+        # λmax, the hidden space and sweeps, beside training like the surfaces.
+        self.deeper = DeeperRunner(
+            engine,
+            background,
+            self.engine_lock.run,
+            self.pages.send_to_all,
+            self.pages.broadcast_error,
+        )
         self.loop = PlayLoop(
             session_id,
             engine,
@@ -105,6 +114,8 @@ class LiveSession:
         self.pages.subscribers.add(subscriber)
         self.detached_at = None
         subscriber.offer(await self.engine_lock.read(self.loop.frame))
+        if self.engine.surgery.edits:
+            subscriber.send(surgery_frame(self.engine))
         if self._resume_on_attach:
             self._resume_on_attach = False
             self.loop.start()
@@ -229,6 +240,9 @@ class LiveSession:
         self.pages.send_to_all(RewoundFrame(step=frame.step, config=self.engine.config))
         self.confirm_settings()
         self.loop.publish(frame)
+        if self.engine.surgery.edits:
+            # The edits kept (those before the step rewound to): the page's list follows.
+            self.pages.send_to_all(surgery_frame(self.engine))
 
     # ---- the user's own data and model files ----------------------------------------------
 
@@ -308,6 +322,7 @@ class LiveSession:
         await self.loop.stop("paused")
         await self.surfaces.close()
         await self.race.close()
+        await self.deeper.close()
 
     def request_surface(self, request: SurfaceRequest) -> None:
         """Computed beside training, never inside the engine lock; the newest request wins."""

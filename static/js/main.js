@@ -29,6 +29,7 @@ import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 import { createSampleByHandView } from "./views/sampleByHand.js";
+import { createDeeperPanel } from "./deeper.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -82,6 +83,7 @@ const network = createNetworkView($("network-graph"), {
     // With the sample panel open an edge picks the chain rule's weight, not a surface axis.
     if (sample.state.open) sample.chooseWeight(weight);
     else chooseSurfaceWeight(weight);
+    deeper.chooseEdge(weight, store.frame); // ready to be typed over (neuron surgery)
     redraw();
   },
 });
@@ -124,6 +126,10 @@ const sampleView = createSampleByHandView($("sample-by-hand-view"), {
   },
   onCheck: sample.checkByHand,
 });
+const deeper = createDeeperPanel(
+  { curvature: $("curvature"), hiddenSpace: $("hidden-space"), surgery: $("surgery"), sweep: $("sweep") },
+  { socket, applySettings: (settings) => commands.setLive(settings) },
+);
 let drawnHistoryVersion = -1;
 
 $("sample-by-hand").addEventListener("toggle", (event) => {
@@ -150,6 +156,7 @@ function chooseSurfaceWeight(weight) {
 
 function handleMessage(message, parseMs = 0) {
   if (message.type === ServerMessage.FRAME) store.timing.pendingParseMs += parseMs;
+  if (deeper.receive(message)) return redraw();
   const { state, effects } = applyMessage(store, message);
   Object.assign(store, state);
   for (const effect of effects) carryOut(effect);
@@ -229,6 +236,7 @@ function render() {
   network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: followed, gradClipNorm });
   landscape.update({ frame, surface: store.surface, race: store.race });
   raceView.update({ race: store.race });
+  deeper.update({ frame });
   const followedPoint = sample.state.open ? store.data?.train[sample.state.index] || null : null;
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride, followed: followedPoint });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });
