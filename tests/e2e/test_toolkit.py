@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from .conftest import screenshot
+from .page_helpers import open_more_settings
 
 
 def frame_value(page: Page, expression: str) -> object:
@@ -21,6 +22,7 @@ def step_to(page: Page, steps: int) -> None:
 
 def test_optimizer_knobs_and_a_schedule_show_the_effective_learning_rate(lab: Page) -> None:
     lab.get_by_test_id("optimizer").select_option("adamw")
+    open_more_settings(lab)
     expect(lab.get_by_test_id("beta1")).to_be_visible()
     expect(lab.get_by_test_id("nesterov")).to_be_hidden()
     expect(lab.get_by_test_id("momentum")).to_be_disabled()

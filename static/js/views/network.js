@@ -3,10 +3,15 @@
 import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE, formatNumber } from "./colors.js";
 import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, weightGradientName } from "./gradientNames.js";
 
-const NODE = 40;
-const GAP = 12;
-const COLUMN = 112;
-const TOP = 40;
+// The graph is fitted to its box: neurons as large as the box allows (up to MAX_NODE), columns
+// spread across its width, so it never scrolls sideways, six layers of sixteen included.
+const MAX_NODE = 64;
+const MIN_NODE = 14;
+const TOP = 44; // room for each layer's +/− controls and its neuron count
+const LEFT = 50; // room for the input labels (sin X₁) left of the first column
+const RIGHT = 12;
+const COLUMN_PER_NODE = 1.5; // a column at least 1.5 neurons wide leaves room to see the edges
+const GAP_PER_NODE = 0.25;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 // The input features (Playground's clickable column): what each computes from (x₁, x₂).
@@ -51,25 +56,39 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   layerControls.className = "layer-controls";
   root.append(svg, layerControls);
 
+  // Neuron size and spacing for this box: the largest that fits both ways.
+  function fit(sizes) {
+    const width = Math.max(120, root.clientWidth);
+    const height = Math.max(120, root.clientHeight);
+    const tallest = Math.max(...sizes);
+    const gaps = sizes.length - 1;
+    const byWidth = (width - LEFT - RIGHT) / (COLUMN_PER_NODE * gaps + 1);
+    const byHeight = (height - TOP) / (tallest * (1 + GAP_PER_NODE));
+    const node = Math.floor(Math.max(MIN_NODE, Math.min(MAX_NODE, byWidth, byHeight)));
+    const column = gaps ? (width - LEFT - RIGHT - node) / gaps : 0;
+    const slot = Math.min(node * 2, (height - TOP) / tallest);
+    return { width, height, node, column, slot, tallest };
+  }
+
   function build(sizes) {
     svg.replaceChildren();
     layerControls.replaceChildren();
     root.querySelectorAll(".neuron").forEach((el) => el.remove());
-    const tallest = Math.max(...sizes);
-    const height = TOP + tallest * (NODE + GAP);
-    const width = (sizes.length - 1) * COLUMN + NODE + 20;
-    root.style.height = `${height}px`;
-    root.style.width = `${width}px`;
+    const { width, height, node: nodeSize, column: columnWidth, slot, tallest } = fit(sizes);
+    root.style.setProperty("--node", `${nodeSize}px`);
+    root.dataset.node = String(nodeSize);
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
     nodes = sizes.map((count, layer) =>
       Array.from({ length: count }, (_, i) => {
-        const x = 10 + layer * COLUMN;
-        const y = TOP + i * (NODE + GAP);
+        const x = Math.round(LEFT + layer * columnWidth);
+        // Each layer is centred on the tallest one, as Playground draws them.
+        const y = Math.round(TOP + (tallest - count) * slot / 2 + i * slot + (slot - nodeSize) / 2);
         const el = document.createElement("div");
         el.className = "neuron";
         el.style.left = `${x}px`;
         el.style.top = `${y}px`;
+        el.style.width = el.style.height = `${nodeSize}px`;
         el.dataset.layer = layer;
         el.dataset.neuron = i;
         el.tabIndex = 0;
@@ -109,7 +128,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
         for (let inp = 0; inp < sizes[layer - 1]; inp++) {
           const a = nodes[layer - 1][inp];
           const b = nodes[layer][out];
-          const x1 = a.x + NODE, y1 = a.y + NODE / 2, x2 = b.x, y2 = b.y + NODE / 2;
+          const x1 = a.x + nodeSize, y1 = a.y + nodeSize / 2, x2 = b.x, y2 = b.y + nodeSize / 2;
           const mid = (x1 + x2) / 2;
           const path = document.createElementNS(SVG_NS, "path");
           path.setAttribute("d", `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
@@ -125,15 +144,15 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
         }
       }
     }
-    buildLayerControls(sizes);
+    buildLayerControls(sizes, columnWidth);
   }
 
-  function buildLayerControls(sizes) {
+  function buildLayerControls(sizes, column) {
     const hidden = sizes.slice(1, -1);
     hidden.forEach((count, h) => {
       const box = document.createElement("div");
       box.className = "layer-control";
-      box.style.left = `${10 + (h + 1) * COLUMN - 12}px`;
+      box.style.left = `${Math.round(LEFT + (h + 1) * column)}px`;
       const plus = button("+", `Add a neuron to hidden layer ${h + 1}`, count >= limits.max_neurons_per_layer, () => {
         const next = [...hidden];
         next[h] += 1;
@@ -147,7 +166,9 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       plus.dataset.testid = `add-neuron-${h}`;
       minus.dataset.testid = `remove-neuron-${h}`;
       const label = document.createElement("span");
-      label.textContent = `${count} neuron${count === 1 ? "" : "s"}`;
+      // Narrow columns (many layers) keep the count alone; the buttons' labels still say it all.
+      label.textContent = column >= 110 ? `${count} neuron${count === 1 ? "" : "s"}` : String(count);
+      label.title = `${count} neuron${count === 1 ? "" : "s"}`;
       box.append(plus, minus, label);
       layerControls.append(box);
     });
@@ -265,78 +286,22 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     };
   }
 
-  return {
-    update({ frame, showGradients, selectedEdges = [], edgeMode = "weights", sample = null, gradClipNorm = 0 }) {
-      clipNorm = gradClipNorm;
-      if (!frame) return;
-      latest = frame;
-      // A sample from another topology (the reply predates a model change) is not drawn.
-      const fits = sample && sample.layers.length === frame.layers.length && sample.layers.every((l, i) => l.activations.length === frame.layers[i].biases.length);
-      latestSample = fits ? sample : null;
-      root.classList.toggle("by-hand", Boolean(latestSample));
-      features = frame.features || ["x1", "x2"];
-      const sizes = [features.length, ...frame.layers.map((l) => l.biases.length)];
-      const key = `${sizes.join(",")}|${features.join(",")}`;
-      if (key !== topology) {
-        topology = key;
-        build(sizes);
-      }
-      // Phase stepping shows what the phase changed: backward the gradients, step the updates.
-      const phase = frame.phase;
-      const useUpdates = phase?.done === "step" && Boolean(phase.updates);
-      const hasGrads = frame.layers.some((l) => l.weight_grads);
-      const useGrads = !useUpdates && hasGrads && (showGradients || phase?.done === "backward");
-      // Colouring by optimizer state (momentum, Adam's m, the effective step size), if it has it.
-      const stateKey = !useUpdates && !useGrads && edgeMode !== "weights" && frame.optimizer_state?.some((s) => s[edgeMode]) ? edgeMode : null;
-      // Weights keep an absolute scale (|w| = 1 is a thick edge, as in Playground); gradients
-      // and updates are scaled to the largest in the network, since they vary over decades.
-      let scale = 1;
-      if (useGrads || useUpdates || stateKey) {
-        scale = 1e-12;
-        const rows = stateKey
-          ? frame.optimizer_state.map((s) => s[stateKey] || [])
-          : useUpdates ? phase.updates.map((u) => u.weight_deltas) : frame.layers.map((l) => l.weight_grads || []);
-        for (const matrix of rows) for (const row of matrix) for (const g of row) scale = Math.max(scale, Math.abs(g));
-      }
-      root.classList.toggle("showing-gradients", useGrads);
-      root.classList.toggle("showing-updates", useUpdates);
-      root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : stateKey || "weights";
-      // A new backward phase starts the animation; anything else ends it.
-      const backwardKey = useGrads && phase?.done === "backward" ? `${frame.step}:${phase.step}` : null;
-      if (backwardKey !== reveal.key) startReveal(backwardKey);
-      for (const edge of edges) {
-        const l = frame.layers[edge.layer];
-        const value = stateKey
-          ? (frame.optimizer_state[edge.layer][stateKey]?.[edge.out][edge.in] ?? 0)
-          : useUpdates
-          ? phase.updates[edge.layer].weight_deltas[edge.out][edge.in]
-          : useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
-        const s = edgeStyle(value, scale);
-        edge.path.setAttribute("stroke", s.colour);
-        edge.path.setAttribute("stroke-width", s.width.toFixed(2));
-        edge.path.setAttribute("stroke-opacity", s.opacity.toFixed(2));
-        edge.path.classList.toggle("selected", selectedEdges.some((w) => w.layer === edge.layer && w.out_neuron === edge.out && w.in_neuron === edge.in));
-        const chosen = latestSample?.weight;
-        edge.path.classList.toggle("chain-rule-weight", Boolean(chosen) && chosen.layer === edge.layer && chosen.out_neuron === edge.out && chosen.in_neuron === edge.in);
-      }
-      frame.neuron_maps.forEach((maps, layer) => {
-        maps.forEach((map, i) => {
-          const node = nodes[layer + 1][i];
-          node.heat.draw(map);
-          const b = frame.layers[layer].biases[i];
-          node.bias.style.background = b >= 0 ? CSS_BLUE : CSS_ORANGE;
-          node.bias.style.opacity = (0.3 + 0.7 * Math.min(1, Math.abs(b))).toFixed(2);
-          const activity = phase?.activity?.[layer];
-          const traced = latestSample?.layers[layer];
-          // micrograd's value | grad: this sample's a and ∂L/∂a, else the batch-mean a of a phase.
-          node.baseText = traced
-            ? `${formatNumber(traced.activations[i], 2)} | ${formatNumber(traced.activation_grads[i], 2)}`
-            : activity ? formatNumber(activity.activations[i], 2) : "";
-          // After backward: this neuron's batch mean of ∂L/∂zₙ (a traced sample's pair wins).
-          node.dz = !traced && phase?.done === "backward" ? (phase.pre_activation_grads?.[layer]?.[i] ?? null) : null;
-        });
-      });
-      applyReveal();
+  // A new box size (window, projector mode) refits the graph and redraws the last frame.
+  let lastArgs = null;
+  let fittedTo = "";
+  const resizeObserver = new ResizeObserver(() => {
+    const size = `${root.clientWidth}x${root.clientHeight}`;
+    if (size === fittedTo || !lastArgs) return;
+    topology = "";
+    view.update(lastArgs);
+  });
+  resizeObserver.observe(root);
+
+  const view = {
+    update(args) {
+      lastArgs = args;
+      fittedTo = `${root.clientWidth}x${root.clientHeight}`;
+      draw(args);
     },
     // Show every layer's gradients at once.
     skipAnimation() {
@@ -347,7 +312,82 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     },
     destroy() {
       clearTimeout(reveal.timer);
+      resizeObserver.disconnect();
       root.replaceChildren();
     },
   };
+  return view;
+
+  function draw({ frame, showGradients, selectedEdges = [], edgeMode = "weights", sample = null, gradClipNorm = 0 }) {
+    clipNorm = gradClipNorm;
+    if (!frame) return;
+    latest = frame;
+    // A sample from another topology (the reply predates a model change) is not drawn.
+    const fits = sample && sample.layers.length === frame.layers.length && sample.layers.every((l, i) => l.activations.length === frame.layers[i].biases.length);
+    latestSample = fits ? sample : null;
+    root.classList.toggle("by-hand", Boolean(latestSample));
+    features = frame.features || ["x1", "x2"];
+    const sizes = [features.length, ...frame.layers.map((l) => l.biases.length)];
+    const key = `${sizes.join(",")}|${features.join(",")}`;
+    if (key !== topology) {
+      topology = key;
+      build(sizes);
+    }
+    // Phase stepping shows what the phase changed: backward the gradients, step the updates.
+    const phase = frame.phase;
+    const useUpdates = phase?.done === "step" && Boolean(phase.updates);
+    const hasGrads = frame.layers.some((l) => l.weight_grads);
+    const useGrads = !useUpdates && hasGrads && (showGradients || phase?.done === "backward");
+    // Colouring by optimizer state (momentum, Adam's m, the effective step size), if it has it.
+    const stateKey = !useUpdates && !useGrads && edgeMode !== "weights" && frame.optimizer_state?.some((s) => s[edgeMode]) ? edgeMode : null;
+    // Weights keep an absolute scale (|w| = 1 is a thick edge, as in Playground); gradients
+    // and updates are scaled to the largest in the network, since they vary over decades.
+    let scale = 1;
+    if (useGrads || useUpdates || stateKey) {
+      scale = 1e-12;
+      const rows = stateKey
+        ? frame.optimizer_state.map((s) => s[stateKey] || [])
+        : useUpdates ? phase.updates.map((u) => u.weight_deltas) : frame.layers.map((l) => l.weight_grads || []);
+      for (const matrix of rows) for (const row of matrix) for (const g of row) scale = Math.max(scale, Math.abs(g));
+    }
+    root.classList.toggle("showing-gradients", useGrads);
+    root.classList.toggle("showing-updates", useUpdates);
+    root.dataset.edges = useUpdates ? "updates" : useGrads ? "gradients" : stateKey || "weights";
+    // A new backward phase starts the animation; anything else ends it.
+    const backwardKey = useGrads && phase?.done === "backward" ? `${frame.step}:${phase.step}` : null;
+    if (backwardKey !== reveal.key) startReveal(backwardKey);
+    for (const edge of edges) {
+      const l = frame.layers[edge.layer];
+      const value = stateKey
+        ? (frame.optimizer_state[edge.layer][stateKey]?.[edge.out][edge.in] ?? 0)
+        : useUpdates
+        ? phase.updates[edge.layer].weight_deltas[edge.out][edge.in]
+        : useGrads ? (l.weight_grads ? l.weight_grads[edge.out][edge.in] : 0) : l.weights[edge.out][edge.in];
+      const s = edgeStyle(value, scale);
+      edge.path.setAttribute("stroke", s.colour);
+      edge.path.setAttribute("stroke-width", s.width.toFixed(2));
+      edge.path.setAttribute("stroke-opacity", s.opacity.toFixed(2));
+      edge.path.classList.toggle("selected", selectedEdges.some((w) => w.layer === edge.layer && w.out_neuron === edge.out && w.in_neuron === edge.in));
+      const chosen = latestSample?.weight;
+      edge.path.classList.toggle("chain-rule-weight", Boolean(chosen) && chosen.layer === edge.layer && chosen.out_neuron === edge.out && chosen.in_neuron === edge.in);
+    }
+    frame.neuron_maps.forEach((maps, layer) => {
+      maps.forEach((map, i) => {
+        const node = nodes[layer + 1][i];
+        node.heat.draw(map);
+        const b = frame.layers[layer].biases[i];
+        node.bias.style.background = b >= 0 ? CSS_BLUE : CSS_ORANGE;
+        node.bias.style.opacity = (0.3 + 0.7 * Math.min(1, Math.abs(b))).toFixed(2);
+        const activity = phase?.activity?.[layer];
+        const traced = latestSample?.layers[layer];
+        // micrograd's value | grad: this sample's a and ∂L/∂a, else the batch-mean a of a phase.
+        node.baseText = traced
+          ? `${formatNumber(traced.activations[i], 2)} | ${formatNumber(traced.activation_grads[i], 2)}`
+          : activity ? formatNumber(activity.activations[i], 2) : "";
+        // After backward: this neuron's batch mean of ∂L/∂zₙ (a traced sample's pair wins).
+        node.dz = !traced && phase?.done === "backward" ? (phase.pre_activation_grads?.[layer]?.[i] ?? null) : null;
+      });
+    });
+    applyReveal();
+  }
 }
