@@ -43,6 +43,14 @@ export function createBoundaryView(root) {
   const heat = createHeatmapCanvas();
   const classHeat = createClassMapCanvas();
   let axesKey = "";
+  // Projector mode draws larger points (a CSS variable, read when the mode changes).
+  let radius = POINT_RADIUS;
+  const readPointScale = () => {
+    const scale = parseFloat(getComputedStyle(document.body).getPropertyValue("--point-scale"));
+    radius = POINT_RADIUS * (Number.isFinite(scale) && scale > 0 ? scale : 1);
+  };
+  readPointScale();
+  window.addEventListener("projectorchange", readPointScale);
 
   function showAxes(xExtent, yExtent, task) {
     const key = `${xExtent}|${yExtent}|${task}`;
@@ -65,7 +73,7 @@ export function createBoundaryView(root) {
     for (const p of points) {
       const [px, py] = toPixel(extent, p.x1, p.x2);
       ctx.beginPath();
-      ctx.arc(px, py, POINT_RADIUS, 0, Math.PI * 2);
+      ctx.arc(px, py, radius, 0, Math.PI * 2);
       ctx.fillStyle = pointColour(task, p.label);
       ctx.fill();
       if (isTest) {
@@ -73,7 +81,7 @@ export function createBoundaryView(root) {
         ctx.strokeStyle = "#fff";
         ctx.stroke();
         ctx.beginPath();
-        ctx.arc(px, py, POINT_RADIUS + 1.5, 0, Math.PI * 2);
+        ctx.arc(px, py, radius + 1.5, 0, Math.PI * 2);
         ctx.lineWidth = 1.5;
       } else {
         ctx.lineWidth = 1;
@@ -129,6 +137,7 @@ export function createBoundaryView(root) {
       }
     },
     destroy() {
+      window.removeEventListener("projectorchange", readPointScale);
       root.replaceChildren();
     },
   };

@@ -277,11 +277,19 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     if (latest && reveal.stage < latest.layers.length) reveal.timer = setTimeout(tick, backwardDelay());
   }
 
+  // Projector mode draws every edge thicker (a CSS variable, read when the mode changes).
+  let edgeWidthScale = 1;
+  function readEdgeWidthScale() {
+    const fromCss = parseFloat(getComputedStyle(document.body).getPropertyValue("--edge-width-scale"));
+    edgeWidthScale = Number.isFinite(fromCss) && fromCss > 0 ? fromCss : 1;
+  }
+  readEdgeWidthScale();
+
   function edgeStyle(value, scale) {
     const magnitude = Math.min(1, Math.abs(value) / scale);
     return {
       colour: value >= 0 ? CSS_BLUE : CSS_ORANGE,
-      width: 0.5 + 7.5 * magnitude,
+      width: (0.5 + 7.5 * magnitude) * edgeWidthScale,
       opacity: 0.25 + 0.75 * magnitude,
     };
   }
@@ -296,6 +304,11 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     view.update(lastArgs);
   });
   resizeObserver.observe(root);
+  const onProjector = () => {
+    readEdgeWidthScale();
+    if (lastArgs) view.update(lastArgs);
+  };
+  window.addEventListener("projectorchange", onProjector);
 
   const view = {
     update(args) {
@@ -313,6 +326,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
     destroy() {
       clearTimeout(reveal.timer);
       resizeObserver.disconnect();
+      window.removeEventListener("projectorchange", onProjector);
       root.replaceChildren();
     },
   };
