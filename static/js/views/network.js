@@ -5,7 +5,7 @@ import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, weightGradientName } from 
 
 // The graph is fitted to its box: neurons as large as the box allows (up to MAX_NODE), columns
 // spread across its width, so it never scrolls sideways, six layers of sixteen included.
-const MAX_NODE = 64;
+const MAX_NODE = 72;
 const MIN_NODE = 14;
 const TOP = 44; // room for each layer's +/− controls and its neuron count
 const LEFT = 50; // room for the input labels (sin X₁) left of the first column
@@ -135,11 +135,19 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
           path.classList.add("edge");
           path.dataset.layer = layer - 1;
           const edge = { path, layer: layer - 1, out, in: inp };
-          path.addEventListener("mouseenter", (e) => showEdge(edge, e));
-          path.addEventListener("mouseleave", () => (tooltip.hidden = true));
-          // Choosing weights for the loss surface's axes: {layer, out_neuron, in_neuron}.
-          path.addEventListener("click", () => onEdgeClick?.({ layer: edge.layer, out_neuron: edge.out, in_neuron: edge.in }));
-          svg.append(path);
+          // A thin edge (a small weight) is hard to point at: an invisible, wider copy of its
+          // path takes the pointer for it.
+          const hit = document.createElementNS(SVG_NS, "path");
+          hit.setAttribute("d", path.getAttribute("d"));
+          hit.classList.add("edge-hit");
+          hit.addEventListener("mouseenter", (e) => showEdge(edge, e));
+          hit.addEventListener("mouseleave", () => (tooltip.hidden = true));
+          // Choosing weights for the loss surface's axes: {layer, out_neuron, in_neuron}. The
+          // visible path answers a click too (a keyboard or script may send it there).
+          const choose = () => onEdgeClick?.({ layer: edge.layer, out_neuron: edge.out, in_neuron: edge.in });
+          hit.addEventListener("click", choose);
+          path.addEventListener("click", choose);
+          svg.append(path, hit);
           edges.push(edge);
         }
       }

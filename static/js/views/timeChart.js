@@ -25,6 +25,21 @@ function logTick(value) {
   return abs >= 1e4 || abs < 1e-2 ? value.toExponential(0) : String(Number(value.toPrecision(3)));
 }
 
+// A log axis spans whole decades and marks each one: 0.001, 0.01, 0.1 … (a constant learning
+// rate of 0.03 reads between 0.01 and 0.1, its value in the caption).
+function decadeRange(_, lo, hi) {
+  if (!(lo > 0) || !(hi > 0)) return [0.1, 1];
+  const low = Math.floor(Math.log10(lo));
+  return [10 ** low, 10 ** Math.max(low + 1, Math.ceil(Math.log10(hi)))];
+}
+
+function decadeSplits(u) {
+  const { min, max } = u.scales.y;
+  const splits = [];
+  for (let d = Math.round(Math.log10(min)); d <= Math.round(Math.log10(max)); d++) splits.push(10 ** d);
+  return splits;
+}
+
 function linearTick(value) {
   return value === null ? "" : String(Number(value.toPrecision(4)));
 }
@@ -50,10 +65,14 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
       height,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
-      scales: { x: { time: false }, y: shape.log ? { distr: 3 } : { range: (_, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
+      scales: { x: { time: false }, y: shape.log ? { distr: 3, range: decadeRange } : { range: (_, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
       axes: [
         { ...axis, size: 2.2 * tickFontPx() + 6, values: (_, ticks) => ticks.map(linearTick) },
-        { ...axis, label: yLabel, labelSize: yLabel ? tickFontPx() + 4 : 0, size: 4.4 * tickFontPx(), values: (_, ticks) => ticks.map(shape.log ? logTick : linearTick) },
+        {
+          ...axis, label: yLabel, labelSize: yLabel ? tickFontPx() + 4 : 0, size: 4.4 * tickFontPx(),
+          values: (_, ticks) => ticks.map(shape.log ? logTick : linearTick),
+          ...(shape.log ? { splits: decadeSplits } : {}),
+        },
       ],
       series: [{}, ...shape.series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? width, dash: s.dash, spanGaps: false, points: { show: false } }))],
       hooks: { setCursor: [(u) => onHover(u.cursor.idx ?? null)] },
