@@ -59,8 +59,9 @@ def test_regularisers_add_a_penalty_the_loss_chart_shows_apart(lab: Page) -> Non
     step_to(lab, 1)
     lab.wait_for_function("() => window.backpropLab.store.lossHistory.at(-1).penalty > 0")
     assert frame_value(lab, "f.grad_norm") is not None
-    chart = lab.locator("[data-testid=loss-chart] canvas")
-    chart.hover(position={"x": 290, "y": 50})
+    # uPlot takes the pointer on its overlay of the plot area, over the canvas.
+    chart = lab.locator("[data-testid=loss-chart] .u-over")
+    chart.hover(position={"x": 200, "y": 50})
     expect(lab.get_by_test_id("loss-chart")).to_contain_text("penalty")
     assert "weightDecay=0.01" in lab.url and "activationPenalty=l2" in lab.url
 

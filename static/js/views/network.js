@@ -2,16 +2,8 @@
 // sign of the weight (or of its gradient) and sized by its magnitude; biases are small squares.
 import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE, formatNumber } from "./colors.js";
 import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, weightGradientName } from "./gradientNames.js";
+import { fitNetwork } from "./networkLayout.js";
 
-// The graph is fitted to its box: neurons as large as the box allows (up to MAX_NODE), columns
-// spread across its width, so it never scrolls sideways, six layers of sixteen included.
-const MAX_NODE = 72;
-const MIN_NODE = 14;
-const TOP = 44; // room for each layer's +/− controls and its neuron count
-const LEFT = 50; // room for the input labels (sin X₁) left of the first column
-const RIGHT = 12;
-const COLUMN_PER_NODE = 1.5; // a column at least 1.5 neurons wide leaves room to see the edges
-const GAP_PER_NODE = 0.25;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 // The input features (Playground's clickable column): what each computes from (x₁, x₂).
@@ -56,34 +48,22 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   layerControls.className = "layer-controls";
   root.append(svg, layerControls);
 
-  // Neuron size and spacing for this box: the largest that fits both ways.
-  function fit(sizes) {
-    const width = Math.max(120, root.clientWidth);
-    const height = Math.max(120, root.clientHeight);
-    const tallest = Math.max(...sizes);
-    const gaps = sizes.length - 1;
-    const byWidth = (width - LEFT - RIGHT) / (COLUMN_PER_NODE * gaps + 1);
-    const byHeight = (height - TOP) / (tallest * (1 + GAP_PER_NODE));
-    const node = Math.floor(Math.max(MIN_NODE, Math.min(MAX_NODE, byWidth, byHeight)));
-    const column = gaps ? (width - LEFT - RIGHT - node) / gaps : 0;
-    const slot = Math.min(node * 2, (height - TOP) / tallest);
-    return { width, height, node, column, slot, tallest };
-  }
-
   function build(sizes) {
     svg.replaceChildren();
     layerControls.replaceChildren();
     root.querySelectorAll(".neuron").forEach((el) => el.remove());
-    const { width, height, node: nodeSize, column: columnWidth, slot, tallest } = fit(sizes);
-    root.style.setProperty("--node", `${nodeSize}px`);
+    // The box's height is its CSS max-height (what the first screen leaves); the graph then
+    // takes only the height it uses, so a small network leaves no blank box under it.
+    const width = Math.max(120, root.clientWidth);
+    const maxHeight = Math.max(120, parseFloat(getComputedStyle(root).maxHeight) || root.clientHeight);
+    const { node: nodeSize, column: columnWidth, height, positions } = fitNetwork(sizes, width, maxHeight);
+    root.style.height = `${height}px`;
     root.dataset.node = String(nodeSize);
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
     nodes = sizes.map((count, layer) =>
       Array.from({ length: count }, (_, i) => {
-        const x = Math.round(LEFT + layer * columnWidth);
-        // Each layer is centred on the tallest one, as Playground draws them.
-        const y = Math.round(TOP + (tallest - count) * slot / 2 + i * slot + (slot - nodeSize) / 2);
+        const { x, y } = positions[layer][i];
         const el = document.createElement("div");
         el.className = "neuron";
         el.style.left = `${x}px`;
@@ -152,15 +132,15 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
         }
       }
     }
-    buildLayerControls(sizes, columnWidth);
+    buildLayerControls(sizes, columnWidth, positions);
   }
 
-  function buildLayerControls(sizes, column) {
+  function buildLayerControls(sizes, column, positions) {
     const hidden = sizes.slice(1, -1);
     hidden.forEach((count, h) => {
       const box = document.createElement("div");
       box.className = "layer-control";
-      box.style.left = `${Math.round(LEFT + (h + 1) * column)}px`;
+      box.style.left = `${positions[h + 1][0].x}px`;
       const plus = button("+", `Add a neuron to hidden layer ${h + 1}`, count >= limits.max_neurons_per_layer, () => {
         const next = [...hidden];
         next[h] += 1;
@@ -321,8 +301,8 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
   const view = {
     update(args) {
       lastArgs = args;
-      fittedTo = `${root.clientWidth}x${root.clientHeight}`;
       draw(args);
+      fittedTo = `${root.clientWidth}x${root.clientHeight}`;
     },
     // Show every layer's gradients at once.
     skipAnimation() {

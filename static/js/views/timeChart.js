@@ -6,6 +6,9 @@ const FONT_FAMILY = '"Liberation Sans", Helvetica, Arial, sans-serif';
 // Tick labels under 10 px are not read from a seat; projector mode asks for more (a CSS variable).
 const DEFAULT_TICK_FONT_PX = 11;
 
+// Steps are whole numbers: the x axis ticks at 1, 2, 5, 10, 20, 50 … apart, never 2.5.
+const STEP_INCREMENTS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6].map((p) => m * p)).sort((a, b) => a - b);
+
 function tickFontPx() {
   const fromCss = parseFloat(getComputedStyle(document.body).getPropertyValue("--chart-font-px"));
   return Number.isFinite(fromCss) && fromCss > 0 ? fromCss : DEFAULT_TICK_FONT_PX;
@@ -67,7 +70,7 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
       scales: { x: { time: false }, y: shape.log ? { distr: 3, range: decadeRange } : { range: (_, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
       axes: [
-        { ...axis, size: 2.2 * tickFontPx() + 6, values: (_, ticks) => ticks.map(linearTick) },
+        { ...axis, size: 2.2 * tickFontPx() + 6, incrs: STEP_INCREMENTS, values: (_, ticks) => ticks.map(linearTick) },
         {
           ...axis, label: yLabel, labelSize: yLabel ? tickFontPx() + 4 : 0, size: 4.4 * tickFontPx(),
           values: (_, ticks) => ticks.map(shape.log ? logTick : linearTick),
