@@ -30,6 +30,7 @@ import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 import { createSampleByHandView } from "./views/sampleByHand.js";
 import { createDeeperPanel } from "./deeper.js";
+import { createProjector, projectorFromHash } from "./projector.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -39,6 +40,7 @@ const store = createStore(JSON.parse(document.body.dataset.limits));
 // Read before the page first rewrites the hash: hidden controls, the lesson, refused values.
 const classroom = createClassroom(location.hash);
 const refusedHashKeys = rejectedHashKeys(location.hash, PAGE_KEYS);
+const projector = createProjector($("projector-mode"), { initial: projectorFromHash(location.hash), onChange: () => writeHash() });
 const ui = {
   showGradients: false,
   showTest: false,
@@ -201,7 +203,7 @@ function showConfig() {
 }
 
 function writeHash() {
-  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix());
+  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix() + projector.hashSuffix());
 }
 
 function showError(text) {
