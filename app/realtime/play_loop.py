@@ -83,10 +83,14 @@ class PlayLoop:
         self._quick_burst = False
         # The loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame | None] | None = None
+        # Run N steps: how many are still to train before the run pauses (None: play on).
+        self._steps_left: int | None = None
 
     # ---- on the event loop ------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, steps: int | None = None) -> None:
+        """Play on, or with `steps` play exactly that many steps and pause there."""
+        self._steps_left = steps
         self.status = "running"
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name=f"play-{self.session_id}")
@@ -100,6 +104,7 @@ class PlayLoop:
             self._cut_burst_short()
             await asyncio.wait({task})
             self._interrupt.clear()
+        self._steps_left = None
 
     def publish(self, frame: StepFrame) -> None:
         self._pages.offer(frame)
@@ -124,9 +129,11 @@ class PlayLoop:
         self._playing.join(self.session_id)
         try:
             while self.status == "running":
+                began = time.perf_counter()
                 frame = await self._play_burst(interval)
                 if frame is not None:
                     self.publish(frame)
+                await self._keep_the_pace(began, interval)
         except Exception:
             log.exception("training loop of session %s failed", self.session_id)
             self.status = "paused"
@@ -134,6 +141,18 @@ class PlayLoop:
             self._pages.broadcast_error(None, self.message)
         finally:
             self._playing.leave(self.session_id)
+
+    async def _keep_the_pace(self, began: float, interval: float) -> None:
+        """A paced burst ends when its steps are done, long before the frame's time is up:
+        the next one waits for the beat, so the pace is steps per frame, not per burst."""
+        if self.status == "running" and self.engine.config.training.steps_per_frame:
+            await asyncio.sleep(max(0.0, began + interval - time.perf_counter()))
+
+    def _burst_steps(self) -> int:
+        """The most steps the next burst may train: the pace's, and no further than a Run N
+        steps goes."""
+        limit = self.engine.config.training.steps_per_frame or MAX_STEPS_PER_BURST
+        return limit if self._steps_left is None else min(limit, self._steps_left)
 
     async def _play_burst(self, interval: float) -> StepFrame | None:
         """One burst of the play loop and its frame: in its turn in the round, or, right after
@@ -156,7 +175,7 @@ class PlayLoop:
                     self._burst_unwatched, seconds
                 )
             else:
-                burst = functools.partial(self.burst_frame, MAX_STEPS_PER_BURST, seconds)
+                burst = functools.partial(self.burst_frame, self._burst_steps(), seconds)
             job = self._scheduler.submit(
                 burst, urgent=quick, turn=self._playing.turn(self.session_id)
             )
@@ -212,17 +231,25 @@ class PlayLoop:
         """A burst for pages that stopped reading: a frame only if the run diverged, and the
         time charged UNWATCHED_CHARGE_FACTOR times, so sessions someone watches go first."""
         started = time.perf_counter()
-        result = self._train(MAX_STEPS_PER_BURST, started, started + seconds)
+        result = self._train(self._burst_steps(), started, started + seconds)
         used = time.perf_counter() - started
         self._playing.charge(self.session_id, used * UNWATCHED_CHARGE_FACTOR)
-        return self.frame(result.evaluation) if result.divergence is not None else None
+        return self.frame(result.evaluation) if self.status != "running" else None
 
     def _train(self, max_steps: int, started: float, deadline: float | None) -> BurstResult:
         """One burst of the engine; the speed it went at, and a divergence told in words."""
         result = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
+        if self.engine.config.training.steps_per_frame:
+            # A paced burst's frame waits for the beat: the speed shown is the pace kept.
+            elapsed = max(elapsed, self.settings.frame_interval_seconds)
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
+        if self._steps_left is not None:
+            self._steps_left -= result.steps
+            if self._steps_left <= 0 and result.divergence is None:
+                self.status = "paused"
+                self.message = f"Ran the steps asked for: paused at step {self.engine.step_count}."
         if result.divergence is not None:
             d = result.divergence
             self.status = "diverged"

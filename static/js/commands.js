@@ -65,6 +65,11 @@ export function createCommands({ socket, store, onConfigChange }) {
     socket.send(ClientMessage.CONTROL, { action });
   }
 
+  // Run N steps: the server plays exactly `steps` more steps and pauses there.
+  function runSteps(steps) {
+    socket.send(ClientMessage.CONTROL, { action: ControlAction.RUN, steps });
+  }
+
   return {
     setLive,
     configureModel,
@@ -72,6 +77,7 @@ export function createCommands({ socket, store, onConfigChange }) {
     setSkipZeroGrad,
     applyLesson,
     control,
+    runSteps,
     requestSurface: (request) => socket.send(ClientMessage.SURFACE, request),
     race: (request) => socket.send(ClientMessage.RACE, request),
     rewind: (step) => socket.send(ClientMessage.REWIND, { step }),
