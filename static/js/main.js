@@ -301,6 +301,8 @@ function showLesson(lesson) {
   classroom.lesson = lesson?.id;
   $("lessons").value = lesson?.id || "";
   showLessonCard($("lesson-card"), lesson, { onClose: () => showLesson(null) });
+  // The card says "Run N steps": Run steps is set to that N.
+  if (lesson?.steps) $("run-steps-count").value = String(lesson.steps);
   writeHash();
 }
 
