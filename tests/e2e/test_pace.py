@@ -3,6 +3,8 @@ per frame, and Run N steps stops at exactly N."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from .page_helpers import open_lab, store_value
@@ -45,4 +47,27 @@ def test_run_n_steps_stops_at_n_and_says_so(page: Page) -> None:
     expect(page.get_by_test_id("status")).to_contain_text("paused")
     expect(page.get_by_test_id("status")).to_contain_text("paused at step 2346")
     assert "pace=0" in page.url
+    assert errors == []
+
+
+def diverged_at(page: Page) -> int:
+    message = str(store_value(page, "store.frame.message"))
+    found = re.search(r"Diverged at step (\d+)", message)
+    assert found, message
+    return int(found.group(1))
+
+
+def test_play_and_single_steps_diverge_at_the_same_step(page: Page) -> None:
+    errors = open_lab(page, "activation=sigmoid&learningRate=10&pace=0")
+    page.get_by_test_id("play").click()
+    expect(page.get_by_test_id("status")).to_contain_text("diverged", timeout=30_000)
+    played = diverged_at(page)
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("0")
+    for step in range(1, 1000):
+        page.get_by_test_id("step").click()
+        expect(page.get_by_test_id("step-count")).to_have_text(str(step))
+        if store_value(page, "store.frame.status") == "diverged":
+            break
+    assert diverged_at(page) == played == step
     assert errors == []
