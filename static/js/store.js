@@ -29,6 +29,18 @@ export const OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"];
 export const SCHEDULES = ["constant", "step", "exponential", "cosine", "warmup"];
 export const FEATURES = ["x1", "x2", "x1_squared", "x2_squared", "x1x2", "sin_x1", "sin_x2"];
 
+// Data on a line: x₂ is 0 at every point, so an input made from x₂ is a constant.
+export const ONE_D_DATASETS = ["sine"];
+export const X2_FEATURES = ["x2", "x2_squared", "x1x2", "sin_x2"];
+
+// The input features that mean something for `dataset`: on 1-D data those of x₁ alone (x₁ if
+// none is left).
+export function featuresFor(dataset, features) {
+  if (!ONE_D_DATASETS.includes(dataset)) return features;
+  const kept = features.filter((name) => !X2_FEATURES.includes(name));
+  return kept.length ? kept : ["x1"];
+}
+
 // hash key → [section, field, parse]; one declarative table, like Playground's state.ts.
 const HASH_KEYS = {
   dataset: ["data", "dataset", oneOf(DATASETS)],
