@@ -88,9 +88,12 @@ class PlayLoop:
 
     # ---- on the event loop ------------------------------------------------------------------
 
-    def start(self, steps: int | None = None) -> None:
-        """Play on, or with `steps` play exactly that many steps and pause there."""
+    def count_steps(self, steps: int | None) -> None:
+        """Between bursts (holding the engine lock): play exactly `steps` more steps and pause
+        there, or with None play on."""
         self._steps_left = steps
+
+    def start(self) -> None:
         self.status = "running"
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name=f"play-{self.session_id}")

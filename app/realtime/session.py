@@ -169,14 +169,18 @@ class LiveSession:
     async def control(self, request: ControlRequest) -> None:
         action = request.action
         if action in ("play", "run"):
-            if action == "run":
-                await self.loop.stop("paused")  # a run counts its steps from here
             if self.loop.status == "diverged":
                 await self.engine_lock.run(self.engine.accept_current_loss)
             self.loop.message = None
-            # A half-done phase step is finished first, so Play always starts at a step boundary.
-            await self.engine_lock.run(self.backprop.finish_step)
-            self.loop.start(request.steps)
+
+            def prepare() -> None:
+                # A half-done phase step is finished first, so a run starts at a step boundary;
+                # the count of steps changes between bursts, never inside one.
+                self.backprop.finish_step()
+                self.loop.count_steps(request.steps)
+
+            await self.loop.command(prepare)
+            self.loop.start()
         elif action == "pause":
             await self.loop.stop("paused")
             self.loop.publish(await self.engine_lock.run(self.loop.frame))

@@ -94,3 +94,17 @@ def test_a_pace_out_of_bounds_is_refused(client: TestClient) -> None:
         send(ws, type="set", steps_per_frame=-1, request_id=4)
         error = receive_until(ws, "error")
         assert error["field"] == "steps_per_frame" and error["request_id"] == 4
+
+
+def test_play_during_a_run_of_n_steps_plays_on_past_n(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        start(ws)
+        send(ws, type="set", steps_per_frame=2)
+        receive_until(ws, "settings")
+        send(ws, type="control", action="run", steps=40)
+        send(ws, type="control", action="play")
+        frame = receive_until(ws, "frame")
+        while frame["step"] <= 60:
+            frame = receive_until(ws, "frame")
+            assert frame["status"] == "running" or frame["step"] == 0, frame["message"]
+        send(ws, type="control", action="pause")
