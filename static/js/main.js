@@ -309,7 +309,9 @@ function applyLesson(lesson) {
   const view = lesson.view || {};
   $("skip-zero-grad").checked = Boolean(view.skipZeroGrad);
   $("show-gradients").checked = ui.showGradients = Boolean(view.showGradients);
-  commands.applyLesson(lessonConfig(lesson, DEFAULT_CONFIG), Boolean(view.skipZeroGrad));
+  const config = lessonConfig(lesson, DEFAULT_CONFIG);
+  config.training.steps_per_frame = store.config.training.steps_per_frame; // the learner's pace stays
+  commands.applyLesson(config, Boolean(view.skipZeroGrad));
 }
 
 function showLesson(lesson) {
