@@ -1,7 +1,7 @@
 // The toolbar's controls: each change goes out as a command, and syncControls shows a config
 // (the one moved by the hand, or the server's after it answered).
 import { ControlAction } from "./protocol.js";
-import { PACES } from "./store.js";
+import { PACES, WATCH_PACE } from "./store.js";
 import { bindToolkit, syncToolkit } from "./toolkit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,9 +35,12 @@ export function syncControls(store) {
 }
 
 // The speed menu: steps per frame of Play; a pace from a link that is not on the menu still shows.
+const PACE_NAMES = { 1: "slowest", [WATCH_PACE]: "watch", 25: "Playground's" };
+
 function paceLabel(steps) {
   if (steps === 0) return "max";
-  return `${steps} step${steps === 1 ? "" : "s"}/frame${steps === 1 ? " (watch)" : ""}`;
+  const name = PACE_NAMES[steps] ? ` (${PACE_NAMES[steps]})` : "";
+  return `${steps} step${steps === 1 ? "" : "s"}/frame${name}`;
 }
 
 function showPace(steps) {
