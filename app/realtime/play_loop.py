@@ -88,6 +88,11 @@ class PlayLoop:
 
     # ---- on the event loop ------------------------------------------------------------------
 
+    @property
+    def steps_left(self) -> int | None:
+        """What is left of a Run N steps (None: playing on)."""
+        return self._steps_left
+
     def count_steps(self, steps: int | None) -> None:
         """Between bursts (holding the engine lock): play exactly `steps` more steps and pause
         there, or with None play on."""

@@ -62,6 +62,7 @@ class LiveSession:
         self.settings = settings
         self.detached_at: float | None = time.monotonic()
         self._resume_on_attach = False
+        self._resume_steps: int | None = None  # what was left of a Run N steps, then
         self.backprop = BackpropChannel(engine)
         self.pages = Pages(engine, self.backprop)
         # Serialises every touch of the engine: commands land between bursts, never inside one.
@@ -107,6 +108,7 @@ class LiveSession:
         subscriber.offer(await self.engine_lock.run(self.loop.frame))
         if self._resume_on_attach:
             self._resume_on_attach = False
+            self.loop.count_steps(self._resume_steps)  # stopped: no burst is running
             self.loop.start()
         return subscriber
 
@@ -117,6 +119,7 @@ class LiveSession:
             # Nobody watching: stop burning a core, and carry on when the page comes back.
             if self.loop.status == "running":
                 self._resume_on_attach = True
+                self._resume_steps = self.loop.steps_left
                 await self.loop.stop("paused")
 
     def _publish_surface(self, surface: SurfaceFrame) -> None:
@@ -169,18 +172,7 @@ class LiveSession:
     async def control(self, request: ControlRequest) -> None:
         action = request.action
         if action in ("play", "run"):
-            if self.loop.status == "diverged":
-                await self.engine_lock.run(self.engine.accept_current_loss)
-            self.loop.message = None
-
-            def prepare() -> None:
-                # A half-done phase step is finished first, so a run starts at a step boundary;
-                # the count of steps changes between bursts, never inside one.
-                self.backprop.finish_step()
-                self.loop.count_steps(request.steps)
-
-            await self.loop.command(prepare)
-            self.loop.start()
+            await self._play(request.steps)
         elif action == "pause":
             await self.loop.stop("paused")
             self.loop.publish(await self.engine_lock.run(self.loop.frame))
@@ -214,6 +206,21 @@ class LiveSession:
                 return self.loop.frame()
 
             self.loop.publish(await self.engine_lock.run(reset))
+
+    async def _play(self, steps: int | None) -> None:
+        """Play on, or with `steps` play exactly that many more steps and pause there."""
+        if self.loop.status == "diverged":
+            await self.engine_lock.run(self.engine.accept_current_loss)
+        self.loop.message = None
+
+        def prepare() -> None:
+            # A half-done phase step is finished first, so a run starts at a step boundary;
+            # the count of steps changes between bursts, never inside one.
+            self.backprop.finish_step()
+            self.loop.count_steps(steps)
+
+        await self.loop.command(prepare)
+        self.loop.start()
 
     async def rewind(self, request: RewindRequest) -> None:
         """Back to a kept step, paused there; Play or Step from it starts a branch. Raises

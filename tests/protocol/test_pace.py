@@ -108,3 +108,21 @@ def test_play_during_a_run_of_n_steps_plays_on_past_n(client: TestClient) -> Non
             frame = receive_until(ws, "frame")
             assert frame["status"] == "running" or frame["step"] == 0, frame["message"]
         send(ws, type="control", action="pause")
+
+
+def test_a_run_of_n_steps_left_by_its_page_goes_on_to_exactly_n_when_it_comes_back(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws") as ws:
+        send(ws, type="hello")
+        session_id = receive_until(ws, "session")["session_id"]
+        send(ws, type="set", steps_per_frame=2)
+        receive_until(ws, "settings")
+        send(ws, type="control", action="run", steps=300)
+        receive_frames_until_status(ws, "running")
+    with client.websocket_connect("/ws") as ws:
+        send(ws, type="hello", session_id=session_id)
+        assert receive_until(ws, "session")["resumed"] is True
+        receive_frames_until_status(ws, "running")  # the first frame is the one it left
+        frames = receive_frames_until_status(ws, "paused", limit=100_000)
+        assert frames[-1]["step"] == 300
