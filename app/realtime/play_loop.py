@@ -83,15 +83,12 @@ class PlayLoop:
         self._quick_burst = False
         # The loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame | None] | None = None
-        # Run N steps: how many are still to train before the run pauses (None: play on).
+        # Run N steps: how many are still to train before the run pauses (None: play on). Kept
+        # while stopped, so a run that nobody watched for a while goes on to its N when resumed;
+        # Play and Run set it afresh.
         self._steps_left: int | None = None
 
     # ---- on the event loop ------------------------------------------------------------------
-
-    @property
-    def steps_left(self) -> int | None:
-        """What is left of a Run N steps (None: playing on)."""
-        return self._steps_left
 
     def count_steps(self, steps: int | None) -> None:
         """Between bursts (holding the engine lock): play exactly `steps` more steps and pause
@@ -112,7 +109,6 @@ class PlayLoop:
             self._cut_burst_short()
             await asyncio.wait({task})
             self._interrupt.clear()
-        self._steps_left = None
 
     def publish(self, frame: StepFrame) -> None:
         self._pages.offer(frame)
@@ -253,7 +249,7 @@ class PlayLoop:
             elapsed = max(elapsed, self.settings.frame_interval_seconds)
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
-        if self._steps_left is not None:
+        if self._steps_left is not None and self.status == "running":
             self._steps_left -= result.steps
             if self._steps_left <= 0 and result.divergence is None:
                 self.status = "paused"

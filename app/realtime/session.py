@@ -62,7 +62,6 @@ class LiveSession:
         self.settings = settings
         self.detached_at: float | None = time.monotonic()
         self._resume_on_attach = False
-        self._resume_steps: int | None = None  # what was left of a Run N steps, then
         self.backprop = BackpropChannel(engine)
         self.pages = Pages(engine, self.backprop)
         # Serialises every touch of the engine: commands land between bursts, never inside one.
@@ -108,7 +107,6 @@ class LiveSession:
         subscriber.offer(await self.engine_lock.run(self.loop.frame))
         if self._resume_on_attach:
             self._resume_on_attach = False
-            self.loop.count_steps(self._resume_steps)  # stopped: no burst is running
             self.loop.start()
         return subscriber
 
@@ -119,7 +117,6 @@ class LiveSession:
             # Nobody watching: stop burning a core, and carry on when the page comes back.
             if self.loop.status == "running":
                 self._resume_on_attach = True
-                self._resume_steps = self.loop.steps_left
                 await self.loop.stop("paused")
 
     def _publish_surface(self, surface: SurfaceFrame) -> None:
