@@ -26,6 +26,8 @@ class PublicLimits(BaseModel):
     max_penalty: float = limits.MAX_PENALTY
     max_grad_clip_norm: float = limits.MAX_GRAD_CLIP_NORM
     max_schedule_steps: int = limits.MAX_SCHEDULE_STEPS
+    max_steps_per_frame: int = limits.MAX_STEPS_PER_FRAME
+    max_run_steps: int = limits.MAX_RUN_STEPS
     max_messages_per_second: float
     max_message_bytes: int
 

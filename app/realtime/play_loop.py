@@ -96,8 +96,6 @@ class PlayLoop:
         self.status: RunStatus = "idle"
         self.message: str | None = None
         self.builder = FrameBuilder(engine, settings, playing)
-        # A cap on the steps of one burst (a learner's own pace): such a run steps alone.
-        self.step_cap: int | None = None
         self._engine_lock = engine_lock
         self._scheduler = engine_lock.scheduler
         self._playing = playing
@@ -118,8 +116,17 @@ class PlayLoop:
         self._groups = playing.groups
         self._member = Member(session_id, engine, self._interrupt.is_set)
         engine_lock.bind(self._groups, session_id)
+        # Run N steps: how many are still to train before the run pauses (None: play on). Kept
+        # while stopped, so a run that nobody watched for a while goes on to its N when resumed;
+        # Play and Run set it afresh.
+        self._steps_left: int | None = None
 
     # ---- on the event loop ------------------------------------------------------------------
+
+    def count_steps(self, steps: int | None) -> None:
+        """Between bursts (holding the engine lock): play exactly `steps` more steps and pause
+        there, or with None play on."""
+        self._steps_left = steps
 
     def start(self) -> None:
         self.status = "running"
@@ -163,9 +170,11 @@ class PlayLoop:
         self._playing.join(self.session_id)
         try:
             while self.status == "running":
+                began = time.perf_counter()
                 frame = await self._play_burst(interval)
                 if frame is not None:
                     self.publish(frame)
+                await self._keep_the_pace(began, interval)
         except Exception:
             log.exception("training loop of session %s failed", self.session_id)
             self.status = "paused"
@@ -184,6 +193,23 @@ class PlayLoop:
 
         with contextlib.suppress(RuntimeError):  # the workers stopped: the server is closing
             await self._scheduler.run(leave, urgent=True)
+
+    async def _keep_the_pace(self, began: float, interval: float) -> None:
+        """A paced burst ends when its steps are done, long before the frame's time is up:
+        the next one waits for the beat, so the pace is steps per frame, not per burst."""
+        if self.status == "running" and self.engine.config.training.steps_per_frame:
+            await asyncio.sleep(max(0.0, began + interval - time.perf_counter()))
+
+    def _burst_steps(self) -> int:
+        """The most steps the next burst may train: the pace's, and no further than a Run N
+        steps goes."""
+        limit = self.engine.config.training.steps_per_frame or MAX_STEPS_PER_BURST
+        return limit if self._steps_left is None else min(limit, self._steps_left)
+
+    def _counts_its_steps(self) -> bool:
+        """A paced run, or one running N steps, stops at its own step: it trains alone (a
+        group's burst gives every member the same steps)."""
+        return bool(self.engine.config.training.steps_per_frame) or self._steps_left is not None
 
     async def _play_burst(self, interval: float) -> StepFrame | None:
         """One burst of the play loop and its frame: in its turn in the round, or, right after
@@ -236,7 +262,7 @@ class PlayLoop:
             if self._member.divergence is not None:  # found in a group's burst: shown now
                 return self._grouped_frame(watched, time.perf_counter())
             group = None
-            if self.step_cap is None and self.settings.training_groups:
+            if not self._counts_its_steps() and self.settings.training_groups:
                 groups.enrol(self._member)
                 group = groups.place(self._member)
             else:
@@ -244,7 +270,7 @@ class PlayLoop:
             if group is not None:
                 return self._grouped_burst(group, seconds, quick, watched)
             if watched:
-                return self.burst_frame(self.step_cap or MAX_STEPS_PER_BURST, seconds)
+                return self.burst_frame(self._burst_steps(), seconds)
             return self._burst_unwatched(seconds)
 
     def _grouped_burst(
@@ -310,17 +336,25 @@ class PlayLoop:
         """A burst for pages that stopped reading: a frame only if the run diverged, and the
         time charged UNWATCHED_CHARGE_FACTOR times, so sessions someone watches go first."""
         started = time.perf_counter()
-        result = self._train(MAX_STEPS_PER_BURST, started, started + seconds)
+        result = self._train(self._burst_steps(), started, started + seconds)
         used = time.perf_counter() - started
         self._playing.charge(self.session_id, used * UNWATCHED_CHARGE_FACTOR)
-        return self.frame(result.evaluation) if result.divergence is not None else None
+        return self.frame(result.evaluation) if self.status != "running" else None
 
     def _train(self, max_steps: int, started: float, deadline: float | None) -> BurstResult:
         """One burst of the engine; the speed it went at, and a divergence told in words."""
         result = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
+        if self.engine.config.training.steps_per_frame:
+            # A paced burst's frame waits for the beat: the speed shown is the pace kept.
+            elapsed = max(elapsed, self.settings.frame_interval_seconds)
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
+        if self._steps_left is not None and self.status == "running":
+            self._steps_left -= result.steps
+            if self._steps_left <= 0 and result.divergence is None:
+                self.status = "paused"
+                self.message = f"Ran the steps asked for: paused at step {self.engine.step_count}."
         if result.divergence is not None:
             self._show_divergence(result.divergence)
         return result

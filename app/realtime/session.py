@@ -180,13 +180,8 @@ class LiveSession:
 
     async def control(self, request: ControlRequest) -> None:
         action = request.action
-        if action == "play":
-            if self.loop.status == "diverged":
-                await self.engine_lock.run(self.engine.accept_current_loss)
-            self.loop.message = None
-            # A half-done phase step is finished first, so Play always starts at a step boundary.
-            await self.engine_lock.run(self.backprop.finish_step)
-            self.loop.start()
+        if action in ("play", "run"):
+            await self._play(request.steps)
         elif action == "pause":
             await self.loop.stop("paused")
             self.loop.publish(await self.engine_lock.run(self.loop.frame))
@@ -220,6 +215,21 @@ class LiveSession:
                 return self.loop.frame()
 
             self.loop.publish(await self.engine_lock.run(reset))
+
+    async def _play(self, steps: int | None) -> None:
+        """Play on, or with `steps` play exactly that many more steps and pause there."""
+        if self.loop.status == "diverged":
+            await self.engine_lock.run(self.engine.accept_current_loss)
+        self.loop.message = None
+
+        def prepare() -> None:
+            # A half-done phase step is finished first, so a run starts at a step boundary;
+            # the count of steps changes between bursts, never inside one.
+            self.backprop.finish_step()
+            self.loop.count_steps(steps)
+
+        await self.loop.command(prepare)
+        self.loop.start()
 
     async def rewind(self, request: RewindRequest) -> None:
         """Back to a kept step, paused there; Play or Step from it starts a branch. Raises

@@ -337,8 +337,12 @@ class TrainingSession(Readouts, Evaluator):
         if self.timeline.leaving_present(self.step_count):
             self.keep_rollback_point()
         state = self.timeline.rewind_to(step)
+        pace = self.config.training.steps_per_frame
         restore(self, state)
         self.surgery.rewind_to(self.model, state.step)
+        # The pace is how the run is watched, not part of it: the one chosen now stays.
+        training = self.config.training.model_copy(update={"steps_per_frame": pace})
+        self.config = self.config.model_copy(update={"training": training})
         # The gradient figures gathered since the last record belong to the steps left behind.
         self.gradient_monitor.collect()
         return state

@@ -24,6 +24,7 @@ import { createPlaneInput } from "./views/planeInput.js";
 import { bindKeyboard } from "./keyboard.js";
 import { createClassroom, PAGE_KEYS, showUrlNotice } from "./classroom.js";
 import { fillLessonMenu, findLesson, lessonConfig, showLessonCard } from "./lessons.js";
+import { lossChartData } from "./lossSeries.js";
 import { bindExports } from "./exports.js";
 import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
@@ -52,6 +53,7 @@ const ui = {
   notice: "", // the server said it is shutting down: shown until the page is back
   selectedWeights: [], // edges clicked on the network graph: the loss surface's two weight axes
   inspection: null, // the model at the hovered point of the plane (an `inspection` message)
+  showOtherRuns: false, // the loss chart overlays earlier runs and branches (with the same loss)
 };
 
 // Messages arrive only after this module has run: every view below exists by then.
@@ -250,8 +252,9 @@ function render() {
   timelineView.update({ frame, runs: store.runs, sessionId: store.sessionId });
   if (historyChanged) {
     drawnHistoryVersion = store.historyVersion;
-    const overlays = (store.runs || []).filter((r) => !r.current).map((r, i) => ({ ...r, colour: RUN_COLOURS[i % RUN_COLOURS.length] }));
-    lossChart.update({ lossHistory: store.lossHistory, runs: overlays });
+    const chart = lossChartData(store, { showOtherRuns: ui.showOtherRuns, colours: RUN_COLOURS });
+    lossChart.update({ lossHistory: chart.lossHistory, runs: chart.overlays, yRange: chart.yRange });
+    showOtherRunsCount(chart.otherRuns);
     learningRateChart.update({ lossHistory: store.lossHistory });
   }
   if (ui.errorUntil <= performance.now()) ui.errorUntil = 0;
@@ -268,6 +271,13 @@ function render() {
   autogradView.update({ graph: store.autograd });
   sampleView.update({ sample: followed, frame, weight: sample.state.weight, trainCount: store.data?.train.length });
   recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
+}
+
+// The overlay switch says how many runs it would add, and how many have another loss.
+function showOtherRunsCount({ comparable, otherLoss }) {
+  const apart = otherLoss ? ` (${otherLoss} with another loss not shown)` : "";
+  $("other-runs-text").textContent = `Overlay ${comparable} earlier run${comparable === 1 ? "" : "s"}${apart}`;
+  $("show-other-runs").disabled = comparable === 0;
 }
 
 // Per drawn frame: JSON parse + every view's drawing, for `make bench` (browser_frame_ms_p95).
@@ -288,6 +298,11 @@ function bindViewSwitches() {
       redraw();
     });
   }
+  $("show-other-runs").addEventListener("change", (e) => {
+    ui.showOtherRuns = e.target.checked;
+    store.historyVersion += 1; // the chart redraws only when its data changed
+    redraw();
+  });
   bindOwnData({
     getSessionId: () => store.sessionId,
     onError: showError,
@@ -304,13 +319,17 @@ function applyLesson(lesson) {
   const view = lesson.view || {};
   $("skip-zero-grad").checked = Boolean(view.skipZeroGrad);
   $("show-gradients").checked = ui.showGradients = Boolean(view.showGradients);
-  commands.applyLesson(lessonConfig(lesson, DEFAULT_CONFIG), Boolean(view.skipZeroGrad));
+  const config = lessonConfig(lesson, DEFAULT_CONFIG);
+  config.training.steps_per_frame = store.config.training.steps_per_frame; // the learner's pace stays
+  commands.applyLesson(config, Boolean(view.skipZeroGrad));
 }
 
 function showLesson(lesson) {
   classroom.lesson = lesson?.id;
   $("lessons").value = lesson?.id || "";
   showLessonCard($("lesson-card"), lesson, { onClose: () => showLesson(null) });
+  // The card says "Run N steps": Run steps is set to that N.
+  if (lesson?.steps) $("run-steps-count").value = String(lesson.steps);
   writeHash();
 }
 

@@ -45,4 +45,5 @@ export const ControlAction = Object.freeze({
   STEP: "step",
   STEP_PHASE: "step_phase",
   RESET: "reset",
+  RUN: "run", // with `steps`: play exactly that many steps, then pause
 });

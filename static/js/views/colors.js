@@ -76,10 +76,13 @@ export function createHeatmapCanvas() {
   };
 }
 
+// `digits` decimals, but a small number keeps at least two significant digits (0.0043 stays
+// 0.0043 rather than rounding to 0.00), and a tiny or huge one goes to exponent form.
 export function formatNumber(value, digits = 3) {
   if (value === null || value === undefined) return "—";
   if (value === 0) return "0";
   const abs = Math.abs(value);
   if (abs >= 1e4 || abs < 1e-3) return value.toExponential(2);
+  if (abs < 10 ** (1 - digits)) return value.toPrecision(Math.max(2, digits));
   return value.toFixed(digits);
 }

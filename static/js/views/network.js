@@ -1,7 +1,7 @@
 // The network graph: neurons show their output over the input plane; edges are coloured by the
 // sign of the weight (or of its gradient) and sized by its magnitude; biases are small squares.
 import { createHeatmapCanvas, CSS_BLUE, CSS_ORANGE, formatNumber } from "./colors.js";
-import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, weightGradientName } from "./gradientNames.js";
+import { NEURON_GRADIENT_NAME, NEURON_GRADIENT_SHORT, neuronName, weightGradientName } from "./gradientNames.js";
 import { fitNetwork } from "./networkLayout.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -201,7 +201,7 @@ export function createNetworkView(root, { onLayersChange, onHoverNeuron, onEdgeC
       const b = state.biases[i];
       const g = state.bias_grads ? state.bias_grads[i] : null;
       const activation = layer - 1 < latest.activations.length ? latest.activations[layer - 1] : "sigmoid (output)";
-      tooltip.textContent = `neuron ${i} of layer ${layer} (${activation}) · bias ${formatNumber(b, 4)} · ${weightGradientName(latest, clipNorm, "∂L/∂b")} ${formatNumber(g, 4)}`;
+      tooltip.textContent = `${neuronName(layer, i, latest.activations.length)} (${activation}) · bias ${formatNumber(b, 4)} · ${weightGradientName(latest, clipNorm, "∂L/∂b")} ${formatNumber(g, 4)}`;
       const activity = latest.phase?.activity?.[layer - 1];
       if (activity) tooltip.textContent += ` · batch mean z = ${formatNumber(activity.pre_activations[i], 4)}, a = ${formatNumber(activity.activations[i], 4)}`;
       const dz = latest.phase?.pre_activation_grads?.[layer - 1];
