@@ -83,6 +83,8 @@ class PlayLoop:
         self._quick_burst = False
         # The loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame | None] | None = None
+        # Told after every burst and every published frame: the run moved on (its store writer).
+        self.on_change: Callable[[], None] = lambda: None
 
     # ---- on the event loop ------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class PlayLoop:
     def publish(self, frame: StepFrame) -> None:
         self._pages.offer(frame)
         self._surfaces.on_frame(frame.step)
+        self.on_change()
 
     async def command(self, work: Callable[[], T]) -> T:
         """A user's change: cut the running burst short, apply, then train a short burst so
@@ -127,6 +130,8 @@ class PlayLoop:
                 frame = await self._play_burst(interval)
                 if frame is not None:
                     self.publish(frame)
+                else:
+                    self.on_change()
         except Exception:
             log.exception("training loop of session %s failed", self.session_id)
             self.status = "paused"
