@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   cloneConfig, configFromHash, DEFAULT_CONFIG, hashFromConfig, rejectedHashKeys, sameSettings, withLiveChanges,
-  withSectionChanges,
+  withSectionChanges, newSessionId, sessionPath,
 } from "../../static/js/store.js";
 
 test("a config written to the hash reads back the same", () => {
@@ -67,4 +67,16 @@ test("two configs with the same settings are the same, whatever their keys' orde
   assert.ok(!sameSettings(a, b));
   assert.ok(!sameSettings({ x: 1 }, { x: 1, y: undefined }));
   assert.ok(!sameSettings({ x: null }, { x: 0 }));
+});
+
+test("a minted session id is 22 URL-safe characters of 16 random bytes", () => {
+  const ids = new Set(Array.from({ length: 50 }, () => newSessionId()));
+  assert.equal(ids.size, 50);
+  for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+  // Every byte value maps into the alphabet (0xfb 0xff are '+' and '/' in plain base64).
+  assert.equal(newSessionId((bytes) => bytes.fill(0xff)), "_".repeat(21) + "w");
+});
+
+test("a run's routes name it in the query too, where the balancer looks", () => {
+  assert.equal(sessionPath("a-b_c", "code.py"), "/api/sessions/a-b_c/code.py?session=a-b_c");
 });
