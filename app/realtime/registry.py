@@ -98,15 +98,21 @@ class SessionRegistry:
         self.background.shutdown(wait=True, cancel_futures=True)
 
     async def open(
-        self, session_id: str | None, config: LabConfig | None, address: str = ""
+        self,
+        session_id: str | None,
+        config: LabConfig | None,
+        address: str = "",
+        replacing: bool = False,
     ) -> Opened:
         """Resume `session_id` from memory or the store, else start a new session (under that
-        id when the page minted a valid one, so a balancer routing on it keeps it here)."""
+        id when the page minted a valid one, so a balancer routing on it keeps it here).
+        `replacing`: the connection's previous run was just dropped, so a new one is not one
+        more for its address."""
         if self.closing:
             raise SessionLimitError("server restarting: try again in a few seconds")
         wanted = valid_session_id(session_id)
         if wanted is None:
-            return await self._open_new(new_session_id(), config, address, None)
+            return await self._open_new(new_session_id(), config, address, None, replacing)
         async with self._opening:
             if wanted in self.sessions:
                 return Opened(self.sessions[wanted], True)
@@ -114,12 +120,17 @@ class SessionRegistry:
             restored = await self.persistence.resume(wanted, self.scheduler)
             if restored.engine is not None:
                 return self._open_restored(wanted, restored)
-            return await self._open_new(wanted, config, address, restored.notice)
+            return await self._open_new(wanted, config, address, restored.notice, replacing)
 
     async def _open_new(
-        self, session_id: str, config: LabConfig | None, address: str, notice: str | None
+        self,
+        session_id: str,
+        config: LabConfig | None,
+        address: str,
+        notice: str | None,
+        replacing: bool,
     ) -> Opened:
-        if not self.new_sessions.allow(address):
+        if not replacing and not self.new_sessions.allow(address):
             raise SessionLimitError(self.new_sessions.refusal())
         await self._make_room()
         engine = await self.scheduler.run(lambda: TrainingSession(config or LabConfig()), True)
@@ -181,6 +192,7 @@ class SessionRegistry:
         if session is None:
             return
         log.info("session %s: another replica resumed it; dropped here", session_id)
+        session.moved = True
         session.pages.send_to_all(
             ShutdownNotice(message="This run moved to another server: reconnecting to it.")
         )

@@ -63,6 +63,8 @@ class LiveSession:
         self.settings = settings
         self.detached_at: float | None = time.monotonic()
         self._resume_on_attach = False
+        # Another replica runs it now (it resumed it from the store): its pages reconnect there.
+        self.moved = False
         self.backprop = BackpropChannel(engine)
         self.pages = Pages(engine, self.backprop)
         # Serialises every touch of the engine: commands land between bursts, never inside one.

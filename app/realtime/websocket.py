@@ -207,17 +207,19 @@ class Connection:
 
     async def hello(self, request: HelloRequest) -> bool:
         previous, old_subscriber = self.session, self.subscriber
+        replacing = False
         if previous is not None and old_subscriber is not None:
             await previous.detach(old_subscriber)
             if request.session_id != previous.id:
                 # This socket leaves its run for another: drop it now rather than keep it for
                 # the TTL, or one socket saying hello in a loop could fill the server.
                 await self.registry.drop_if_unwatched(previous)
+                replacing = previous.id not in self.registry.sessions
         # The page names its run in the URL too (?session=, what a balancer routes on).
         wanted = request.session_id or self.websocket.query_params.get("session")
         address = self.websocket.client.host if self.websocket.client else ""
         try:
-            opened = await self.registry.open(wanted, request.config, address)
+            opened = await self.registry.open(wanted, request.config, address, replacing)
         except SessionLimitError as error:
             await self.reply(ErrorFrame(field=None, message=str(error)))
             await self.websocket.close(CLOSE_TRY_AGAIN_LATER, "server busy")
@@ -258,7 +260,7 @@ class Connection:
                 if self.websocket.application_state != WebSocketState.CONNECTED:
                     return
                 await self.websocket.send_text(text)
-            if self.registry.sessions.get(session.id) is not session and session is self.session:
+            if session.moved and session is self.session:
                 # Its run moved to another replica: the page reconnects to wherever it is now.
                 await self.websocket.close(CLOSE_SERVICE_RESTART, "run moved")
                 return
