@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 from pydantic import Field, TypeAdapter, create_model, field_validator
 
 from app import limits
+from app.protocol.deeper import (
+    CurvatureRequest,
+    EditWeightRequest,
+    HiddenSpaceRequest,
+    SweepRequest,
+    SwitchNeuronRequest,
+)
 from app.training.change import SettingsChange
 from app.training.config import (
     DataConfig,
@@ -221,7 +228,12 @@ ClientMessage = Annotated[
     | InspectRequest
     | RewindRequest
     | SampleRequest
-    | RaceRequest,
+    | RaceRequest
+    | CurvatureRequest
+    | HiddenSpaceRequest
+    | EditWeightRequest
+    | SwitchNeuronRequest
+    | SweepRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

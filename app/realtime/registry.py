@@ -156,8 +156,9 @@ class SessionRegistry:
 
     def _busy(self) -> SessionLimitError:
         return SessionLimitError(
-            f"server busy: all {self.settings.max_sessions} sessions are in use, "
-            "try again in a minute"
+            f"server busy: this server is full, all {self.settings.max_sessions} of its "
+            "learner sessions are in use. Try again in a minute (or ask whoever runs it to "
+            "raise BACKPROP_MAX_SESSIONS)."
         )
 
     async def _make_room(self) -> None:

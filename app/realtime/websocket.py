@@ -16,9 +16,12 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    CurvatureRequest,
     EditPointsRequest,
+    EditWeightRequest,
     ErrorFrame,
     HelloRequest,
+    HiddenSpaceRequest,
     InspectRequest,
     RaceRequest,
     RewindRequest,
@@ -26,12 +29,15 @@ from app.protocol import (
     SessionInfo,
     SetRequest,
     SurfaceRequest,
+    SweepRequest,
+    SwitchNeuronRequest,
     client_message_adapter,
 )
 from app.realtime.fanout import Subscriber
 from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionLimitError, SessionRegistry
 from app.realtime.session import LiveSession
+from app.realtime.surgery_commands import operate
 from app.security import origin_allowed
 from app.settings import Settings
 from app.training.point_edits import PointEditError
@@ -99,6 +105,20 @@ async def _sample(session: LiveSession, page: Subscriber, request: SampleRequest
     page.send(await session.sample(request))
 
 
+async def _curvature(session: LiveSession, page: Subscriber, request: CurvatureRequest) -> None:
+    session.deeper.request_curvature(request)
+
+
+async def _hidden_space(
+    session: LiveSession, page: Subscriber, request: HiddenSpaceRequest
+) -> None:
+    session.deeper.request_hidden_space(request)
+
+
+async def _sweep(session: LiveSession, page: Subscriber, request: SweepRequest) -> None:
+    session.deeper.request_sweep(request)
+
+
 # What each message (after `hello`) does to the page's session; the page gets any answer.
 Handler = Callable[[LiveSession, Subscriber, Any], Awaitable[None]]
 HANDLERS: dict[type[BaseModel], Handler] = {
@@ -111,6 +131,11 @@ HANDLERS: dict[type[BaseModel], Handler] = {
     RaceRequest: _race,
     InspectRequest: _inspect,
     SampleRequest: _sample,
+    CurvatureRequest: _curvature,
+    HiddenSpaceRequest: _hidden_space,
+    SweepRequest: _sweep,
+    EditWeightRequest: lambda session, page, request: operate(session, request),
+    SwitchNeuronRequest: lambda session, page, request: operate(session, request),
 }
 
 

@@ -107,7 +107,11 @@ def build_racer(start: RaceStart, settings: RacerSettings) -> TrainingSession:
     racer = TrainingSession(racer_config(start.config, settings))
     racer.set_data(start.data)
     racer.reset()  # the model and sampler now follow these points (their count, their outputs)
-    racer.model.load_state_dict(start.model_state)
+    # The session keeps the slope of a layer that is no longer PReLU (switching back keeps
+    # what it learnt); a racer never switches, so it takes only the slopes it uses.
+    wanted = racer.model.state_dict().keys()
+    unused = {key for key in start.model_state if key.startswith("prelu.") and key not in wanted}
+    racer.model.load_state_dict({k: v for k, v in start.model_state.items() if k not in unused})
     racer.sampler.seek(start.sampler)
     return racer
 

@@ -34,6 +34,7 @@ from app.training.optimizers import (
 from app.training.point_edits import edit_points
 from app.training.readouts import Readouts
 from app.training.state import TrainingState, capture, restore
+from app.training.surgery import SurgeryLog
 from app.training.task import TASKS
 
 
@@ -88,6 +89,7 @@ class TrainingSession(Readouts, Evaluator):
             features=list(m.features),
         )
         self.model.freeze(set(m.frozen_layers))
+        self.surgery = SurgeryLog()  # weights set and neurons switched by hand
         self.gradient_monitor = GradientMonitor(self.model)
         training = self.config.training
         self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
@@ -336,6 +338,7 @@ class TrainingSession(Readouts, Evaluator):
             self.keep_rollback_point()
         state = self.timeline.rewind_to(step)
         restore(self, state)
+        self.surgery.rewind_to(self.model, state.step)
         # The gradient figures gathered since the last record belong to the steps left behind.
         self.gradient_monitor.collect()
         return state

@@ -3,6 +3,7 @@
 // The page applies one through the ordinary messages (configure for data and model, set for the
 // training knobs), so a lesson can do nothing a learner could not do by hand.
 import { cloneConfig } from "./store.js";
+import { DEEPER_LESSONS } from "./lessonsDeeper.js";
 
 export const LESSONS = Object.freeze([
   {
@@ -103,6 +104,7 @@ export const LESSONS = Object.freeze([
       "features, as in transfer learning with a frozen backbone.",
     tryThis: "Press Play and see where the loss levels off. Untick freeze on Layer 1 and press Play again.",
   },
+  ...DEEPER_LESSONS,
 ]);
 
 export function findLesson(id) {

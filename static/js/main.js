@@ -29,6 +29,8 @@ import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 import { createSampleByHandView } from "./views/sampleByHand.js";
+import { createDeeperPanel } from "./deeper.js";
+import { createProjector, projectorFromHash } from "./projector.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -38,6 +40,7 @@ const store = createStore(JSON.parse(document.body.dataset.limits));
 // Read before the page first rewrites the hash: hidden controls, the lesson, refused values.
 const classroom = createClassroom(location.hash);
 const refusedHashKeys = rejectedHashKeys(location.hash, PAGE_KEYS);
+const projector = createProjector($("projector-mode"), { initial: projectorFromHash(location.hash), onChange: () => writeHash() });
 const ui = {
   showGradients: false,
   showTest: false,
@@ -83,6 +86,7 @@ const network = createNetworkView($("network-graph"), {
     // With the sample panel open an edge picks the chain rule's weight, not a surface axis.
     if (sample.state.open) sample.chooseWeight(weight);
     else chooseSurfaceWeight(weight);
+    deeper.chooseEdge(weight, store.frame); // ready to be typed over (neuron surgery)
     redraw();
   },
 });
@@ -125,6 +129,10 @@ const sampleView = createSampleByHandView($("sample-by-hand-view"), {
   },
   onCheck: sample.checkByHand,
 });
+const deeper = createDeeperPanel(
+  { curvature: $("curvature"), hiddenSpace: $("hidden-space"), surgery: $("surgery"), sweep: $("sweep") },
+  { socket, applySettings: (settings) => commands.setLive(settings) },
+);
 let drawnHistoryVersion = -1;
 
 $("sample-by-hand").addEventListener("toggle", (event) => {
@@ -151,6 +159,7 @@ function chooseSurfaceWeight(weight) {
 
 function handleMessage(message, parseMs = 0) {
   if (message.type === ServerMessage.FRAME) store.timing.pendingParseMs += parseMs;
+  if (deeper.receive(message)) return redraw();
   const { state, effects } = applyMessage(store, message);
   Object.assign(store, state);
   for (const effect of effects) carryOut(effect);
@@ -195,7 +204,7 @@ function showConfig() {
 }
 
 function writeHash() {
-  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix());
+  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix() + projector.hashSuffix());
 }
 
 function showError(text) {
@@ -230,6 +239,7 @@ function render() {
   network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: followed, gradClipNorm });
   landscape.update({ frame, surface: store.surface, race: store.race });
   raceView.update({ race: store.race });
+  deeper.update({ frame });
   const followedPoint = sample.state.open ? store.data?.train[sample.state.index] || null : null;
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride, followed: followedPoint });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });

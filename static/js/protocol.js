@@ -11,6 +11,11 @@ export const ClientMessage = Object.freeze({
   REWIND: "rewind",
   SAMPLE: "sample",
   RACE: "race",
+  CURVATURE: "curvature",
+  HIDDEN_SPACE: "hidden_space",
+  EDIT_WEIGHT: "edit_weight",
+  SWITCH_NEURON: "switch_neuron",
+  SWEEP: "sweep",
 });
 
 export const ServerMessage = Object.freeze({
@@ -28,6 +33,10 @@ export const ServerMessage = Object.freeze({
   SAMPLE: "sample",
   RACE: "race",
   SETTINGS: "settings",
+  CURVATURE: "curvature",
+  HIDDEN_SPACE: "hidden_space",
+  SURGERY: "surgery",
+  SWEEP: "sweep",
 });
 
 export const ControlAction = Object.freeze({

@@ -442,43 +442,8 @@ def _replay_stage(
         variables = {**done.args, **done.env}
         if instruction in {"COMMENT", "LABEL"}:
             continue
-        if instruction == "ARG":
-            name, _, default = value.partition("=")
-            done.args[name] = build_args.get(name, default)
-            if name == "TORCH_INDEX_URL":
-                assert default.rstrip("/").endswith("/cpu"), "TORCH_INDEX_URL must default to CPU"
-        elif instruction == "ENV":
-            done.env.update({k: _expand(v, variables) for k, v in _parse_env(value).items()})
-        elif instruction == "WORKDIR":
-            done.workdir = posixpath.normpath(
-                posixpath.join(done.workdir, _expand(value, variables))
-            )
-            root.host(done.workdir).mkdir(mode=0o755, parents=True, exist_ok=True)
-        elif instruction == "COPY":
-            tokens = shlex.split(_expand(value, variables))
-            source_stage = None
-            for flag in (t for t in tokens if t.startswith("--")):
-                assert flag.startswith("--from="), f"COPY {flag} is not replayed; extend it"
-                source_stage = flag.partition("=")[2]
-            *sources, dest = [t for t in tokens if not t.startswith("--")]
-            dest_image = posixpath.normpath(posixpath.join(done.workdir, dest))
-            dest_is_dir = dest.endswith("/") or dest in {".", ".."}
-            if source_stage is None:
-                _copy(sources, root.host(dest_image), dest_is_dir, rules)
-                continue
-            assert source_stage in finished, (
-                f"COPY --from={source_stage}: not an earlier stage (images are not pulled here)"
-            )
-            for source in sources:
-                source_image = posixpath.normpath(posixpath.join("/", source))
-                src = finished[source_stage].host(source_image)
-                if (src / "pyvenv.cfg").exists():
-                    # Its scripts and .pth files name the path it was created at.
-                    assert source_image == dest_image, (
-                        f"venv {source_image} copied to {dest_image}: it only works where built"
-                    )
-                _copy_from_stage(src, root.host(dest_image), dest_is_dir or len(sources) > 1)
-            done.copied_from.append(source_stage)
+        if instruction == "COPY":
+            _replay_copy(done, _expand(value, variables), finished, rules)
         elif instruction == "RUN":
             assert not value.lstrip().startswith("["), "use shell-form RUN (it is replayed via sh)"
             assert done.user in {None, "0", "root", "0:0"}, "RUN after a non-root USER: extend"
@@ -486,17 +451,72 @@ def _replay_stage(
             # Replayed right away, so RUN sees exactly the files COPYed before it.
             _replay_run(value, words, root, done.workdir, variables, log_path)
             done.runs += 1
-        elif instruction == "USER":
-            done.user = _expand(value, variables)
-        elif instruction == "EXPOSE":
-            done.exposed += value.split()
-        elif instruction == "HEALTHCHECK":
-            done.healthcheck = _parse_healthcheck(value)
-        elif instruction == "CMD":
-            done.cmd = json.loads(value)  # exec form required: a shell-form CMD raises here
         else:
-            pytest.fail(f"the replay does not know {instruction}; extend it deliberately")
+            _configure(done, instruction, value, variables, build_args)
     return done
+
+
+def _replay_copy(
+    done: Replayed,
+    value: str,
+    finished: dict[str, Root],
+    rules: list[tuple[bool, re.Pattern[str]]],
+) -> None:
+    """COPY from the build context, or from an earlier stage's root (COPY --from)."""
+    tokens = shlex.split(value)
+    source_stage = None
+    for flag in (t for t in tokens if t.startswith("--")):
+        assert flag.startswith("--from="), f"COPY {flag} is not replayed; extend it"
+        source_stage = flag.partition("=")[2]
+    *sources, dest = [t for t in tokens if not t.startswith("--")]
+    dest_image = posixpath.normpath(posixpath.join(done.workdir, dest))
+    dest_is_dir = dest.endswith("/") or dest in {".", ".."}
+    if source_stage is None:
+        _copy(sources, done.root.host(dest_image), dest_is_dir, rules)
+        return
+    assert source_stage in finished, (
+        f"COPY --from={source_stage}: not an earlier stage (images are not pulled here)"
+    )
+    for source in sources:
+        source_image = posixpath.normpath(posixpath.join("/", source))
+        src = finished[source_stage].host(source_image)
+        if (src / "pyvenv.cfg").exists():
+            # Its scripts and .pth files name the path it was created at.
+            assert source_image == dest_image, (
+                f"venv {source_image} copied to {dest_image}: it only works where built"
+            )
+        _copy_from_stage(src, done.root.host(dest_image), dest_is_dir or len(sources) > 1)
+    done.copied_from.append(source_stage)
+
+
+def _configure(
+    done: Replayed,
+    instruction: str,
+    value: str,
+    variables: dict[str, str],
+    build_args: dict[str, str],
+) -> None:
+    """An instruction that sets the image's config (no files): ARG, ENV, WORKDIR, USER, ..."""
+    if instruction == "ARG":
+        name, _, default = value.partition("=")
+        done.args[name] = build_args.get(name, default)
+        if name == "TORCH_INDEX_URL":
+            assert default.rstrip("/").endswith("/cpu"), "TORCH_INDEX_URL must default to CPU"
+    elif instruction == "ENV":
+        done.env.update({k: _expand(v, variables) for k, v in _parse_env(value).items()})
+    elif instruction == "WORKDIR":
+        done.workdir = posixpath.normpath(posixpath.join(done.workdir, _expand(value, variables)))
+        done.root.host(done.workdir).mkdir(mode=0o755, parents=True, exist_ok=True)
+    elif instruction == "USER":
+        done.user = _expand(value, variables)
+    elif instruction == "EXPOSE":
+        done.exposed += value.split()
+    elif instruction == "HEALTHCHECK":
+        done.healthcheck = _parse_healthcheck(value)
+    elif instruction == "CMD":
+        done.cmd = json.loads(value)  # exec form required: a shell-form CMD raises here
+    else:
+        pytest.fail(f"the replay does not know {instruction}; extend it deliberately")
 
 
 def _replay_run(
@@ -556,6 +576,36 @@ def _leftovers(root: Root, venv: str | None) -> list[str]:
     return found
 
 
+def _final_user(final: Stage) -> str:
+    """The final stage's USER: numeric (uid or uid:gid) and not root."""
+    users = [i["value"] for i in final.items if i["instruction"] == "USER"]
+    final_user = users[-1] if users else None
+    assert final_user and re.fullmatch(r"\d+(:\d+)?", final_user), (
+        f"USER must be numeric (uid or uid:gid), got {final_user!r}"
+    )
+    assert int(final_user.partition(":")[0]) != 0, "USER must not be root"
+    return final_user
+
+
+def _replay_stages(stages: list[Stage], scratch: Path, interpreter: str, log: Path) -> Replayed:
+    """Every stage in order; what the final one left behind."""
+    # Every stage is built at the same paths (Docker gives each the same "/"); a finished stage
+    # is moved aside for COPY --from.
+    build_args = {"TORCH_INDEX_URL": TORCH_INDEX_OVERRIDE}
+    finished: dict[str, Root] = {}
+    for index, stage in enumerate(stages):
+        root = Root(scratch / "rootfs", scratch / "usr-local")
+        replayed = _replay_stage(stage, root, finished, interpreter, build_args, log)
+        if index < len(stages) - 1:
+            aside = scratch / "stages" / str(index)
+            aside.mkdir(parents=True)
+            finished[stage.name] = finished[str(index)] = Root(
+                replayed.root.rootfs.rename(aside / "rootfs"),
+                replayed.root.usr_local.rename(aside / "usr-local"),
+            )
+    return replayed
+
+
 @pytest.mark.timeout(900)
 def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> None:
     """Replay every stage into its own temp root, run the final CMD, pass HEALTHCHECK, load /.
@@ -572,14 +622,8 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
     assert match, f"unexpected base image {stages[0].base!r}"
     python_version = match.group(1)
 
-    final = stages[-1]
-    users = [i["value"] for i in final.items if i["instruction"] == "USER"]
-    final_user = users[-1] if users else None
-    assert final_user and re.fullmatch(r"\d+(:\d+)?", final_user), (
-        f"USER must be numeric (uid or uid:gid), got {final_user!r}"
-    )
+    final_user = _final_user(stages[-1])
     uid, _, gid = final_user.partition(":")
-    assert int(uid) != 0, "USER must not be root"
     # Docker runs a USER without a group with gid 0.
     as_user = _as_user(int(uid), int(gid or 0))
 
@@ -591,26 +635,7 @@ def test_dockerfile_replay_serves_app_and_passes_healthcheck(scratch: Path) -> N
     interpreter = _interpreter(python_version, as_user)
     build_log.write_text(f"base image Python: venvs from {interpreter}\n")
 
-    # Every stage is built at the same paths (Docker gives each the same "/"); a finished stage
-    # is moved aside for COPY --from.
-    build_args = {"TORCH_INDEX_URL": TORCH_INDEX_OVERRIDE}
-    finished: dict[str, Root] = {}
-    for index, stage in enumerate(stages):
-        replayed = _replay_stage(
-            stage,
-            Root(scratch / "rootfs", scratch / "usr-local"),
-            finished,
-            interpreter,
-            build_args,
-            build_log,
-        )
-        if stage is not final:
-            aside = scratch / "stages" / str(index)
-            aside.mkdir(parents=True)
-            finished[stage.name] = finished[str(index)] = Root(
-                replayed.root.rootfs.rename(aside / "rootfs"),
-                replayed.root.usr_local.rename(aside / "usr-local"),
-            )
+    replayed = _replay_stages(stages, scratch, interpreter, build_log)
     root, env = replayed.root, replayed.env
 
     assert sum(1 for i in parser.structure if i["instruction"] == "RUN"), "no RUN installs anything"

@@ -13,11 +13,13 @@ from .page_helpers import open_lab, store_value
 # (section, field) of the configuration → the control that shows it.
 CONTROLS = {
     ("data", "dataset"): "dataset",
+    ("data", "n_points"): "n-points",
     ("model", "activation"): "activation",
     ("model", "init"): "init",
     ("training", "learning_rate"): "learning-rate",
     ("training", "optimizer"): "optimizer",
     ("training", "momentum"): "momentum",
+    ("training", "batch_size"): "batch-size",
     ("training", "activation_penalty"): "activation-regularization",
     ("training", "activation_penalty_strength"): "activation-penalty-strength",
 }

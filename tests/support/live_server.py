@@ -58,7 +58,8 @@ class LiveServer:
         )
         self._wait_until_ready()
 
-    def _wait_until_ready(self, timeout_seconds: float = 30.0) -> None:
+    def _wait_until_ready(self, timeout_seconds: float = 90.0) -> None:
+        # Generous: starting takes a few seconds (importing torch), many more on a busy machine.
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

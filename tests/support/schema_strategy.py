@@ -7,6 +7,7 @@ keywords with their bounds. A keyword it does not know fails loudly rather than 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -44,37 +45,40 @@ def _strategy(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrate
         return st.just(schema["const"])
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
-    kind = schema.get("type")
-    if kind == "null":
-        return st.none()
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "integer":
-        low = schema.get("minimum", schema.get("exclusiveMinimum", -MAX_UNBOUNDED_INT - 1) + 1)
-        high = schema.get("maximum", schema.get("exclusiveMaximum", MAX_UNBOUNDED_INT + 1) - 1)
-        return st.integers(low, high)
-    if kind == "number":
-        return st.floats(
-            min_value=schema.get("minimum", schema.get("exclusiveMinimum")),
-            max_value=schema.get("maximum", schema.get("exclusiveMaximum")),
-            exclude_min="exclusiveMinimum" in schema,
-            exclude_max="exclusiveMaximum" in schema,
-            allow_nan=False,
-            allow_infinity=False,
-        )
-    if kind == "string":
-        return st.text(
-            min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", MAX_TEXT)
-        )
-    if kind == "array":
-        return st.lists(
-            _strategy(schema.get("items", {"type": "integer"}), defs),
-            min_size=schema.get("minItems", 0),
-            max_size=schema.get("maxItems", MAX_ITEMS),
-        )
-    if kind == "object":
-        return _object(schema, defs)
-    raise NotImplementedError(f"schema without a known type: {schema}")
+    kind: str = schema.get("type", "")
+    typed = TYPED.get(kind)
+    if typed is None:
+        raise NotImplementedError(f"schema without a known type: {schema}")
+    return typed(schema, defs)
+
+
+def _integer(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy[Json]:
+    low = schema.get("minimum", schema.get("exclusiveMinimum", -MAX_UNBOUNDED_INT - 1) + 1)
+    high = schema.get("maximum", schema.get("exclusiveMaximum", MAX_UNBOUNDED_INT + 1) - 1)
+    return st.integers(low, high)
+
+
+def _number(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy[Json]:
+    return st.floats(
+        min_value=schema.get("minimum", schema.get("exclusiveMinimum")),
+        max_value=schema.get("maximum", schema.get("exclusiveMaximum")),
+        exclude_min="exclusiveMinimum" in schema,
+        exclude_max="exclusiveMaximum" in schema,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+
+
+def _string(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy[Json]:
+    return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", MAX_TEXT))
+
+
+def _array(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy[Json]:
+    return st.lists(
+        _strategy(schema.get("items", {"type": "integer"}), defs),
+        min_size=schema.get("minItems", 0),
+        max_size=schema.get("maxItems", MAX_ITEMS),
+    )
 
 
 def _object(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy[Json]:
@@ -91,3 +95,15 @@ def _object(schema: dict[str, Json], defs: dict[str, Json]) -> st.SearchStrategy
             name: _strategy(s, defs) for name, s in properties.items() if name not in required
         },
     )
+
+
+# One strategy per JSON type, each taking the schema's own bounds.
+TYPED: dict[str, Callable[[dict[str, Json], dict[str, Json]], st.SearchStrategy[Json]]] = {
+    "null": lambda schema, defs: st.none(),
+    "boolean": lambda schema, defs: st.booleans(),
+    "integer": _integer,
+    "number": _number,
+    "string": _string,
+    "array": _array,
+    "object": _object,
+}

@@ -51,6 +51,19 @@ def test_racers_start_from_the_sessions_current_weights_and_batches() -> None:
     assert not torch.equal(runs[0].params[-1], runs[2].params[-1])
 
 
+def test_a_race_starts_after_a_layer_was_prelu_and_switched_back() -> None:
+    """The session keeps the slope of a layer that was PReLU (switching back keeps what it
+    learnt); the racers, built from the settings, have no such slope and must not need one."""
+    session = TrainingSession()
+    session.set_layer_activations(["tanh", "prelu"])
+    session.train_step()
+    session.set_activation("tanh")
+    start = take_start(session)
+    racer = build_racer(start, ADAM)
+    assert torch.equal(flat_params(racer.model), flat_params(session.model))
+    assert racer.model.activations == ["tanh", "tanh"]
+
+
 @pytest.mark.parametrize("settings", [SGD, MOMENTUM, ADAM], ids=lambda s: s.name)
 def test_a_racer_is_a_training_session_with_those_settings_step_for_step(
     settings: RacerSettings,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import FLOOR_BURST_SECONDS, LOADED_ROUND_SECONDS, PlayingSessions
+
+# Each wait ends on its event, in microseconds; the bound only keeps a bug from hanging the run.
+PATIENCE_SECONDS = 60.0
 
 
 @pytest.fixture
@@ -24,10 +28,10 @@ def hold(scheduler: EngineScheduler) -> threading.Event:
 
     def wait() -> None:
         started.set()
-        release.wait(5)
+        release.wait(PATIENCE_SECONDS)
 
     scheduler.submit(wait)
-    assert started.wait(5)
+    assert started.wait(PATIENCE_SECONDS)
     return release
 
 
@@ -45,7 +49,7 @@ def test_urgent_jobs_go_before_the_round_and_the_round_by_least_time(
     ]
     release.set()
     for job in jobs:
-        job.future.result(5)
+        job.future.result(PATIENCE_SECONDS)
     assert order == ["change A", "change B", "had 1 s", "had 2 s", "had 3 s"]
 
 
@@ -57,8 +61,8 @@ def test_a_promoted_burst_runs_once_and_before_the_round(scheduler: EngineSchedu
     scheduler.promote(waiting)
     scheduler.promote(waiting)  # twice changes nothing
     release.set()
-    first.future.result(5)
-    waiting.future.result(5)
+    first.future.result(PATIENCE_SECONDS)
+    waiting.future.result(PATIENCE_SECONDS)
     assert order == ["promoted", "in turn"]
 
 
@@ -76,7 +80,7 @@ def test_a_cancelled_job_never_runs_and_errors_reach_the_caller(
     failing = scheduler.submit(fail)
     release.set()
     with pytest.raises(ValueError, match="bad setting"):
-        failing.future.result(5)
+        failing.future.result(PATIENCE_SECONDS)
     assert ran == []
 
 
@@ -84,7 +88,16 @@ def test_shutdown_cancels_what_waits_and_refuses_new_work() -> None:
     scheduler = EngineScheduler(1, name="test")
     release = hold(scheduler)
     waiting = scheduler.submit(lambda: None)
-    threading.Timer(0.05, release.set).start()
+
+    def release_once_cancelled() -> None:
+        # Not after a fixed delay: on a busy machine the held job sometimes ended before
+        # shutdown had taken the queue, and the waiting job ran.
+        deadline = time.monotonic() + PATIENCE_SECONDS
+        while not waiting.future.cancelled() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+
+    threading.Thread(target=release_once_cancelled).start()
     scheduler.shutdown()
     assert waiting.future.cancelled()
     with pytest.raises(RuntimeError):
