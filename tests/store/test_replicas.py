@@ -117,3 +117,25 @@ def test_with_redis_stopped_training_goes_on_degraded_and_catches_up_when_it_ret
     wait_until(lambda: health(server.url)["store"]["status"] == "ok", "back to ok")
     wait_until(lambda: (stored(redis_server, session_id) or 0) >= seen, "the run caught up")
     page.close()
+
+
+def test_a_run_resumed_on_another_replica_is_dropped_by_the_first_and_its_page_told(
+    redis_server: RedisServer, replicas: list[LiveServer]
+) -> None:
+    first, second = replicas
+    session_id = new_session_id()
+    stale = Page(first.url, session_id)
+    stale.hello()
+    stale.send({"type": "control", "action": "play"})
+    seen = stale.frame_at_least(50)["step"]
+    wait_until(lambda: (stored(redis_server, session_id) or 0) >= seen, "a write to Redis")
+    # The page's replica seemed gone and the run was resumed elsewhere, but it lives on.
+    moved = Page(second.url, session_id)
+    info = moved.hello()
+    assert info["resumed"] is True
+    # The first replica's next write is refused: it drops its copy and sends its page on.
+    notice = stale.receive("shutdown")
+    assert "moved to another server" in notice["message"]
+    stale.frames_until_closed()
+    wait_until(lambda: health(first.url)["sessions"] == 0, "the stale copy to go")
+    assert moved.frame_at_least(info["resumed_step"] + 1)["status"] == "running"
