@@ -38,8 +38,8 @@ const HANDLERS = {
       { kind: Effect.SEND_PHASE_OPTIONS },
       { kind: Effect.SYNC_CONTROLS },
     ];
-    if (message.notice) effects.push({ kind: Effect.SHOW_ERROR, text: message.notice });
-    else if (restarted) effects.push({ kind: Effect.SHOW_ERROR, text: RESTARTED });
+    // Why the server could not give the run back (a first visit had none to lose).
+    if (restarted) effects.push({ kind: Effect.SHOW_ERROR, text: message.notice ?? RESTARTED });
     if (message.resumed_step != null) effects.push({ kind: Effect.NOTICE, text: resumedAt(message.resumed_step) });
     // A new connection: requests sent on the old one will never be answered.
     const next = { ...state, ...confirmed(message.config), sessionId: message.session_id, pendingRequests: [], skipZeroGrad: null };

@@ -39,8 +39,9 @@ test("a run the server could not give back says the run was lost", () => {
   assert.ok(!kinds(effects).includes(Effect.NOTICE));
 });
 
-test("a first visit's new run says nothing", () => {
-  const { effects } = applyMessage(startState(), { type: "session", session_id: "s1", resumed: false, config: cloneConfig(DEFAULT_CONFIG) });
+test("a first visit's new run says nothing, even with the store unavailable", () => {
+  const notice = "The run could not be resumed (store unavailable): a new one starts with your settings.";
+  const { effects } = applyMessage(startState(), { type: "session", session_id: "s1", resumed: false, notice, config: cloneConfig(DEFAULT_CONFIG) });
   assert.ok(!kinds(effects).includes(Effect.SHOW_ERROR));
 });
 

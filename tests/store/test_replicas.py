@@ -112,6 +112,11 @@ def test_with_redis_stopped_training_goes_on_degraded_and_catches_up_when_it_ret
     assert store["reason"] and store["pending"] >= 1
     step = page.receive("frame")["step"]
     seen = page.frame_at_least(step + 100)["step"]  # training goes on
+    # A page asking for a run meanwhile starts afresh, told why.
+    newcomer = Page(server.url, new_session_id())
+    info = newcomer.hello()
+    assert info["resumed"] is False and "store unavailable" in info["notice"]
+    newcomer.close()
 
     redis_server.start()
     wait_until(lambda: health(server.url)["store"]["status"] == "ok", "back to ok")
