@@ -201,6 +201,12 @@ class SessionRegistry:
         self._dropping.add(task)
         task.add_done_callback(self._dropping.discard)
 
+    async def _pause_and_flush(self) -> None:
+        """Written at once, not at the lifespan's end: a server that gives up on a page that
+        stopped reading exits without running it."""
+        await self._pause_all()
+        await self.persistence.writer.flush()
+
     async def _pause_all(self) -> None:
         for session in list(self.sessions.values()):
             await session.pause_for_exit()
@@ -224,7 +230,7 @@ class SessionRegistry:
         for session in self.sessions.values():
             session.pages.send_to_all(notice)
         # Paused now, so the writes on exit hold the runs exactly as the pages last saw them.
-        self._exit_pause = asyncio.create_task(self._pause_all(), name="pause-for-exit")
+        self._exit_pause = asyncio.create_task(self._pause_and_flush(), name="pause-for-exit")
 
     async def expire_idle(self, now: float | None = None) -> int:
         """Out of memory: sessions no page has watched for `session_ttl_seconds` (they resume
