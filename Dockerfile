@@ -57,7 +57,12 @@ COPY app/ app/
 COPY templates/ templates/
 COPY static/ static/
 
-# Numeric, so Kubernetes' runAsNonRoot can verify it; no home and no writable files needed.
+# Runs outlive the container in a SQLite file here (compose.yaml mounts a volume on it); the
+# one folder the server writes to, owned by its user. BACKPROP_STORE_URL=redis://… uses Redis.
+ENV BACKPROP_DATA_DIR=/data
+RUN python -c "import os; d = os.environ['BACKPROP_DATA_DIR']; os.makedirs(d, exist_ok=True); os.chown(d, 10001, 10001)"
+
+# Numeric, so Kubernetes' runAsNonRoot can verify it; no home needed.
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

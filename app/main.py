@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -61,14 +61,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
+        """Liveness: 200 while the process serves, also with the store down (it trains on in
+        memory; `store.status` says "degraded" and why)."""
         registry: SessionRegistry = app.state.registry
         # Tasks and threads too, so a test can see that nothing leaks across many sessions.
         return {
             "status": "ok",
             "sessions": registry.count(),
+            "attached": registry.attached(),
+            "store": registry.persistence.health(),
             "tasks": len(asyncio.all_tasks()),
             "threads": threading.active_count(),
         }
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: 503 while shutting down or with every session in use, so a balancer
+        sends new pages elsewhere."""
+        registry: SessionRegistry = app.state.registry
+        if registry.closing:
+            return JSONResponse({"ready": False, "reason": "shutting down"}, 503)
+        if registry.full():
+            return JSONResponse({"ready": False, "reason": "every session is in use"}, 503)
+        return JSONResponse({"ready": True, "reason": None})
 
     @app.get("/api/schema")
     async def schema() -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,23 @@ class Settings(BaseSettings):
     history_recent_snapshots: int = Field(default=200, ge=2, le=10_000)
     # Extra origins allowed to open the websocket, besides the page's own.
     allowed_origins: list[str] = Field(default_factory=list)
+
+    # ---- where runs outlive the process (app/store) -------------------------------------------
+    # Unset: SQLite under data_dir (one server). redis://[:password@]host:port/db (rediss:// for
+    # TLS) for several replicas sharing their runs.
+    store_url: str | None = None
+    data_dir: Path = Path("data")
+    # A run untouched this long is gone from the store (a week: from one lesson to the next).
+    store_ttl_seconds: float = Field(default=604_800.0, gt=0, le=366 * 86_400)
+    # A changed run is written at most this often: the progress a SIGKILL can cost.
+    store_write_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Larger records are thinned (rewind states) or refused (app/store/records.py).
+    max_record_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # New runs per client address: a burst of this many, then one every refill interval. A
+    # class of 100 behind one school NAT opening the page at once fits in the burst; a page
+    # that comes back with its id resumes and is not counted.
+    new_sessions_per_address: int = Field(default=150, ge=1, le=100_000)
+    new_session_refill_seconds: float = Field(default=1.0, gt=0, le=3600)
 
     def public_limits(self) -> PublicLimits:
         return PublicLimits(

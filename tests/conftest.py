@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 import torch
 
 from tests.support.live_server import ARTIFACTS, LiveServer
+
+# Runs are kept in a store (SQLite under BACKPROP_DATA_DIR unless told otherwise): the tests'
+# apps and servers keep theirs in a folder of this test run, never in the project's ./data.
+os.environ.setdefault("BACKPROP_DATA_DIR", tempfile.mkdtemp(prefix="backprop-test-data-"))
 
 # Tiny models on two shared cores: a second intra-op thread only adds contention.
 torch.set_num_threads(1)

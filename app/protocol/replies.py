@@ -18,6 +18,10 @@ class SessionInfo(ServerModel):
     resumed: bool
     limits: PublicLimits
     config: LabConfig
+    # Set when the run was read back from the store (after a restart, or on another replica).
+    resumed_step: int | None = None
+    # Why the run the page asked for could not be resumed, when it starts afresh instead.
+    notice: str | None = None
 
 
 class Point(ServerModel):

@@ -120,6 +120,8 @@ class PlayLoop:
         # while stopped, so a run that nobody watched for a while goes on to its N when resumed;
         # Play and Run set it afresh.
         self._steps_left: int | None = None
+        # Told after every burst and every published frame: the run moved on (its store writer).
+        self.on_change: Callable[[], None] = lambda: None
 
     # ---- on the event loop ------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class PlayLoop:
     def publish(self, frame: StepFrame) -> None:
         self._pages.offer(frame)
         self._surfaces.on_frame(frame.step)
+        self.on_change()
 
     async def command(self, work: Callable[[], T], touch: Touch = "whole") -> T:
         """A user's change: cut the running burst short, apply, then train a short burst so
@@ -174,6 +177,8 @@ class PlayLoop:
                 frame = await self._play_burst(interval)
                 if frame is not None:
                     self.publish(frame)
+                else:
+                    self.on_change()
                 await self._keep_the_pace(began, interval)
         except Exception:
             log.exception("training loop of session %s failed", self.session_id)

@@ -40,6 +40,7 @@ from app.realtime.scheduler import EngineScheduler
 from app.realtime.surface_runner import SurfaceRunner
 from app.realtime.turns import PlayingSessions
 from app.settings import Settings
+from app.store.snapshot import JsonValue, RunSnapshot, take_snapshot
 from app.training.config import LabConfig
 from app.training.csv_data import dataset_from_csv
 from app.training.datasets import Dataset
@@ -63,6 +64,8 @@ class LiveSession:
         self.settings = settings
         self.detached_at: float | None = time.monotonic()
         self._resume_on_attach = False
+        # Another replica runs it now (it resumed it from the store): its pages reconnect there.
+        self.moved = False
         self.backprop = BackpropChannel(engine)
         self.pages = Pages(engine, self.backprop)
         # Serialises every touch of the engine: commands land between bursts, never inside one.
@@ -129,6 +132,29 @@ class LiveSession:
             if self.loop.status == "running":
                 self._resume_on_attach = True
                 await self.loop.stop("paused")
+
+    async def pause_for_exit(self) -> None:
+        """Stopped where it is, to be written as it stands; it plays on once resumed."""
+        if self.loop.status == "running":
+            self._resume_on_attach = True
+            await self.loop.stop("paused")
+
+    # ---- the store --------------------------------------------------------------------------
+
+    def knobs(self) -> dict[str, JsonValue]:
+        """What this session keeps beside the engine, stored with its run."""
+        playing = self.loop.status == "running" or self._resume_on_attach
+        return {"skip_zero_grad": self.backprop.stepper.skip_zero_grad, "playing": playing}
+
+    def restore_knobs(self, knobs: dict[str, JsonValue]) -> None:
+        """A resumed run's knobs; a run that was playing plays on once a page is attached."""
+        self.backprop.stepper.skip_zero_grad = knobs.get("skip_zero_grad") is True
+        self._resume_on_attach = knobs.get("playing") is True
+
+    async def capture(self) -> RunSnapshot:
+        """The run as it stands, between two bursts (for the store's writer)."""
+        # A read: a run training in a group stays in it, brought up to date first.
+        return await self.engine_lock.read(lambda: take_snapshot(self.engine, self.knobs()))
 
     def _publish_surface(self, surface: SurfaceFrame) -> None:
         self.pages.offer_surface(surface)

@@ -47,6 +47,7 @@ router = APIRouter()
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
@@ -231,18 +232,24 @@ class Connection:
 
     async def hello(self, request: HelloRequest) -> bool:
         previous, old_subscriber = self.session, self.subscriber
+        replacing = False
         if previous is not None and old_subscriber is not None:
             await previous.detach(old_subscriber)
             if request.session_id != previous.id:
                 # This socket leaves its run for another: drop it now rather than keep it for
                 # the TTL, or one socket saying hello in a loop could fill the server.
                 await self.registry.drop_if_unwatched(previous)
+                replacing = previous.id not in self.registry.sessions
+        # The page names its run in the URL too (?session=, what a balancer routes on).
+        wanted = request.session_id or self.websocket.query_params.get("session")
+        address = self.websocket.client.host if self.websocket.client else ""
         try:
-            session, resumed = await self.registry.open(request.session_id, request.config)
+            opened = await self.registry.open(wanted, request.config, address, replacing)
         except SessionLimitError as error:
             await self.reply(ErrorFrame(field=None, message=str(error)))
             await self.websocket.close(CLOSE_TRY_AGAIN_LATER, "server busy")
             return False
+        session = opened.session
         subscriber = await session.attach()
         self.session, self.subscriber = session, subscriber
         if old_subscriber is not None:
@@ -251,9 +258,11 @@ class Connection:
         self.subscriber.send(
             SessionInfo(
                 session_id=session.id,
-                resumed=resumed,
+                resumed=opened.resumed,
                 limits=self.settings.public_limits(),
                 config=session.config,
+                resumed_step=opened.resumed_step,
+                notice=opened.notice,
             )
         )
         return True
@@ -276,6 +285,10 @@ class Connection:
                 if self.websocket.application_state != WebSocketState.CONNECTED:
                     return
                 await self.websocket.send_text(text)
+            if session.moved and session is self.session:
+                # Its run moved to another replica: the page reconnects to wherever it is now.
+                await self.websocket.close(CLOSE_SERVICE_RESTART, "run moved")
+                return
 
 
 @router.websocket("/ws")

@@ -92,6 +92,10 @@ class WriteBehind:
         self._retry_at = 0.0
         self._backoff = FIRST_RETRY_SECONDS
         self._task: asyncio.Task[None] | None = None
+        # Ends the loop even when a cancellation is lost: Python 3.11's wait_for returns
+        # instead of raising if the event fired as the cancellation came (a change made
+        # just before stop()).
+        self._stopping = False
 
     # ---- what the registry calls -----------------------------------------------------------------
 
@@ -172,7 +176,7 @@ class WriteBehind:
         return written
 
     async def run_forever(self) -> None:
-        while True:
+        while not self._stopping:
             due = self.next_due()
             timeout = None if due is None else max(0.0, due - self._clock())
             self._wakeup.clear()
@@ -189,6 +193,8 @@ class WriteBehind:
 
     async def stop(self) -> FlushReport:
         """Stop the loop and flush what is pending."""
+        self._stopping = True
+        self._wakeup.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

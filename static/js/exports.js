@@ -1,5 +1,6 @@
 // Take it home: the run as a Python script or a notebook (built by the server from the same
 // settings), the network and decision boundary as one PNG, and the loss history as CSV or JSON.
+import { sessionPath } from "./store.js";
 
 const MARGIN = 16;
 
@@ -97,7 +98,7 @@ export function bindExports({ views, getSessionId, getConfig, getHistory, getSte
   const fromServer = (suffix) => () => {
     const id = getSessionId();
     if (!id) return onError("Not connected yet: the export needs the server's session.");
-    save(`/api/sessions/${encodeURIComponent(id)}/${suffix}`, "");
+    save(sessionPath(id, suffix), "");
   };
   const actions = {
     "export-code": fromServer("code.py"),

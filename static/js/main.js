@@ -1,7 +1,7 @@
 // Wires the page: controls → commands, socket messages → reducer → store, store → views each frame.
 import { ServerMessage } from "./protocol.js";
 import { createSocket } from "./socket.js";
-import { cloneConfig, createStore, DEFAULT_CONFIG, hashFromConfig, rejectedHashKeys, rememberSession } from "./store.js";
+import { cloneConfig, createStore, DEFAULT_CONFIG, hashFromConfig, helloSessionId, rejectedHashKeys, rememberSession, sessionPath } from "./store.js";
 import { applyMessage, Effect } from "./reducer.js";
 import { createCommands } from "./commands.js";
 import { bindControls, syncControls } from "./controls.js";
@@ -58,7 +58,8 @@ const ui = {
 
 // Messages arrive only after this module has run: every view below exists by then.
 const socket = createSocket({
-  hello: () => (store.sessionId ? { session_id: store.sessionId, config: store.config } : { config: store.config }),
+  hello: () => ({ session_id: helloSessionId(store), config: store.config }),
+  sessionId: () => helloSessionId(store),
   onConnection: ({ state, retryInMs, reason }) => {
     store.connected = state === "open";
     const why = ui.notice || reason || "the server cannot be reached";
@@ -121,7 +122,7 @@ const gradientHealthView = createGradientHealthView($("gradient-health"));
 const distributionsView = createDistributionsView($("distributions"));
 const timelineView = createTimelineView($("timeline-view"), {
   onRewind: commands.rewind,
-  exportUrl: (sessionId, runId, format) => `/api/sessions/${encodeURIComponent(sessionId)}/runs/${runId}/history.${format}`,
+  exportUrl: (sessionId, runId, format) => sessionPath(sessionId, `runs/${runId}/history.${format}`),
 });
 const sampleView = createSampleByHandView($("sample-by-hand-view"), {
   onIndex: (index) => {

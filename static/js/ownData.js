@@ -1,6 +1,7 @@
 // The user's own data and model files: save/load a model, upload a CSV, the drawing class
 // picker, and hover inspection paced to the server. Files go over HTTP (a download needs a URL,
 // an upload is size-checked as it streams); drawn points and hovers go through the socket.
+import { sessionPath } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -29,7 +30,7 @@ async function postFile(url, file) {
 }
 
 export function bindOwnData({ getSessionId, onError, onModelLoaded }) {
-  const sessionUrl = (what) => `/api/sessions/${encodeURIComponent(getSessionId())}/${what}`;
+  const sessionUrl = (what) => sessionPath(getSessionId(), what);
   const done = (text) => ($("own-data-result").textContent = text);
 
   byTestId("save-model").addEventListener("click", () => {

@@ -14,11 +14,14 @@ export const Effect = Object.freeze({
   SAMPLE_REPLY: "sampleReply", // { sample }
   SAMPLE_REFUSED: "sampleRefused", // { field }: the followed point or weight is gone
   INSPECTION: "inspection", // { inspection }
-  NOTICE: "notice", // { text }: the server is shutting down
+  NOTICE: "notice", // { text }: the server is shutting down, or the run was resumed from its store
 });
 
 const RESTARTED =
   "The server restarted or forgot this run: your settings were restored, the run's progress was lost.";
+
+// A run read back from the server's store (after a restart, or on another server).
+export const resumedAt = (step) => `Resumed at step ${step}: the run goes on where it stopped.`;
 
 export function applyMessage(state, message) {
   const apply = HANDLERS[message.type];
@@ -27,14 +30,17 @@ export function applyMessage(state, message) {
 
 const HANDLERS = {
   [ServerMessage.SESSION]: (state, message) => {
-    const restarted = Boolean(state.sessionId) && state.sessionId !== message.session_id;
+    // The page had a run and the server could not give it back (from memory or its store).
+    const restarted = Boolean(state.sessionId) && !message.resumed;
     const effects = [
       { kind: Effect.REMEMBER_SESSION, sessionId: message.session_id },
       { kind: Effect.REQUEST_SURFACE },
       { kind: Effect.SEND_PHASE_OPTIONS },
       { kind: Effect.SYNC_CONTROLS },
     ];
-    if (restarted) effects.push({ kind: Effect.SHOW_ERROR, text: RESTARTED });
+    // Why the server could not give the run back (a first visit had none to lose).
+    if (restarted) effects.push({ kind: Effect.SHOW_ERROR, text: message.notice ?? RESTARTED });
+    if (message.resumed_step != null) effects.push({ kind: Effect.NOTICE, text: resumedAt(message.resumed_step) });
     // A new connection: requests sent on the old one will never be answered.
     const next = { ...state, ...confirmed(message.config), sessionId: message.session_id, pendingRequests: [], skipZeroGrad: null };
     return { state: next, effects };

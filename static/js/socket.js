@@ -4,7 +4,9 @@ import { ClientMessage, ServerMessage } from "./protocol.js";
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
-export function createSocket({ onMessage, onConnection, hello }) {
+// `sessionId()`: the run's id, in the URL too (?session=) so that a balancer keeps the run on one
+// server; `hello()` says hello with the same id.
+export function createSocket({ onMessage, onConnection, hello, sessionId }) {
   let ws = null;
   let attempt = 0;
   let closedByUs = false;
@@ -12,7 +14,7 @@ export function createSocket({ onMessage, onConnection, hello }) {
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}/ws`;
+    return `${scheme}//${location.host}/ws?session=${encodeURIComponent(sessionId())}`;
   }
 
   function connect() {

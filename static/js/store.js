@@ -178,7 +178,8 @@ export function createStore(limits) {
     skipZeroGrad: null,    // the server's phase option (gradients accumulate), once it said
     pendingRequests: [],   // request ids of `set`/`configure` sent and not answered yet
     surfaceRequestedAt: -1, // the frame step at which a new surface was last asked for
-    sessionId: sessionStorage.getItem("backprop-lab-session"),
+    sessionId: sessionStorage.getItem("backprop-lab-session"), // the run this tab has had, if any
+    mintedId: null,      // the id minted for a first visit (helloSessionId), until the server confirms it
     connected: false,
     data: null,          // the latest `data` message: points
     frame: null,         // the latest `frame` message
@@ -192,6 +193,28 @@ export function createStore(limits) {
     dirty: true,         // something to draw on the next animation frame
     timing: { frames: [], pendingParseMs: 0, lastStep: undefined }, // drawn frames, for benchmarks
   };
+}
+
+// A new run's id, minted by the page before its first socket so that a balancer can route the
+// socket and the run's HTTP routes on it: 16 random bytes as 22 URL-safe characters, the shape
+// the server accepts (app/store/keys.py).
+export function newSessionId(random = (bytes) => crypto.getRandomValues(bytes)) {
+  const bytes = random(new Uint8Array(16));
+  const base64 = btoa(String.fromCharCode(...bytes));
+  return base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// The id the page says hello with: its run's, or a fresh one for a first visit.
+export function helloSessionId(store) {
+  store.mintedId ??= newSessionId();
+  return store.sessionId ?? store.mintedId;
+}
+
+// A route of the run's own (`/api/sessions/<id>/<suffix>`), naming it in the query too, where
+// the balancer looks for it.
+export function sessionPath(id, suffix) {
+  const key = encodeURIComponent(id);
+  return `/api/sessions/${key}/${suffix}?session=${key}`;
 }
 
 export function rememberSession(store, id) {

@@ -1,7 +1,7 @@
 // The reducer: the page's config follows the server's confirmations and rolls back on a refusal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyMessage, Effect } from "../../static/js/reducer.js";
+import { applyMessage, Effect, resumedAt } from "../../static/js/reducer.js";
 import { cloneConfig, DEFAULT_CONFIG, withLiveChanges } from "../../static/js/store.js";
 
 function startState() {
@@ -33,9 +33,31 @@ test("a session's config is shown and confirmed, and the page asks for a surface
   assert.deepEqual(kinds(effects), [Effect.REMEMBER_SESSION, Effect.REQUEST_SURFACE, Effect.SEND_PHASE_OPTIONS, Effect.SYNC_CONTROLS]);
 });
 
-test("a session other than the remembered one says the run was lost", () => {
-  const { effects } = applyMessage({ ...connected() }, { type: "session", session_id: "s2", resumed: false, config: cloneConfig(DEFAULT_CONFIG) });
+test("a run the server could not give back says the run was lost", () => {
+  const { effects } = applyMessage({ ...connected() }, { type: "session", session_id: "s1", resumed: false, config: cloneConfig(DEFAULT_CONFIG) });
   assert.ok(kinds(effects).includes(Effect.SHOW_ERROR));
+  assert.ok(!kinds(effects).includes(Effect.NOTICE));
+});
+
+test("a first visit's new run says nothing, even with the store unavailable", () => {
+  const notice = "The run could not be resumed (store unavailable): a new one starts with your settings.";
+  const { effects } = applyMessage(startState(), { type: "session", session_id: "s1", resumed: false, notice, config: cloneConfig(DEFAULT_CONFIG) });
+  assert.ok(!kinds(effects).includes(Effect.SHOW_ERROR));
+});
+
+test("a run read back from the store says at which step it resumed, not that it was lost", () => {
+  const message = { type: "session", session_id: "s1", resumed: true, resumed_step: 1234, config: cloneConfig(DEFAULT_CONFIG) };
+  const { effects } = applyMessage({ ...connected() }, message);
+  assert.deepEqual(effects.filter((e) => e.kind === Effect.NOTICE), [{ kind: Effect.NOTICE, text: resumedAt(1234) }]);
+  assert.match(resumedAt(1234), /resumed at step 1234/i);
+  assert.ok(!kinds(effects).includes(Effect.SHOW_ERROR));
+});
+
+test("a stored run that could not be used shows the server's reason", () => {
+  const notice = "The stored run could not be used (corrupt): a new one starts with your settings.";
+  const message = { type: "session", session_id: "s1", resumed: false, notice, config: cloneConfig(DEFAULT_CONFIG) };
+  const { effects } = applyMessage({ ...connected() }, message);
+  assert.deepEqual(effects.filter((e) => e.kind === Effect.SHOW_ERROR), [{ kind: Effect.SHOW_ERROR, text: notice }]);
 });
 
 test("a refused change rolls the config back to the last confirmed one and shows the error", () => {

@@ -2,8 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  cloneConfig, configFromHash, DEFAULT_CONFIG, hashFromConfig, PACES, rejectedHashKeys, sameSettings, WATCH_PACE, withLiveChanges,
-  withSectionChanges,
+  cloneConfig, configFromHash, DEFAULT_CONFIG, hashFromConfig, newSessionId, PACES, rejectedHashKeys,
+  sameSettings, sessionPath, WATCH_PACE, withLiveChanges, withSectionChanges,
 } from "../../static/js/store.js";
 
 test("a config written to the hash reads back the same", () => {
@@ -79,4 +79,16 @@ test("the pace is a setting of the link: it reads back, and the page starts at a
     assert.equal(configFromHash(hashFromConfig(config)).training.steps_per_frame, pace);
   }
   assert.equal(configFromHash("#pace=-1").training.steps_per_frame, WATCH_PACE);
+});
+
+test("a minted session id is 22 URL-safe characters of 16 random bytes", () => {
+  const ids = new Set(Array.from({ length: 50 }, () => newSessionId()));
+  assert.equal(ids.size, 50);
+  for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+  // Every byte value maps into the alphabet (0xfb 0xff are '+' and '/' in plain base64).
+  assert.equal(newSessionId((bytes) => bytes.fill(0xff)), "_".repeat(21) + "w");
+});
+
+test("a run's routes name it in the query too, where the balancer looks", () => {
+  assert.equal(sessionPath("a-b_c", "code.py"), "/api/sessions/a-b_c/code.py?session=a-b_c");
 });

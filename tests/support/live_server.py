@@ -78,6 +78,12 @@ class LiveServer:
             self._log.flush()
         return self.log_path.read_text()[-5000:]
 
+    def kill(self) -> None:
+        """SIGKILL to this server's own PID: no shutdown at all, as when a machine is lost."""
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
+
     def stop(self) -> None:
         self.process.terminate()
         try:

@@ -337,3 +337,28 @@ def test_a_run_claimed_by_another_replica_is_dropped_here_not_overwritten() -> N
 
     run(scenario)
     assert store.records[sid] == b"replica b's run"
+
+
+def test_stop_right_after_a_change_ends_the_loop_and_writes_it() -> None:
+    """The change wakes the loop as the cancellation comes; Python 3.11's wait_for then
+    returns instead of raising, and a loop that relied on the cancellation alone ran on."""
+    store, first, second = MemoryStore(), Engine(), Engine()
+    first_id, second_id = new_session_id(), new_session_id()
+
+    async def scenario() -> None:
+        writer = WriteBehind(store, "replica-a", interval_seconds=60.0)
+        writer.start()
+        writer.changed(first_id, first.capture)
+        while first_id not in store.records:
+            await asyncio.sleep(0.01)
+        first.train()
+        writer.changed(first_id, first.capture)  # due in a minute: the loop waits with a timeout
+        await asyncio.sleep(0.05)
+        writer.changed(second_id, second.capture)
+        stopping = asyncio.create_task(writer.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=30)
+        assert done, "stop() still waits for the writing loop"
+        assert not stopping.result().unwritten
+
+    run(scenario)
+    assert stored_step(store, first_id) == 5 and stored_step(store, second_id) == 0
