@@ -31,9 +31,10 @@ from app.protocol import (
 )
 from app.realtime.backprop import BackpropChannel
 from app.realtime.deeper_runner import DeeperRunner, surgery_frame
+from app.realtime.engine_lock import EngineLock
 from app.realtime.fanout import Pages, Subscriber
 from app.realtime.inspection import inspect_point
-from app.realtime.play_loop import EngineLock, PlayLoop
+from app.realtime.play_loop import PlayLoop
 from app.realtime.race_runner import RaceRunner
 from app.realtime.sample_frames import sample_frame
 from app.realtime.scheduler import EngineScheduler
