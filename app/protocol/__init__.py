@@ -53,6 +53,7 @@ from app.protocol.requests import (
     SurfaceRequest,
     client_message_adapter,
 )
+from app.protocol.room import ChallengeStatus, ClassTiles, RoomState
 from app.protocol.step import (
     GradientHealth,
     HealthFlagState,
@@ -90,7 +91,10 @@ ServerMessage = Annotated[
     | RunsFrame
     | RewoundFrame
     | SampleFrame
-    | RaceFrame,
+    | RaceFrame
+    | RoomState
+    | ClassTiles
+    | ChallengeStatus,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 from pydantic import Field, TypeAdapter, create_model, field_validator
 
 from app import limits
+from app.protocol.room import (
+    RoomJoinRequest,
+    RoomLockRequest,
+    RoomPushRequest,
+    RoomResetRequest,
+    RoomSpotlightRequest,
+    RoomTeachRequest,
+    RoomWatchRequest,
+)
 from app.training.change import SettingsChange
 from app.training.config import (
     DataConfig,
@@ -221,7 +230,14 @@ ClientMessage = Annotated[
     | InspectRequest
     | RewindRequest
     | SampleRequest
-    | RaceRequest,
+    | RaceRequest
+    | RoomJoinRequest
+    | RoomTeachRequest
+    | RoomPushRequest
+    | RoomLockRequest
+    | RoomSpotlightRequest
+    | RoomResetRequest
+    | RoomWatchRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
