@@ -30,6 +30,10 @@ def room_book(app: FastAPI) -> RoomBook:
     return book
 
 
+def challenge_catalog() -> list[dict[str, Any]]:
+    return [c.model_dump(include={"id", "title", "text"}) for c in CHALLENGES.values()]
+
+
 def client_of(request: Request) -> str:
     return request.client.host if request.client else "?"
 
@@ -54,8 +58,14 @@ async def start_class(request: Request) -> dict[str, Any]:
         "secret": secret,
         "student_link": f"/join/{room.code}",
         "teacher_link": f"/join/{room.code}#teacher={secret}",
-        "challenges": [c.model_dump(include={"id", "title", "text"}) for c in CHALLENGES.values()],
+        "challenges": challenge_catalog(),
     }
+
+
+@router.get("/api/challenges")
+async def challenges() -> list[dict[str, Any]]:
+    """The challenges a teacher can push: id, title and what to do."""
+    return challenge_catalog()
 
 
 @router.get("/join/{code}", response_class=HTMLResponse, include_in_schema=False)

@@ -11,6 +11,13 @@ export const ClientMessage = Object.freeze({
   REWIND: "rewind",
   SAMPLE: "sample",
   RACE: "race",
+  ROOM_JOIN: "room_join",
+  ROOM_TEACH: "room_teach",
+  ROOM_PUSH: "room_push",
+  ROOM_LOCK: "room_lock",
+  ROOM_SPOTLIGHT: "room_spotlight",
+  ROOM_RESET: "room_reset",
+  ROOM_WATCH: "room_watch",
 });
 
 export const ServerMessage = Object.freeze({
@@ -28,6 +35,9 @@ export const ServerMessage = Object.freeze({
   SAMPLE: "sample",
   RACE: "race",
   SETTINGS: "settings",
+  ROOM_STATE: "room_state",
+  CLASS_TILES: "class_tiles",
+  CHALLENGE_STATUS: "challenge_status",
 });
 
 export const ControlAction = Object.freeze({

@@ -2,7 +2,7 @@
 // link (`#teacher=SECRET`) goes straight to the lab as the class's teacher. The room's
 // credentials stay in this tab (sessionStorage), never in a cookie or the server's logs.
 
-export const ROOM_KEY = "backprop-lab-room";
+import { ROOM_KEY } from "./room.js";
 
 function remember(room) {
   sessionStorage.setItem(ROOM_KEY, JSON.stringify(room));
