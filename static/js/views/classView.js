@@ -19,10 +19,11 @@ function createTile(onWatch) {
   svg.setAttribute("class", "tile-sparkline");
   const path = document.createElementNS(SVG, "path");
   svg.append(path);
-  const root = element("button", { type: "button", testid: "class-tile", className: "class-tile" }, [
+  const root = element("button", { testid: "class-tile", className: "class-tile" }, [
     heat.canvas,
     element("span", { className: "tile-text" }, [name, figures, svg, differs]),
   ]);
+  root.type = "button";
   root.addEventListener("click", () => onWatch(root.dataset.student));
   return {
     root,
