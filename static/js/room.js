@@ -79,13 +79,12 @@ export function createRoom({ socket, root, getConfig, onError }) {
   let state = null; // the last room_state
   let tiles = new Map();
 
-  const send = (type, payload) => socket.send(type, payload);
-  const view = createClassView(dom.tiles, { onWatch: (student) => send(ClientMessage.ROOM_WATCH, { student }) });
+  const view = createClassView(dom.tiles, { onWatch: (student) => socket.send(ClientMessage.ROOM_WATCH, { student }) });
 
   function enter() {
     if (!room) return;
-    if (room.role === "teacher") send(ClientMessage.ROOM_TEACH, { code: room.code, secret: room.secret });
-    else send(ClientMessage.ROOM_JOIN, { code: room.code, token: room.token });
+    if (room.role === "teacher") socket.send(ClientMessage.ROOM_TEACH, { code: room.code, secret: room.secret });
+    else socket.send(ClientMessage.ROOM_JOIN, { code: room.code, token: room.token });
   }
 
   async function startClass() {
@@ -106,7 +105,7 @@ export function createRoom({ socket, root, getConfig, onError }) {
     if (kind === "mine") payload.config = getConfig();
     if (kind === "lesson") payload.config = lessonConfig(LESSONS.find((l) => l.id === id), getConfig());
     if (kind === "challenge") payload.challenge = id;
-    send(ClientMessage.ROOM_PUSH, payload);
+    socket.send(ClientMessage.ROOM_PUSH, payload);
   }
 
   async function exportResults() {
@@ -149,9 +148,9 @@ export function createRoom({ socket, root, getConfig, onError }) {
     if (!teacher) applyHidden(next.hide);
     // A spotlight shows on every student's screen; it ends, and each is back on their own run.
     if (!teacher && next.spotlight && next.spotlight !== next.you && next.watching !== next.spotlight) {
-      send(ClientMessage.ROOM_WATCH, { student: next.spotlight });
+      socket.send(ClientMessage.ROOM_WATCH, { student: next.spotlight });
     } else if (!teacher && !next.spotlight && next.watching) {
-      send(ClientMessage.ROOM_WATCH, { student: null });
+      socket.send(ClientMessage.ROOM_WATCH, { student: null });
     }
     const banner = [];
     if (next.locked && !teacher) banner.push("Eyes on me: your teacher has paused the controls");
@@ -168,14 +167,14 @@ export function createRoom({ socket, root, getConfig, onError }) {
 
   dom.start.addEventListener("click", () => startClass().catch(() => onError("could not start a class")));
   dom.pushButton.addEventListener("click", pushLesson);
-  dom.lock.addEventListener("click", () => send(ClientMessage.ROOM_LOCK, { locked: !state?.locked }));
+  dom.lock.addEventListener("click", () => socket.send(ClientMessage.ROOM_LOCK, { locked: !state?.locked }));
   dom.spotlight.addEventListener("click", () =>
-    send(ClientMessage.ROOM_SPOTLIGHT, { student: state?.spotlight ? null : state?.watching ?? null }),
+    socket.send(ClientMessage.ROOM_SPOTLIGHT, { student: state?.spotlight ? null : state?.watching ?? null }),
   );
-  dom.reset.addEventListener("click", () => send(ClientMessage.ROOM_RESET, {}));
+  dom.reset.addEventListener("click", () => socket.send(ClientMessage.ROOM_RESET, {}));
   dom.export.addEventListener("click", () => exportResults().catch(() => onError("could not export the results")));
   dom.sort.addEventListener("change", renderTiles);
-  dom.back.addEventListener("click", () => send(ClientMessage.ROOM_WATCH, { student: null }));
+  dom.back.addEventListener("click", () => socket.send(ClientMessage.ROOM_WATCH, { student: null }));
   if (room?.role === "teacher") {
     fetch("/api/challenges")
       .then((r) => r.json())
