@@ -146,3 +146,42 @@ def wait_for_state(ws: Any, condition: Any, limit: int = 30) -> dict[str, Any]:
         if condition(state):
             return state
     raise AssertionError("the room never reached the state")
+
+
+def test_the_server_records_a_met_challenge_for_the_student_and_the_scoreboard(
+    client: TestClient, monkeypatch: Any
+) -> None:
+    from app.room import challenges
+
+    # A goal every run meets at its first evaluated frame: the checking path, end to end.
+    easy = challenges.CHALLENGES["xor-without-product"].model_copy(
+        update={"id": "easy-xor", "goal": challenges.ChallengeGoal(metric="test_loss", target=99)}
+    )
+    monkeypatch.setitem(challenges.CHALLENGES, "easy-xor", easy)
+    room = start_class(client)
+    code = room["code"]
+    alice = join(client, code, "=Alice")
+    with client.websocket_connect("/ws") as teacher, client.websocket_connect("/ws") as a:
+        enter(teacher, type="room_teach", code=code, secret=room["secret"])
+        enter(a, type="room_join", code=code, token=alice["token"])
+        send(teacher, type="room_push", challenge="easy-xor")
+        receive_until(a, "settings")
+        status = receive_until(a, "challenge_status")
+        for _ in range(20):
+            if status["state"] == "met":
+                break
+            status = receive_until(a, "challenge_status")
+        # The pushed lesson's first frame (step 0) already meets a loss of at most 99.
+        assert status["state"] == "met" and status["met_at_step"] == 0
+        scoreboard = wait_for_state(teacher, lambda s: bool(s["results"]))
+        assert scoreboard["results"][0]["name"] == "=Alice"
+        assert scoreboard["results"][0]["step"] == status["met_at_step"]
+
+    refused = client.get(f"/api/rooms/{code}/results.csv", headers={"X-Room-Secret": "x" * 32})
+    assert refused.status_code == 403
+    csv = client.get(f"/api/rooms/{code}/results.csv", headers={"X-Room-Secret": room["secret"]})
+    header, row = csv.text.splitlines()[:2]
+    assert header == "name,challenge,met_at_step,settings"
+    # A leading "=" would be a spreadsheet formula: written as text.
+    assert row.startswith(f"'=Alice,easy-xor,{status['met_at_step']},")
+    assert '""dataset"":""xor""' in row
