@@ -129,11 +129,13 @@ class RoomMember:
                 if room is None:
                     return
                 self.room = room
+                # The page hears first (the lesson on screen, the lock in force); the run's
+                # rebuild then waits its turn on the engine workers.
+                self.send_state()
                 if self.role == "student" and event == "lesson":
                     await self._take_lesson()
                 elif self.role == "student" and event == "reset":
                     await self.own.control(ControlRequest(type="control", action="reset"))
-                self.send_state()
 
     async def _take_lesson(self) -> None:
         lesson = self.room.lesson
