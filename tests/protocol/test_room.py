@@ -123,12 +123,13 @@ def test_the_teacher_locks_controls_pushes_a_challenge_and_spotlights_a_run(
         assert wait_for_state(b, lambda s: not s["locked"])
 
         send(teacher, type="room_push", challenge="xor-without-product", hide=["optimizer"])
-        settings = receive_until(b, "settings")
-        assert settings["config"]["data"]["dataset"] == "xor"
-        assert settings["config"]["model"]["hidden_layers"] == [2]
         state = wait_for_state(b, lambda s: s["challenge"] is not None)
         assert state["challenge"]["id"] == "xor-without-product"
         assert state["hide"] == ["optimizer"]
+        # Then the student's run is rebuilt with the challenge's starting configuration.
+        settings = receive_until(b, "settings")
+        assert settings["config"]["data"]["dataset"] == "xor"
+        assert settings["config"]["model"]["hidden_layers"] == [2]
 
         send(teacher, type="room_spotlight", student=alice["student"])
         assert wait_for_state(b, lambda s: s["spotlight"] == alice["student"])
@@ -165,7 +166,7 @@ def test_the_server_records_a_met_challenge_for_the_student_and_the_scoreboard(
         enter(teacher, type="room_teach", code=code, secret=room["secret"])
         enter(a, type="room_join", code=code, token=alice["token"])
         send(teacher, type="room_push", challenge="easy-xor")
-        receive_until(a, "settings")
+        wait_for_state(a, lambda s: s["challenge"] is not None)
         status = receive_until(a, "challenge_status")
         for _ in range(20):
             if status["state"] == "met":
