@@ -140,6 +140,8 @@ export function createRoom({ socket, root, getConfig, onError }) {
     dom.challenge.textContent = next.challenge ? next.challenge.title : "";
     dom.challenge.title = next.challenge ? next.challenge.text : "";
     if (!next.challenge) dom.status.textContent = "";
+    // The verdicts are the students' own runs'; the teacher reads them on the tiles and results.
+    dom.status.hidden = teacher;
     if (before?.challenge?.id !== next.challenge?.id) dom.status.textContent = next.challenge ? VERDICTS.working : "";
     document.body.classList.toggle("room-locked", next.locked && !teacher);
     dom.lock.textContent = next.locked ? "Unlock controls" : "Eyes on me";

@@ -32,7 +32,7 @@ function createTile(onWatch) {
       root.classList.toggle("disconnected", !tile.connected);
       root.classList.toggle("watching", watching === tile.student);
       name.textContent = tile.name;
-      const accuracy = tile.test_accuracy == null ? "—" : `${(tile.test_accuracy * 100).toFixed(0)} %`;
+      const accuracy = tile.test_accuracy == null ? "—" : `${(tile.test_accuracy * 100).toFixed(0)}%`;
       figures.textContent = `step ${tile.step} · test loss ${formatNumber(tile.test_loss)} · acc ${accuracy}`;
       differs.textContent = tile.differs.join(", ");
       path.setAttribute("d", sparklinePath(tile.sparkline, SPARK_WIDTH, SPARK_HEIGHT));
