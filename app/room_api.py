@@ -20,12 +20,21 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 
+def shared_store(app: FastAPI) -> RoomStore | None:
+    """The app's session store: `app.state.store`, or the registry's persistence store."""
+    store: RoomStore | None = getattr(app.state, "store", None)
+    if store is None:
+        persistence = getattr(getattr(app.state, "registry", None), "persistence", None)
+        store = getattr(persistence, "store", None)
+    return store
+
+
 def room_book(app: FastAPI) -> RoomBook:
     """The app's rooms, in the app's session store when it has one (shared by every replica),
     else in this process."""
     book: RoomBook | None = getattr(app.state, "room_book", None)
     if book is None:
-        store: RoomStore = getattr(app.state, "store", None) or MemoryRoomStore()
+        store: RoomStore = shared_store(app) or MemoryRoomStore()
         book = app.state.room_book = RoomBook(store)
     return book
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections import defaultdict, deque
@@ -19,6 +20,7 @@ from app.training.config import LabConfig
 # No 0/O, 1/I/L: a code read aloud or off a projector is typed right.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
+CODE_SHAPE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 MAX_NAME_LENGTH = 40
 MAX_ROOM_SIZE = 60
 # A room nobody touched (joined, taught, pushed) for this long is gone.
@@ -115,6 +117,8 @@ class RoomBook:
         self._lock = asyncio.Lock()
 
     async def get(self, code: str) -> Room | None:
+        if not CODE_SHAPE.fullmatch(code):
+            return None  # not a code this server hands out: never a store key
         raw = await self.values.get_value(f"room:{code}")
         return None if raw is None else Room.model_validate_json(raw)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,28 @@ def test_wrong_codes_block_a_client_for_the_window_and_only_that_client() -> Non
         limiter.check("guesser", now + 1)
     limiter.check("someone else", now + 1)
     limiter.check("guesser", now + 61)  # the window has passed
+
+
+def test_rooms_live_in_the_session_store_and_its_channels_reach_subscribers(
+    tmp_path: Path,
+) -> None:
+    from app.store.sqlite_store import SqliteStore
+
+    async def scenario() -> None:
+        store = SqliteStore(tmp_path / "rooms.sqlite3", 300.0)
+        try:
+            room, _ = await RoomBook(store).create()
+            # Another replica's book (same store) finds the room and its students.
+            other = RoomBook(store)
+            _, student, token = await other.join(room.code, "Ann", "c")
+            found, who = await RoomBook(store).student(room.code, token, "c")
+            assert who == student and found.students[student].name == "Ann"
+            assert await other.get("room:../x") is None  # not a code: never a key
+            subscription = await store.subscribe(f"room:{room.code}")
+            await store.publish(f"room:{room.code}", b"lesson")
+            assert await asyncio.wait_for(subscription.next(), 5) == b"lesson"
+            await subscription.close()
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
