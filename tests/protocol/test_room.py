@@ -186,3 +186,46 @@ def test_the_server_records_a_met_challenge_for_the_student_and_the_scoreboard(
     # A leading "=" would be a spreadsheet formula: written as text.
     assert row.startswith(f"'=Alice,easy-xor,{status['met_at_step']},")
     assert '""dataset"":""xor""' in row
+
+
+def test_reset_all_sends_every_run_to_step_0(client: TestClient) -> None:
+    room = start_class(client)
+    code = room["code"]
+    alice = join(client, code, "Alice")
+    with client.websocket_connect("/ws") as teacher, client.websocket_connect("/ws") as a:
+        enter(teacher, type="room_teach", code=code, secret=room["secret"])
+        enter(a, type="room_join", code=code, token=alice["token"])
+        send(a, type="control", action="step")
+        frame = receive_until(a, "frame")
+        while frame["step"] < 1:
+            frame = receive_until(a, "frame")
+        send(teacher, type="room_reset")
+        while frame["step"] != 0:
+            frame = receive_until(a, "frame")
+        assert frame["status"] == "idle"
+
+
+def test_a_student_who_leaves_greys_out_and_comes_back(client: TestClient) -> None:
+    room = start_class(client)
+    code = room["code"]
+    alice = join(client, code, "Alice")
+    join_alice = {"type": "room_join", "code": code, "token": alice["token"]}
+
+    def next_tile(ws: Any) -> dict[str, Any]:
+        tiles = receive_until(ws, "class_tiles")["tiles"]
+        assert [t["student"] for t in tiles] == [alice["student"]]
+        return dict(tiles[0])
+
+    with client.websocket_connect("/ws") as teacher:
+        enter(teacher, type="room_teach", code=code, secret=room["secret"])
+        with client.websocket_connect("/ws") as a:
+            enter(a, **join_alice)
+            assert next_tile(teacher)["connected"]
+        tile = next_tile(teacher)
+        while tile["connected"]:
+            tile = next_tile(teacher)
+        with client.websocket_connect("/ws") as a:
+            enter(a, **join_alice)
+            while not tile["connected"]:
+                tile = next_tile(teacher)
+        assert tile["name"] == "Alice"
