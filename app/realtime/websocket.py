@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -156,6 +157,9 @@ class Connection:
         finally:
             if self.member is not None:
                 await self.member.stop()
+            if self.own is not None and self.session is not self.own:
+                # Gone while watching another run: its own run may expire like any other.
+                self.own.detached_at = time.monotonic()
             if self.sender is not None:
                 self.sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -234,8 +238,8 @@ class Connection:
     def room_refusal(self, request: BaseModel) -> str | None:
         """Why a run command is refused here: a watched run is read-only, and "eyes on me"
         locks every student's controls."""
-        if isinstance(request, ROOM_REQUESTS):
-            return None
+        if isinstance(request, (*ROOM_REQUESTS, InspectRequest)):
+            return None  # hovering the plane reads the model, it changes nothing
         if self.session is not self.own:
             return "you are watching another run (read-only): go back to your own to change it"
         member = self.member
@@ -253,6 +257,9 @@ class Connection:
             return
         if self.session is not None and self.subscriber is not None:
             await self.session.detach(self.subscriber)
+        if self.own is not None and self.session is self.own:
+            # Left only to watch: its run must wait for this socket, not expire meanwhile.
+            self.own.detached_at = None
         old = self.subscriber
         self.subscriber = await target.attach()
         self.session = target

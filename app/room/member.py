@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -24,6 +25,8 @@ from app.room.challenges import CHALLENGES
 from app.room.checker import Verdict, check
 from app.room.tiles import TileMaker
 from app.store.base import Subscription
+
+log = logging.getLogger(__name__)
 
 # Tiles go out twice a second: every tile at the teacher is at most about 0.5 s old.
 TILE_SECONDS = 0.5
@@ -90,9 +93,13 @@ class RoomMember:
         if self.role == "student":
             tile = self._tiles.tile(None, self.own.config, self.room.lesson)
             tile.connected = False
-            await self.book.values.publish(
-                tiles_channel(self.code), tile.model_dump_json().encode()
-            )
+            try:
+                await self.book.values.publish(
+                    tiles_channel(self.code), tile.model_dump_json().encode()
+                )
+            except Exception:
+                # The teacher's view greys the tile out anyway once it stops hearing of it.
+                log.warning("room %s: could not say a student left", self.code, exc_info=True)
 
     def send_state(self) -> None:
         room = self.room
@@ -153,9 +160,13 @@ class RoomMember:
     async def _publish_tiles(self) -> None:
         while True:
             tile = self._tiles.tile(self.own.pages.latest, self.own.config, self.room.lesson)
-            await self.book.values.publish(
-                tiles_channel(self.code), tile.model_dump_json().encode()
-            )
+            try:
+                await self.book.values.publish(
+                    tiles_channel(self.code), tile.model_dump_json().encode()
+                )
+            except Exception:
+                # A store that is down for a moment costs tiles, not the student's socket.
+                log.warning("room %s: a tile was not published", self.code, exc_info=True)
             await asyncio.sleep(TILE_SECONDS)
 
     def _judge(self, frame: StepFrame) -> None:

@@ -229,3 +229,32 @@ def test_a_student_who_leaves_greys_out_and_comes_back(client: TestClient) -> No
             while not tile["connected"]:
                 tile = next_tile(teacher)
         assert tile["name"] == "Alice"
+
+
+def test_a_run_left_to_watch_a_spotlight_waits_for_its_student_instead_of_expiring(
+    client: TestClient,
+) -> None:
+    room = start_class(client)
+    code = room["code"]
+    alice, bob = join(client, code, "Alice"), join(client, code, "Bob")
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    with (
+        client.websocket_connect("/ws") as teacher,
+        client.websocket_connect("/ws") as a,
+        client.websocket_connect("/ws") as b,
+    ):
+        enter(teacher, type="room_teach", code=code, secret=room["secret"])
+        enter(a, type="room_join", code=code, token=alice["token"])
+        send(b, type="hello")
+        bobs_run = receive_until(b, "session")["session_id"]
+        send(b, type="room_join", code=code, token=bob["token"])
+        send(teacher, type="room_spotlight", student=alice["student"])
+        wait_for_state(b, lambda s: s["spotlight"] == alice["student"])
+        send(b, type="room_watch", student=alice["student"])
+        wait_for_state(b, lambda s: s["watching"] == alice["student"])
+        assert registry.sessions[bobs_run].detached_at is None
+        # Hovering the plane reads the watched model: allowed, it changes nothing.
+        send(b, type="inspect", x1=0.5, x2=-0.5)
+        assert receive_until(b, "inspection")["type"] == "inspection"
+        send(b, type="room_watch", student=None)
+        assert wait_for_state(b, lambda s: s["watching"] is None)["watching"] is None
