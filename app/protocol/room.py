@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from app.protocol.base import ServerModel
 from app.protocol.step import Heatmap
 from app.room.challenges import Challenge
 from app.training.config import LabConfig, StrictModel
 
-CODE_PATTERN = r"^[A-Z2-9]{6}$"
-TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+
+def _shaped(pattern: str, what: str) -> AfterValidator:
+    """Checked after parsing rather than as a schema `pattern`: the schema stays plain."""
+    shape = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not shape.fullmatch(value):
+            raise ValueError(f"not a {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+RoomCode = Annotated[str, Field(max_length=6), _shaped(r"[A-Z2-9]{6}", "room code")]
+RoomSecret = Annotated[str, Field(max_length=64), _shaped(r"[A-Za-z0-9_-]{16,64}", "token")]
 # The names a `hide=` set may list: data-testids and panel names.
-HideName = str
+HideName = Annotated[str, Field(max_length=40)]
 
 
 class RoomJoinRequest(StrictModel):
     """A student's socket joins the room with the token /join gave it."""
 
     type: Literal["room_join"]
-    code: str = Field(pattern=CODE_PATTERN)
-    token: str = Field(pattern=TOKEN_PATTERN)
+    code: RoomCode
+    token: RoomSecret
 
 
 class RoomTeachRequest(StrictModel):
     """The teacher's socket, proving the teacher secret."""
 
     type: Literal["room_teach"]
-    code: str = Field(pattern=CODE_PATTERN)
-    secret: str = Field(pattern=TOKEN_PATTERN)
+    code: RoomCode
+    secret: RoomSecret
 
 
 class RoomPushRequest(StrictModel):

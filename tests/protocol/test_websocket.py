@@ -29,6 +29,7 @@ from app.protocol import (
     message_types,
     server_message_adapter,
 )
+from app.protocol import room
 from app.settings import Settings
 from app.training.config import DataConfig, LabConfig, ModelConfig
 
@@ -65,6 +66,16 @@ EXAMPLES = [
         entries=[RaceEntry(optimizer="sgd", learning_rate=0.1, momentum=0.9)],
         steps=50,
     ),
+]
+# Class room messages (app/protocol/room.py).
+EXAMPLES += [
+    room.RoomJoinRequest(type="room_join", code="ABC234", token="t" * 22),
+    room.RoomTeachRequest(type="room_teach", code="ABC234", secret="s" * 32),
+    room.RoomPushRequest(type="room_push", challenge="xor-without-product", hide=["optimizer"]),
+    room.RoomLockRequest(type="room_lock", locked=True),
+    room.RoomSpotlightRequest(type="room_spotlight", student="abc"),
+    room.RoomResetRequest(type="room_reset"),
+    room.RoomWatchRequest(type="room_watch", student=None),
 ]
 
 
