@@ -27,9 +27,9 @@ from app.protocol import (
     SurfaceRequest,
     client_message_adapter,
     message_types,
+    room,
     server_message_adapter,
 )
-from app.protocol import room
 from app.settings import Settings
 from app.training.config import DataConfig, LabConfig, ModelConfig
 
