@@ -54,11 +54,11 @@ CHALLENGES: dict[str, Challenge] = {
         Challenge(
             id="spiral-few-neurons",
             title="Spiral with few neurons",
-            text="Separate the spiral with at most 16 hidden neurons in all: "
-            "test accuracy 90 % or better.",
+            text="Separate the spiral with at most 8 hidden neurons in at most 2 layers: "
+            "test accuracy 90 % or better. Hint: the inputs you give the network matter.",
             dataset="spiral",
             noise=0.0,
-            limits=ChallengeLimits(max_hidden_neurons=16, max_hidden_layers=3),
+            limits=ChallengeLimits(max_hidden_neurons=8, max_hidden_layers=2),
             goal=ChallengeGoal(metric="test_accuracy", target=0.9),
             start=_start("spiral", 0.0, ModelConfig(hidden_layers=[4, 2])),
         ),

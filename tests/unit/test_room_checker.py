@@ -12,18 +12,18 @@ DEEP = CHALLENGES["vanishing-gradients"]
 
 
 def test_a_run_inside_the_limits_that_reaches_the_accuracy_meets_the_challenge() -> None:
-    config = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[8, 8])})
+    config = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[4, 4])})
     assert check(SPIRAL, config, 500, 0.3, 0.91).state == "met"
     assert check(SPIRAL, config, 500, 0.3, 0.89).state == "working"
 
 
 def test_too_many_neurons_or_layers_do_not_count_however_good_the_accuracy() -> None:
-    many = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[8, 8, 1])})
+    many = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[5, 4])})
     verdict = check(SPIRAL, many, 10, 0.0, 1.0)
     assert verdict.state == "outside_limits"
-    assert verdict.reasons == ["at most 16 hidden neurons (you have 17)"]
-    deep = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[2, 2, 2, 2])})
-    assert check(SPIRAL, deep, 10, 0.0, 1.0).reasons == ["at most 3 hidden layers (you have 4)"]
+    assert verdict.reasons == ["at most 8 hidden neurons (you have 9)"]
+    deep = SPIRAL.start.model_copy(update={"model": ModelConfig(hidden_layers=[2, 2, 2])})
+    assert check(SPIRAL, deep, 10, 0.0, 1.0).reasons == ["at most 2 hidden layers (you have 3)"]
 
 
 def test_another_data_set_or_noise_does_not_count() -> None:
