@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 TILE_SECONDS = 0.5
 # A tile not heard of for this long is shown as disconnected (its replica may be gone).
 SILENT_SECONDS = 3.0
+# How often a taught room's expiry starts again (far below the idle expiry of hours).
+KEEP_ALIVE_SECONDS = 600.0
 
 
 def channel(code: str) -> str:
@@ -78,6 +80,7 @@ class RoomMember:
         if self.role == "teacher":
             tiles = await self.book.values.subscribe(tiles_channel(self.code))
             self._tasks.append(asyncio.create_task(self._gather_tiles(tiles)))
+            self._tasks.append(asyncio.create_task(self._keep_alive()))
         else:
             self.own.pages.on_frame.append(self._judge)
             self._tasks.append(asyncio.create_task(self._publish_tiles()))
@@ -206,6 +209,15 @@ class RoomMember:
             await self.announce("result")
 
     # ---- the teacher: the class view --------------------------------------------------------
+
+    async def _keep_alive(self) -> None:
+        """A room is idle when nobody teaches it: while the teacher is here it does not expire."""
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SECONDS)
+            try:
+                await self.book.change(self.code)
+            except Exception:
+                log.warning("room %s: could not keep it alive", self.code, exc_info=True)
 
     async def _gather_tiles(self, tiles: Subscription) -> None:
         latest: dict[str, ClassTile] = {}

@@ -95,3 +95,26 @@ def test_rooms_live_in_the_session_store_and_its_channels_reach_subscribers(
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_room_being_taught_does_not_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from app.room import member as members
+
+    monkeypatch.setattr(members, "KEEP_ALIVE_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        book = RoomBook(MemoryRoomStore(), idle_seconds=0.2)
+        room, _ = await book.create()
+        own = cast(Any, SimpleNamespace(pages=SimpleNamespace(on_frame=[])))
+        teacher = members.RoomMember(book, room, "teacher", None, own, lambda: None)
+        await teacher.start()
+        await asyncio.sleep(0.5)  # over twice the idle expiry
+        assert await book.get(room.code) is not None
+        await teacher.stop()
+        await asyncio.sleep(0.3)
+        assert await book.get(room.code) is None
+
+    asyncio.run(scenario())
