@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install run test test-fast lint bench bench-compare soak clean
+.PHONY: install run test test-fast lint bench bench-compare soak load clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -60,6 +60,13 @@ bench-compare: install
 # 2 minutes of 20 pages training, turning knobs and reconnecting; fails on any error or RSS +10 %.
 soak: install
 	$(BIN)/python -m bench.soak
+
+# N page-like learners against a running server at URL for SECONDS: size a server before class.
+N ?= 100
+SECONDS ?= 30
+URL ?= http://$(HOST):$(PORT)
+load:
+	$(BIN)/python -m bench.load --url $(URL) -n $(N) --seconds $(SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

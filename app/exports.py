@@ -79,16 +79,19 @@ def notebook_from_script(source: str, steps: int = NOTEBOOK_STEPS) -> dict[str, 
 @router.get("/{session_id}/code.py")
 async def download_script(request: Request, session_id: str) -> Response:
     """The standalone script: `python backprop-lab-….py 50` prints the first 50 steps' losses."""
-    config = live_session(request, session_id).config
-    source = export_training_script(config).source
+    session = live_session(request, session_id)
+    config = session.config
+    source = export_training_script(config, edits=list(session.engine.surgery.edits)).source
     return _download(source, "text/x-python; charset=utf-8", _filename(config, "py"))
 
 
 @router.get("/{session_id}/code.ipynb")
 async def download_notebook(request: Request, session_id: str) -> Response:
     """The same run as a notebook, one cell per part of the script."""
-    config = live_session(request, session_id).config
-    notebook = notebook_from_script(export_training_script(config).source)
+    session = live_session(request, session_id)
+    config = session.config
+    edits = list(session.engine.surgery.edits)
+    notebook = notebook_from_script(export_training_script(config, edits=edits).source)
     return _download(
         json.dumps(notebook, indent=1, ensure_ascii=False),
         "application/x-ipynb+json",

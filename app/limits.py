@@ -17,3 +17,7 @@ MAX_CHECKPOINT_BYTES = 200_000
 MIN_SURFACE_RESOLUTION = 21
 MAX_SURFACE_RESOLUTION = 101
 MAX_SURFACE_SPAN = 100.0
+# Pace: steps trained per frame at most (0 = as many as the frame's time allows), and the
+# longest "Run N steps".
+MAX_STEPS_PER_FRAME = 10_000
+MAX_RUN_STEPS = 1_000_000

@@ -26,6 +26,8 @@ class PublicLimits(BaseModel):
     max_penalty: float = limits.MAX_PENALTY
     max_grad_clip_norm: float = limits.MAX_GRAD_CLIP_NORM
     max_schedule_steps: int = limits.MAX_SCHEDULE_STEPS
+    max_steps_per_frame: int = limits.MAX_STEPS_PER_FRAME
+    max_run_steps: int = limits.MAX_RUN_STEPS
     max_messages_per_second: float
     max_message_bytes: int
 
@@ -35,10 +37,14 @@ class Settings(BaseSettings):
 
     # Sessions live on after a disconnect so a reload resumes the same run.
     session_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
-    max_sessions: int = Field(default=64, ge=1, le=1000)
+    # A class of 100 learners, with room for a few reloads and the teacher's own tabs.
+    max_sessions: int = Field(default=120, ge=1, le=1000)
     # Training threads, torch at one thread each. One: a small model's step is mostly Python,
     # and threads share one interpreter lock (see app/realtime/scheduler.py).
     worker_threads: int = Field(default=1, ge=1, le=64)
+    # Playing runs of one shape train as one stacked computation (app/realtime/groups.py);
+    # off, every run steps alone (for comparison, or if grouping is ever suspected).
+    training_groups: bool = True
     # A burst is the training done between two frames; ~30 frames/s keeps the page fluid.
     frame_interval_seconds: float = Field(default=1 / 30, gt=0.001, le=1.0)
     boundary_resolution: int = Field(default=64, ge=8, le=limits.MAX_BOUNDARY_RESOLUTION)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Left out by --quick: a real browser, and a 30-second run beside a page that reads nothing.
-SLOW_MODULES = {"bench_browser", "bench_slow_reader"}
+SLOW_MODULES = {"bench_browser", "bench_slow_reader", "bench_class"}
 # A change within this fraction is the machine's noise, not the code (figures drift by up to a
 # third within minutes; alternating rounds and taking medians narrows that).
 NOISE = 0.10

@@ -12,6 +12,17 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from app.protocol.base import RunStatus, ServerModel
+from app.protocol.deeper import (
+    CurvatureFrame,
+    CurvatureRequest,
+    EditWeightRequest,
+    HiddenSpaceFrame,
+    HiddenSpaceRequest,
+    SurgeryFrame,
+    SweepFrame,
+    SweepRequest,
+    SwitchNeuronRequest,
+)
 from app.protocol.replies import (
     AutogradEdge,
     AutogradGraphFrame,
@@ -94,7 +105,11 @@ ServerMessage = Annotated[
     | RaceFrame
     | RoomState
     | ClassTiles
-    | ChallengeStatus,
+    | ChallengeStatus
+    | CurvatureFrame
+    | HiddenSpaceFrame
+    | SurgeryFrame
+    | SweepFrame,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
@@ -123,6 +138,15 @@ __all__ = [
     "ConfigureRequest",
     "ControlAction",
     "ControlRequest",
+    "CurvatureFrame",
+    "CurvatureRequest",
+    "EditWeightRequest",
+    "HiddenSpaceFrame",
+    "HiddenSpaceRequest",
+    "SurgeryFrame",
+    "SweepFrame",
+    "SweepRequest",
+    "SwitchNeuronRequest",
     "DataFrame",
     "DrawnPoint",
     "EdgeRef",

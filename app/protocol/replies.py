@@ -123,6 +123,8 @@ class RunCurve(ServerModel):
     parent: int | None
     branch_step: int
     current: bool
+    # The torch.nn loss it trained with: only runs with the current one's are overlaid.
+    loss_name: str
     steps: list[int]
     train: list[float | None]
 

@@ -7,9 +7,16 @@ import copy
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from pydantic import Field, TypeAdapter, create_model, field_validator
+from pydantic import Field, TypeAdapter, create_model, field_validator, model_validator
 
 from app import limits
+from app.protocol.deeper import (
+    CurvatureRequest,
+    EditWeightRequest,
+    HiddenSpaceRequest,
+    SweepRequest,
+    SwitchNeuronRequest,
+)
 from app.protocol.room import (
     RoomJoinRequest,
     RoomLockRequest,
@@ -34,7 +41,7 @@ from app.training.race import MAX_RACE_STEPS, MAX_RACERS
 
 # Echoed in the `settings` or `error` message that answers a `set` or `configure`.
 RequestId = Annotated[int, Field(ge=0, lt=2**31)]
-ControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
+ControlAction = Literal["play", "pause", "step", "step_phase", "reset", "run"]
 
 
 class HelloRequest(StrictModel):
@@ -116,8 +123,17 @@ class SetRequest(LiveKnobs):
 
 
 class ControlRequest(StrictModel):
+    """Run controls; `run` plays exactly `steps` more steps and pauses there (Run N steps)."""
+
     type: Literal["control"]
     action: ControlAction
+    steps: int | None = Field(None, ge=1, le=limits.MAX_RUN_STEPS)
+
+    @model_validator(mode="after")
+    def _steps_go_with_run(self) -> ControlRequest:
+        if (self.action == "run") != (self.steps is not None):
+            raise ValueError("'steps' is given with action 'run', and only with it")
+        return self
 
 
 class EdgeRef(StrictModel):
@@ -237,7 +253,12 @@ ClientMessage = Annotated[
     | RoomLockRequest
     | RoomSpotlightRequest
     | RoomResetRequest
-    | RoomWatchRequest,
+    | RoomWatchRequest
+    | CurvatureRequest
+    | HiddenSpaceRequest
+    | EditWeightRequest
+    | SwitchNeuronRequest
+    | SweepRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -24,6 +24,7 @@ from app.training.code_export import export_training_script
 from app.training.config import LabConfig
 from app.training.phases import PhaseRecord, PhaseStepper
 from app.training.session import TrainingSession
+from app.training.surgery import Surgery
 
 # The autograd graph's shape does not depend on the batch: a few points are enough to draw it.
 GRAPH_PROBE_POINTS = 4
@@ -94,7 +95,7 @@ class BackpropChannel:
         self._autograd_key: object = None
         self._progress: object = None
         self._code: CodeListing | None = None
-        self._code_config: LabConfig | None = None
+        self._code_config: tuple[LabConfig, tuple[Surgery, ...]] | None = None
 
     # ---- on the worker thread -----------------------------------------------------------
 
@@ -130,10 +131,12 @@ class BackpropChannel:
 
     def _refresh_code(self) -> None:
         config = self.engine.config
-        if config == self._code_config:
+        # The hand edits are part of the run the script replays.
+        edits = tuple(self.engine.surgery.edits)
+        if (config, edits) == self._code_config:
             return
-        export = export_training_script(config)
-        self._code_config = config
+        export = export_training_script(config, edits=edits)
+        self._code_config = (config, edits)
         self._code = CodeListing(source=export.source, phase_lines=export.phase_lines)
         self.versions["code"] += 1
 

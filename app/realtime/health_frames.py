@@ -16,10 +16,12 @@ from app.protocol import (
     TimelineState,
 )
 from app.realtime.wire import finite_or_none
+from app.training.datasets import task_of
 from app.training.grad_health import PERCENTILES, health_report
 from app.training.grad_monitor import GradientStats
 from app.training.optimizer_state import weight_states
 from app.training.session import TrainingSession
+from app.training.task import TASKS
 
 
 def _list(values: list[float] | np.ndarray) -> list[float | None]:
@@ -125,6 +127,7 @@ def runs_frame(session: TrainingSession) -> RunsFrame:
                 parent=r.parent,
                 branch_step=r.branch_step,
                 current=r is runs[-1],
+                loss_name=TASKS[task_of(r.config.data.dataset)].loss_name,
                 # The current run's curve is the frame's losses; only archived runs send theirs.
                 steps=[] if r is runs[-1] else [p.step for p in r.history],
                 train=[] if r is runs[-1] else [finite_or_none(p.train) for p in r.history],

@@ -7,25 +7,32 @@ one; a command cuts the running burst short, so its change shows in the very nex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from app.protocol import RunStatus, StepFrame
 from app.realtime.backprop import BackpropChannel
 from app.realtime.fanout import Pages
 from app.realtime.frame_builder import FrameBuilder
+from app.realtime.groups import Member, TrainingGroups
 from app.realtime.scheduler import EngineScheduler, Job
 from app.realtime.surface_runner import SurfaceRunner
 from app.realtime.turns import FLOOR_BURST_SECONDS, MIN_BURST_SECONDS, PlayingSessions
 from app.settings import Settings
-from app.training.session import BurstResult, Evaluation, TrainingSession
+from app.training.change import SettingsChange
+from app.training.session import BurstResult, Divergence, Evaluation, TrainingSession
+from app.training.stacked import RunGroup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What an engine touch does to a session training in a group: "whole" takes it out of the
+# group first (anything that may write its state), "read" only brings it up to date.
+Touch = Literal["whole", "read"]
 
 # Bounds one burst when the frame interval is long; a step is ~0.15–0.5 ms.
 MAX_STEPS_PER_BURST = 100_000
@@ -40,10 +47,33 @@ class EngineLock:
     def __init__(self, scheduler: EngineScheduler) -> None:
         self.scheduler = scheduler
         self.lock = asyncio.Lock()
+        # Set by the session's play loop: the training groups its engine may train in.
+        self._groups: TrainingGroups | None = None
+        self._session_id = ""
 
-    async def run(self, work: Callable[[], T]) -> T:
+    def bind(self, groups: TrainingGroups, session_id: str) -> None:
+        self._groups, self._session_id = groups, session_id
+
+    async def run(self, work: Callable[[], T], touch: Touch = "whole") -> T:
         async with self.lock:
-            return await self.scheduler.run(work, urgent=True)
+            return await self.scheduler.run(functools.partial(self.guarded, work, touch), True)
+
+    async def read(self, work: Callable[[], T]) -> T:
+        """`work` that only reads the engine (or copies from it): a run training in a group
+        stays in it."""
+        return await self.run(work, "read")
+
+    def guarded(self, work: Callable[[], T], touch: Touch = "whole") -> T:
+        """`work` on the engine as a whole, not in the middle of a group's burst."""
+        groups = self._groups
+        if groups is None:
+            return work()
+        with groups.lock:
+            if touch == "whole":
+                groups.withdraw(self._session_id)
+            else:
+                groups.sync_out(self._session_id)
+            return work()
 
 
 class PlayLoop:
@@ -83,8 +113,20 @@ class PlayLoop:
         self._quick_burst = False
         # The loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame | None] | None = None
+        self._groups = playing.groups
+        self._member = Member(session_id, engine, self._interrupt.is_set)
+        engine_lock.bind(self._groups, session_id)
+        # Run N steps: how many are still to train before the run pauses (None: play on). Kept
+        # while stopped, so a run that nobody watched for a while goes on to its N when resumed;
+        # Play and Run set it afresh.
+        self._steps_left: int | None = None
 
     # ---- on the event loop ------------------------------------------------------------------
+
+    def count_steps(self, steps: int | None) -> None:
+        """Between bursts (holding the engine lock): play exactly `steps` more steps and pause
+        there, or with None play on."""
+        self._steps_left = steps
 
     def start(self) -> None:
         self.status = "running"
@@ -105,7 +147,7 @@ class PlayLoop:
         self._pages.offer(frame)
         self._surfaces.on_frame(frame.step)
 
-    async def command(self, work: Callable[[], T]) -> T:
+    async def command(self, work: Callable[[], T], touch: Touch = "whole") -> T:
         """A user's change: cut the running burst short, apply, then train a short burst so
         the first frame computed with the change arrives within a few milliseconds."""
         self._cut_burst_short()
@@ -115,18 +157,24 @@ class PlayLoop:
             return work()
 
         try:
-            return await self._engine_lock.run(apply)
+            return await self._engine_lock.run(apply, touch)
         finally:
             self._quick_burst = True
+
+    def apply_change(self, change: SettingsChange) -> None:
+        """On the worker, in a command: live settings, in place when training in a group."""
+        self._groups.apply_change(self.session_id, self.engine, change)
 
     async def _loop(self) -> None:
         interval = self.settings.frame_interval_seconds
         self._playing.join(self.session_id)
         try:
             while self.status == "running":
+                began = time.perf_counter()
                 frame = await self._play_burst(interval)
                 if frame is not None:
                     self.publish(frame)
+                await self._keep_the_pace(began, interval)
         except Exception:
             log.exception("training loop of session %s failed", self.session_id)
             self.status = "paused"
@@ -134,6 +182,34 @@ class PlayLoop:
             self._pages.broadcast_error(None, self.message)
         finally:
             self._playing.leave(self.session_id)
+            await self._leave_group()
+
+    async def _leave_group(self) -> None:
+        """A run that stops playing trains no more with its group."""
+
+        def leave() -> None:
+            with self._groups.lock:
+                self._groups.withdraw(self.session_id)
+
+        with contextlib.suppress(RuntimeError):  # the workers stopped: the server is closing
+            await self._scheduler.run(leave, urgent=True)
+
+    async def _keep_the_pace(self, began: float, interval: float) -> None:
+        """A paced burst ends when its steps are done, long before the frame's time is up:
+        the next one waits for the beat, so the pace is steps per frame, not per burst."""
+        if self.status == "running" and self.engine.config.training.steps_per_frame:
+            await asyncio.sleep(max(0.0, began + interval - time.perf_counter()))
+
+    def _burst_steps(self) -> int:
+        """The most steps the next burst may train: the pace's, and no further than a Run N
+        steps goes."""
+        limit = self.engine.config.training.steps_per_frame or MAX_STEPS_PER_BURST
+        return limit if self._steps_left is None else min(limit, self._steps_left)
+
+    def _counts_its_steps(self) -> bool:
+        """A paced run, or one running N steps, stops at its own step: it trains alone (a
+        group's burst gives every member the same steps)."""
+        return bool(self.engine.config.training.steps_per_frame) or self._steps_left is not None
 
     async def _play_burst(self, interval: float) -> StepFrame | None:
         """One burst of the play loop and its frame: in its turn in the round, or, right after
@@ -151,12 +227,8 @@ class PlayLoop:
                 seconds = self._playing.burst_seconds(interval)
             # Pages that stopped reading would only have an unread frame replaced: train on
             # without building one, and leave the time to sessions someone watches.
-            if self._pages.all_stalled(time.monotonic()):
-                burst: Callable[[], StepFrame | None] = functools.partial(
-                    self._burst_unwatched, seconds
-                )
-            else:
-                burst = functools.partial(self.burst_frame, MAX_STEPS_PER_BURST, seconds)
+            watched = not self._pages.all_stalled(time.monotonic())
+            burst = functools.partial(self._burst, seconds, quick, watched)
             job = self._scheduler.submit(
                 burst, urgent=quick, turn=self._playing.turn(self.session_id)
             )
@@ -182,6 +254,58 @@ class PlayLoop:
             self._scheduler.promote(self._waiting_burst)
 
     # ---- on the worker thread, holding the engine lock --------------------------------------
+
+    def _burst(self, seconds: float, quick: bool, watched: bool) -> StepFrame | None:
+        """A play loop's burst: in the group of its shape if it can, else alone."""
+        groups = self._groups
+        with groups.lock:
+            if self._member.divergence is not None:  # found in a group's burst: shown now
+                return self._grouped_frame(watched, time.perf_counter())
+            group = None
+            if not self._counts_its_steps() and self.settings.training_groups:
+                groups.enrol(self._member)
+                group = groups.place(self._member)
+            else:
+                groups.withdraw(self.session_id)
+            if group is not None:
+                return self._grouped_burst(group, seconds, quick, watched)
+            if watched:
+                return self.burst_frame(self._burst_steps(), seconds)
+            return self._burst_unwatched(seconds)
+
+    def _grouped_burst(
+        self, group: RunGroup, seconds: float, quick: bool, watched: bool
+    ) -> StepFrame | None:
+        """The group trains when this member has shown all it trained (for every member's
+        burst at once: each one's share of the round); then this member's frame."""
+        if not self._member.unseen:
+            # Right after a change only a short burst, so its frame comes at once. Otherwise
+            # each member's share of the round, and at least as long as its frame takes: a
+            # grouped step is worth K eager ones, so training gets half the round when frames
+            # are what costs (frames/s halve, epochs/s grow many times over).
+            share = max(seconds, self._playing.frame_seconds)
+            budget = seconds if quick else share * len(group.members)
+            self._groups.train(group, budget)
+        return self._grouped_frame(watched, time.perf_counter())
+
+    def _grouped_frame(self, watched: bool, started: float) -> StepFrame | None:
+        member = self._member
+        member.unseen = False
+        divergence, member.divergence = member.divergence, None
+        if divergence is not None:
+            self._show_divergence(divergence)
+        elif not watched:
+            return None
+        self._groups.sync_out(self.session_id)
+        evaluation = self.engine.evaluate()
+        self.engine.record_losses(evaluation)
+        self._steps_per_second = member.steps_per_second
+        frame = self.frame(evaluation)
+        used = time.perf_counter() - started
+        if not self._interrupt.is_set():
+            self._playing.measured(used)
+        self._playing.charge(self.session_id, used)
+        return frame
 
     def frame(self, evaluation: Evaluation | None = None) -> StepFrame:
         """The frame of the engine as it is, which every page will see: so it is also a point
@@ -212,28 +336,38 @@ class PlayLoop:
         """A burst for pages that stopped reading: a frame only if the run diverged, and the
         time charged UNWATCHED_CHARGE_FACTOR times, so sessions someone watches go first."""
         started = time.perf_counter()
-        result = self._train(MAX_STEPS_PER_BURST, started, started + seconds)
+        result = self._train(self._burst_steps(), started, started + seconds)
         used = time.perf_counter() - started
         self._playing.charge(self.session_id, used * UNWATCHED_CHARGE_FACTOR)
-        return self.frame(result.evaluation) if result.divergence is not None else None
+        return self.frame(result.evaluation) if self.status != "running" else None
 
     def _train(self, max_steps: int, started: float, deadline: float | None) -> BurstResult:
         """One burst of the engine; the speed it went at, and a divergence told in words."""
         result = self.engine.burst(max_steps, deadline, self._interrupt.is_set)
         elapsed = time.perf_counter() - started
+        if self.engine.config.training.steps_per_frame:
+            # A paced burst's frame waits for the beat: the speed shown is the pace kept.
+            elapsed = max(elapsed, self.settings.frame_interval_seconds)
         if result.steps and elapsed > 0:
             self._steps_per_second = result.steps / elapsed
+        if self._steps_left is not None and self.status == "running":
+            self._steps_left -= result.steps
+            if self._steps_left <= 0 and result.divergence is None:
+                self.status = "paused"
+                self.message = f"Ran the steps asked for: paused at step {self.engine.step_count}."
         if result.divergence is not None:
-            d = result.divergence
-            self.status = "diverged"
-            restored = (
-                f" The parameters of step {d.restored_step} were kept."
-                if d.restored_step != d.step
-                else ""
-            )
-            self.message = (
-                f"Diverged at step {d.step}: {d.reason} with learning rate "
-                f"{self.engine.config.training.learning_rate:g}.{restored} "
-                "Lower the learning rate and press Play."
-            )
+            self._show_divergence(result.divergence)
         return result
+
+    def _show_divergence(self, d: Divergence) -> None:
+        self.status = "diverged"
+        restored = (
+            f" The parameters of step {d.restored_step} were kept."
+            if d.restored_step != d.step
+            else ""
+        )
+        self.message = (
+            f"Diverged at step {d.step}: {d.reason} with learning rate "
+            f"{self.engine.config.training.learning_rate:g}.{restored} "
+            "Lower the learning rate and press Play."
+        )

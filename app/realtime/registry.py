@@ -71,8 +71,9 @@ class SessionRegistry:
             return self.sessions[session_id], True
         if len(self.sessions) >= self.settings.max_sessions:
             raise SessionLimitError(
-                f"server busy: all {self.settings.max_sessions} sessions are in use, "
-                "try again in a minute"
+                f"server busy: this server is full, all {self.settings.max_sessions} of its "
+                "learner sessions are in use. Try again in a minute (or ask whoever runs it to "
+                "raise BACKPROP_MAX_SESSIONS)."
             )
         engine = await self.scheduler.run(lambda: TrainingSession(config or LabConfig()), True)
         new_id = secrets.token_urlsafe(16)

@@ -30,6 +30,7 @@ from app.protocol import (
     SurfaceRequest,
 )
 from app.realtime.backprop import BackpropChannel
+from app.realtime.deeper_runner import DeeperRunner, surgery_frame
 from app.realtime.fanout import Pages, Subscriber
 from app.realtime.inspection import inspect_point
 from app.realtime.play_loop import EngineLock, PlayLoop
@@ -69,15 +70,23 @@ class LiveSession:
         self.surfaces = SurfaceRunner(
             engine,
             background,
-            self.engine_lock.run,
+            self.engine_lock.read,
             self._publish_surface,
             self.pages.broadcast_error,
         )
         self.race = RaceRunner(
             engine,
             background,
-            self.engine_lock.run,
+            self.engine_lock.read,
             lambda: self.surfaces.latest,
+            self.pages.send_to_all,
+            self.pages.broadcast_error,
+        )
+        # λmax, the hidden space and sweeps, beside training like the surfaces.
+        self.deeper = DeeperRunner(
+            engine,
+            background,
+            self.engine_lock.run,
             self.pages.send_to_all,
             self.pages.broadcast_error,
         )
@@ -104,7 +113,9 @@ class LiveSession:
         subscriber = Subscriber()
         self.pages.subscribers.add(subscriber)
         self.detached_at = None
-        subscriber.offer(await self.engine_lock.run(self.loop.frame))
+        subscriber.offer(await self.engine_lock.read(self.loop.frame))
+        if self.engine.surgery.edits:
+            subscriber.send(surgery_frame(self.engine))
         if self._resume_on_attach:
             self._resume_on_attach = False
             self.loop.start()
@@ -156,25 +167,21 @@ class LiveSession:
     async def set(self, request: SetRequest) -> None:
         def apply() -> StepFrame | None:
             # The whole change or none of it: the engine refuses before touching anything.
-            self.engine.apply_change(request.settings_change())
+            self.loop.apply_change(request.settings_change())
             if request.skip_zero_grad is not None:
                 self.backprop.stepper.skip_zero_grad = request.skip_zero_grad
             return self.loop.frame_unless_running()
 
-        frame = await self.loop.command(apply)
+        # In place, in the run's training group if it has one: it applies from the next step.
+        frame = await self.loop.command(apply, touch="read")
         self.confirm_settings(request.request_id)
         if frame is not None:
             self.loop.publish(frame)
 
     async def control(self, request: ControlRequest) -> None:
         action = request.action
-        if action == "play":
-            if self.loop.status == "diverged":
-                await self.engine_lock.run(self.engine.accept_current_loss)
-            self.loop.message = None
-            # A half-done phase step is finished first, so Play always starts at a step boundary.
-            await self.engine_lock.run(self.backprop.finish_step)
-            self.loop.start()
+        if action in ("play", "run"):
+            await self._play(request.steps)
         elif action == "pause":
             await self.loop.stop("paused")
             self.loop.publish(await self.engine_lock.run(self.loop.frame))
@@ -209,6 +216,21 @@ class LiveSession:
 
             self.loop.publish(await self.engine_lock.run(reset))
 
+    async def _play(self, steps: int | None) -> None:
+        """Play on, or with `steps` play exactly that many more steps and pause there."""
+        if self.loop.status == "diverged":
+            await self.engine_lock.run(self.engine.accept_current_loss)
+        self.loop.message = None
+
+        def prepare() -> None:
+            # A half-done phase step is finished first, so a run starts at a step boundary;
+            # the count of steps changes between bursts, never inside one.
+            self.backprop.finish_step()
+            self.loop.count_steps(steps)
+
+        await self.loop.command(prepare)
+        self.loop.start()
+
     async def rewind(self, request: RewindRequest) -> None:
         """Back to a kept step, paused there; Play or Step from it starts a branch. Raises
         HistoryError (a ValueError naming `step`) for a step not kept, and nothing changes."""
@@ -228,6 +250,9 @@ class LiveSession:
         self.pages.send_to_all(RewoundFrame(step=frame.step, config=self.engine.config))
         self.confirm_settings()
         self.loop.publish(frame)
+        if self.engine.surgery.edits:
+            # The edits kept (those before the step rewound to): the page's list follows.
+            self.pages.send_to_all(surgery_frame(self.engine))
 
     # ---- the user's own data and model files ----------------------------------------------
 
@@ -245,7 +270,7 @@ class LiveSession:
             self.loop.publish(frame)
 
     async def inspect(self, request: InspectRequest) -> InspectionFrame:
-        return await self.engine_lock.run(
+        return await self.engine_lock.read(
             lambda: inspect_point(self.engine, request.x1, request.x2)
         )
 
@@ -256,7 +281,7 @@ class LiveSession:
     async def save_checkpoint(self) -> tuple[bytes, int]:
         """The model file and the step it was saved at."""
         e = self.engine
-        return await self.engine_lock.run(lambda: (e.save_checkpoint(), e.step_count))
+        return await self.engine_lock.read(lambda: (e.save_checkpoint(), e.step_count))
 
     async def load_checkpoint(self, raw: bytes) -> LabConfig:
         """A model file's settings and weights; the run waits paused at step 0 to be looked at.
@@ -307,6 +332,7 @@ class LiveSession:
         await self.loop.stop("paused")
         await self.surfaces.close()
         await self.race.close()
+        await self.deeper.close()
 
     def request_surface(self, request: SurfaceRequest) -> None:
         """Computed beside training, never inside the engine lock; the newest request wins."""

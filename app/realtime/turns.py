@@ -7,6 +7,8 @@ interval, or, when too many share a worker for that, LOADED_ROUND_SECONDS.
 
 from __future__ import annotations
 
+from app.realtime.groups import TrainingGroups
+
 # Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
 HEALTH_INTERVAL_SECONDS = 0.2
 # A burst right after a user's change, and the shortest any burst gets.
@@ -22,8 +24,10 @@ LOADED_ROUND_SECONDS = 1 / 14
 class PlayingSessions:
     """The sessions training right now, and the worker time each has had."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, reproducible_groups: bool = True) -> None:
         self.workers = workers
+        # Playing sessions of one shape train together (groups.py).
+        self.groups = TrainingGroups(self.charge, reproducible_groups)
         # Worker seconds each playing session has had: the next turn goes to the one that had
         # least (so a session that got a quick burst after a change waits a little longer).
         self.used: dict[str, float] = {}

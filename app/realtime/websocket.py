@@ -17,9 +17,12 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    CurvatureRequest,
     EditPointsRequest,
+    EditWeightRequest,
     ErrorFrame,
     HelloRequest,
+    HiddenSpaceRequest,
     InspectRequest,
     RaceRequest,
     RewindRequest,
@@ -27,14 +30,17 @@ from app.protocol import (
     SessionInfo,
     SetRequest,
     SurfaceRequest,
+    SweepRequest,
+    SwitchNeuronRequest,
     client_message_adapter,
 )
 from app.realtime.fanout import Subscriber
 from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionLimitError, SessionRegistry
 from app.realtime.session import LiveSession
+from app.realtime.surgery_commands import operate
 from app.room.book import RoomBook, RoomError
-from app.room.commands import ROOM_REQUESTS, handle_room
+from app.room.commands import ROOM_REQUESTS, handle_room, room_refusal
 from app.room.member import RoomMember
 from app.room.memory_store import MemoryRoomStore
 from app.room_api import room_book
@@ -104,6 +110,20 @@ async def _sample(session: LiveSession, page: Subscriber, request: SampleRequest
     page.send(await session.sample(request))
 
 
+async def _curvature(session: LiveSession, page: Subscriber, request: CurvatureRequest) -> None:
+    session.deeper.request_curvature(request)
+
+
+async def _hidden_space(
+    session: LiveSession, page: Subscriber, request: HiddenSpaceRequest
+) -> None:
+    session.deeper.request_hidden_space(request)
+
+
+async def _sweep(session: LiveSession, page: Subscriber, request: SweepRequest) -> None:
+    session.deeper.request_sweep(request)
+
+
 # What each message (after `hello`) does to the page's session; the page gets any answer.
 Handler = Callable[[LiveSession, Subscriber, Any], Awaitable[None]]
 HANDLERS: dict[type[BaseModel], Handler] = {
@@ -116,6 +136,11 @@ HANDLERS: dict[type[BaseModel], Handler] = {
     RaceRequest: _race,
     InspectRequest: _inspect,
     SampleRequest: _sample,
+    CurvatureRequest: _curvature,
+    HiddenSpaceRequest: _hidden_space,
+    SweepRequest: _sweep,
+    EditWeightRequest: lambda session, page, request: operate(session, request),
+    SwitchNeuronRequest: lambda session, page, request: operate(session, request),
 }
 
 
@@ -203,7 +228,7 @@ class Connection:
             await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
             return True
         request_id = getattr(request, "request_id", None)
-        refusal = self.room_refusal(request)
+        refusal = room_refusal(self, request)
         if refusal is not None:
             await self.reply(ErrorFrame(field=None, message=refusal, request_id=request_id))
             return True
@@ -234,18 +259,6 @@ class Connection:
                 )
             )
         return True
-
-    def room_refusal(self, request: BaseModel) -> str | None:
-        """Why a run command is refused here: a watched run is read-only, and "eyes on me"
-        locks every student's controls."""
-        if isinstance(request, (*ROOM_REQUESTS, InspectRequest)):
-            return None  # hovering the plane reads the model, it changes nothing
-        if self.session is not self.own:
-            return "you are watching another run (read-only): go back to your own to change it"
-        member = self.member
-        if member is not None and member.role == "student" and member.room.locked:
-            return "your teacher has paused the controls (eyes on me)"
-        return None
 
     def find_session(self, session_id: str) -> LiveSession | None:
         return self.registry.sessions.get(session_id)

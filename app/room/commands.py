@@ -6,6 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from app.protocol import InspectRequest
 from app.protocol.room import (
     RoomJoinRequest,
     RoomLockRequest,
@@ -39,6 +40,7 @@ class RoomSocket(Protocol):
     book: RoomBook
     client: str
     own: LiveSession | None
+    session: LiveSession | None
     subscriber: Subscriber | None
     member: RoomMember | None
 
@@ -46,6 +48,19 @@ class RoomSocket(Protocol):
 
     async def watch(self, session: LiveSession | None) -> None:
         """Show `session` read-only on this socket; None goes back to its own run."""
+
+
+def room_refusal(socket: RoomSocket, request: BaseModel) -> str | None:
+    """Why a run command is refused on this socket: a watched run is read-only, and "eyes on
+    me" locks every student's controls."""
+    if isinstance(request, (*ROOM_REQUESTS, InspectRequest)):
+        return None  # hovering the plane reads the model, it changes nothing
+    if socket.session is not socket.own:
+        return "you are watching another run (read-only): go back to your own to change it"
+    member = socket.member
+    if member is not None and member.role == "student" and member.room.locked:
+        return "your teacher has paused the controls (eyes on me)"
+    return None
 
 
 async def handle_room(socket: RoomSocket, request: BaseModel) -> None:

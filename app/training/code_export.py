@@ -9,6 +9,7 @@ objects the app itself builds, so every keyword the app passes appears in the sc
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,7 @@ from app.training.batches import batch_seed
 from app.training.config import LabConfig
 from app.training.optimizers import build_optimizer, build_scheduler
 from app.training.phases import PHASES, Phase
+from app.training.surgery import NeuronSwitch, Surgery, WeightEdit
 from app.training.task import TASKS
 
 # What each phase's line starts with, in the loop the script ends with.
@@ -74,15 +76,18 @@ class CodeExport:
     phase_lines: dict[Phase, int]
 
 
-def export_training_script(config: LabConfig, steps: int = 1000) -> CodeExport:
-    """A runnable script for `config`: same data, same seeds, same batches, same loop."""
+def export_training_script(
+    config: LabConfig, steps: int = 1000, edits: Sequence[Surgery] = ()
+) -> CodeExport:
+    """A runnable script for `config`: same data, same seeds, same batches, same loop; the
+    weights set and neurons switched by hand (`edits`) at the steps they were made."""
     source = "\n".join(
         [
             _header(config),
             _data_section(config),
-            _model_section(config),
+            _model_section(config, edits),
             _training_section(config),
-            _loop_section(config, steps),
+            _loop_section(config, steps, edits),
         ]
     )
     lines = source.splitlines()
@@ -159,7 +164,7 @@ def _data_section(config: LabConfig) -> str:
     )
 
 
-def _model_section(config: LabConfig) -> str:
+def _model_section(config: LabConfig, edits: Sequence[Surgery]) -> str:
     m = config.model
     n_outputs = TASKS[datasets.task_of(config.data.dataset)].n_outputs
     sizes = [len(m.features), *m.hidden_layers, n_outputs]
@@ -187,6 +192,19 @@ def _model_section(config: LabConfig) -> str:
         lines += [
             f"for i in {sorted(m.frozen_layers)!r}:  # frozen: no gradient, no update",
             "    linears[i].requires_grad_(False)",
+        ]
+    switched = sorted({e.layer for e in edits if isinstance(e, NeuronSwitch)})
+    if switched:
+        # Before the penalty's hooks: a hook's returned output is what later hooks receive.
+        widths = {i: m.hidden_layers[i] for i in switched}
+        lines += [
+            "# neurons switched off by hand: their outputs are multiplied by 0",
+            f"masks = {{i: torch.ones(n) for i, n in {widths!r}.items()}}",
+            *(
+                f"model[{hidden_outputs[i]}].register_forward_hook("
+                f"lambda module, inputs, out: out * masks[{i}])"
+                for i in switched
+            ),
         ]
     if _activation_penalty(config):
         lines += [
@@ -235,7 +253,27 @@ def _training_section(config: LabConfig) -> str:
     return "\n".join(lines)
 
 
-def _loop_section(config: LabConfig, steps: int) -> str:
+def _surgery_lines(edits: Sequence[Surgery]) -> list[str]:
+    """At the top of the loop: each edit made by hand before the step it came before."""
+    lines: list[str] = []
+    for step in sorted({e.step for e in edits}):
+        lines.append(f"    if step == {step}:  # edited by hand in the app")
+        for e in (e for e in edits if e.step == step):
+            if isinstance(e, WeightEdit):
+                lines += [
+                    "        with torch.no_grad():",
+                    f"            linears[{e.layer}].weight[{e.out_neuron}, {e.in_neuron}]"
+                    f" = {e.value!r}",
+                ]
+            else:
+                state = "on" if e.on else "off"
+                lines.append(
+                    f"        masks[{e.layer}][{e.neuron}] = {float(e.on)!r}  # neuron {state}"
+                )
+    return lines
+
+
+def _loop_section(config: LabConfig, steps: int, edits: Sequence[Surgery]) -> str:
     t = config.training
     loss = "    loss = loss_fn(output, y)"
     forward = ["    output = model(x)"]
@@ -258,6 +296,7 @@ def _loop_section(config: LabConfig, steps: int) -> str:
             "# ---- the training loop: the tutorial's five lines ----",
             f"steps = int(sys.argv[1]) if len(sys.argv) > 1 else {steps}",
             "for step in range(steps):",
+            *_surgery_lines(edits),
             "    indices = next(batch_indices)",
             "    x, y = train_x[indices], train_y[indices]",
             "    optimizer.zero_grad()",

@@ -94,6 +94,10 @@ class TrainingConfig(StrictModel):
     activation_penalty_strength: float = Field(0.0, ge=0.0, le=limits.MAX_PENALTY)
     # 0 = no clipping.
     grad_clip_norm: float = Field(0.0, ge=0.0, le=limits.MAX_GRAD_CLIP_NORM)
+    # The pace of Play: at most this many steps per frame, so a boundary can be watched as it
+    # forms; 0 = as many as each frame's time allows (the machine's full speed). It changes
+    # what a frame shows, never the run: the same steps happen in the same order.
+    steps_per_frame: int = Field(0, ge=0, le=limits.MAX_STEPS_PER_FRAME)
 
 
 class LabConfig(StrictModel):

@@ -50,6 +50,11 @@ class Run:
     history: list[LossRecord] = field(default_factory=list)
 
 
+# Settings of how a run is watched (its pace), which change nothing a run computes: a run is not
+# named after them.
+WATCHING_FIELDS = frozenset({"steps_per_frame"})
+
+
 def describe_change(before: LabConfig, after: LabConfig) -> str:
     """`learning_rate 0.03 → 0.1, activation tanh → relu`: the settings that differ."""
     old, new = before.model_dump(), after.model_dump()
@@ -57,7 +62,7 @@ def describe_change(before: LabConfig, after: LabConfig) -> str:
         f"{name} {_short(old[section][name])} → {_short(value)}"
         for section in ("training", "model", "data")
         for name, value in new[section].items()
-        if old[section][name] != value
+        if old[section][name] != value and name not in WATCHING_FIELDS
     ]
     if not changes:
         return "same settings"

@@ -59,6 +59,9 @@ class MLP(nn.Module):
         # Set by forward while autograd records: the hidden activations of the last batch, for
         # the activation penalty that compute_loss adds.
         self.hidden_outputs: list[torch.Tensor] = []
+        # Neurons switched off by hand: hidden layer → a 0/1 mask its outputs are multiplied
+        # by (surgery.py keeps the log they come from). Empty while every neuron is on.
+        self.neuron_masks: dict[int, torch.Tensor] = {}
 
     def set_activations(self, activations: list[ActivationName]) -> list[nn.Parameter]:
         """New activation per hidden layer; returns PReLU slopes created by this change."""
@@ -80,10 +83,12 @@ class MLP(nn.Module):
         return created
 
     def activate(self, i: int, z: torch.Tensor) -> torch.Tensor:
+        """Hidden layer i's output: its activation, with any neuron switched off masked to 0.
+        Every eager forward path (this, the phase stepper, the traces) goes through here."""
         name = self.activations[i]
-        if name == "prelu":
-            return F.prelu(z, self.prelu[str(i)])
-        return ACTIVATIONS[name](z)
+        a = F.prelu(z, self.prelu[str(i)]) if name == "prelu" else ACTIVATIONS[name](z)
+        mask = self.neuron_masks.get(i)
+        return a if mask is None else a * mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all(x)[-1]

@@ -88,6 +88,12 @@ _ACTS: dict[str, _Act] = {
 def _activation(model: MLP, layer: int) -> _Act:
     """Hidden layer `layer`'s activation; a PReLU's learnt slope is held at its current value."""
     name = model.activations[layer]
+    if layer in model.neuron_masks:
+        # A neuron switched off is masked after the activation: nothing may be folded past it.
+        # Activations are (g, features, points); the model's own activate wants features last.
+        return _Act(
+            lambda z, out: out.copy_(model.activate(layer, z.transpose(1, 2)).transpose(1, 2))
+        )
     if name == "prelu":
         slope = getattr(model, "prelu")[str(layer)].detach().clone()  # noqa: B009
         return _Act(lambda z, out: out.copy_(F.prelu(z, slope)))

@@ -7,26 +7,22 @@ from dataclasses import dataclass, field, replace
 from time import perf_counter
 
 import torch
-from pydantic import ValidationError
 from torch import nn
 
 from app.training.batches import BatchSampler, batch_seed
-from app.training.change import SCHEDULE_FIELDS, SettingsChange, model_updates, setting_error
 from app.training.checkpoints import load_checkpoint, save_checkpoint
-from app.training.config import DataConfig, LabConfig, ModelConfig, TrainingConfig
+from app.training.config import DataConfig, LabConfig, ModelConfig
 from app.training.datasets import Dataset, make_dataset
 from app.training.divergence import Divergence, Verdict, judge_step, parameter_problem
-from app.training.errors import SettingError
 from app.training.evaluation import Evaluation, Evaluator
 from app.training.grad_monitor import GradientMonitor
 from app.training.history import Run, Timeline
 from app.training.lean_step import clear_gradients, optimizer_step
+from app.training.live_settings import LiveSettings
 from app.training.loss_log import LossRecord, append_record
-from app.training.model import MLP, ActivationName, build_model
+from app.training.model import MLP, build_model
 from app.training.optimizers import (
     LRScheduler,
-    add_parameters,
-    apply_options,
     build_optimizer,
     build_scheduler,
     effective_learning_rate,
@@ -34,6 +30,7 @@ from app.training.optimizers import (
 from app.training.point_edits import edit_points
 from app.training.readouts import Readouts
 from app.training.state import TrainingState, capture, restore
+from app.training.surgery import SurgeryLog
 from app.training.task import TASKS
 
 
@@ -45,7 +42,7 @@ class BurstResult:
 
 
 @dataclass
-class TrainingSession(Readouts, Evaluator):
+class TrainingSession(LiveSettings, Readouts, Evaluator):
     """Everything one learner's run needs; pure PyTorch, driven by whoever owns it."""
 
     config: LabConfig = field(default_factory=LabConfig)
@@ -88,6 +85,7 @@ class TrainingSession(Readouts, Evaluator):
             features=list(m.features),
         )
         self.model.freeze(set(m.frozen_layers))
+        self.surgery = SurgeryLog()  # weights set and neurons switched by hand
         self.gradient_monitor = GradientMonitor(self.model)
         training = self.config.training
         self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
@@ -151,62 +149,6 @@ class TrainingSession(Readouts, Evaluator):
     def reset(self) -> None:
         """Same settings, fresh weights from the same seed: the run replays from step 0."""
         self._build_model()
-
-    # ---- live knobs: the weights are kept ---------------------------------------------------
-
-    def apply_change(self, change: SettingsChange) -> None:
-        """Live settings, validated whole and applied from the next step on the same weights.
-
-        Everything is checked and the new configuration built before anything is touched: on
-        a refusal (SettingError naming the field) the run is exactly as it was. A new
-        optimizer starts with empty state (momentum, m, v); a new learning rate or schedule
-        restarts the schedule from here; every other knob is written into the optimizer's
-        param groups, keeping its state.
-        """
-        old = self.config
-        try:
-            training = TrainingConfig.model_validate(
-                {**old.training.model_dump(), **change.training}
-            )
-            updates = model_updates(change, len(self.model.layers))
-            model = ModelConfig.model_validate({**old.model.model_dump(), **updates})
-        except ValidationError as error:
-            raise setting_error(error) from None
-        if len(model.frozen_layers) == len(self.model.layers):
-            raise SettingError(
-                "frozen_layers", "at least one layer must stay trainable: nothing would learn"
-            )
-        changed = {k for k in change.training if getattr(old.training, k) != getattr(training, k)}
-        # Validated: from here on every step succeeds, so the swap is whole.
-        created = self.model.set_activations(model.activations_per_layer())
-        self.model.freeze(set(model.frozen_layers))
-        if "optimizer" in changed:
-            self.optimizer = build_optimizer(training.optimizer, self.model.parameters(), training)
-            self.scheduler = build_scheduler(self.optimizer, training)
-        else:
-            add_parameters(self.optimizer, created)
-            apply_options(self.optimizer, training.optimizer, training)
-            if changed & SCHEDULE_FIELDS:
-                self.scheduler = build_scheduler(self.optimizer, training)
-        if "batch_size" in changed:
-            self.sampler.set_batch_size(training.batch_size)
-        self.config = old.model_copy(update={"training": training, "model": model})
-
-    def set_training(self, **changes: object) -> None:
-        """TrainingConfig fields by name, as one change."""
-        self.apply_change(SettingsChange(training=changes))
-
-    def set_activation(self, activation: ActivationName) -> None:
-        """The global knob: every hidden layer gets `activation`."""
-        self.apply_change(SettingsChange(activation=activation))
-
-    def set_layer_activations(self, activations: list[ActivationName]) -> None:
-        """One activation per hidden layer (missing ones keep the global activation)."""
-        self.apply_change(SettingsChange(layer_activations=list(activations)))
-
-    def set_frozen_layers(self, frozen_layers: list[int]) -> None:
-        """requires_grad_(False) on these layers: no gradient, no update, until unfrozen."""
-        self.apply_change(SettingsChange(frozen_layers=frozen_layers))
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -335,7 +277,12 @@ class TrainingSession(Readouts, Evaluator):
         if self.timeline.leaving_present(self.step_count):
             self.keep_rollback_point()
         state = self.timeline.rewind_to(step)
+        pace = self.config.training.steps_per_frame
         restore(self, state)
+        self.surgery.rewind_to(self.model, state.step)
+        # The pace is how the run is watched, not part of it: the one chosen now stays.
+        training = self.config.training.model_copy(update={"steps_per_frame": pace})
+        self.config = self.config.model_copy(update={"training": training})
         # The gradient figures gathered since the last record belong to the steps left behind.
         self.gradient_monitor.collect()
         return state

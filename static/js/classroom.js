@@ -3,7 +3,8 @@
 // out a focused link. These page keys ride along in the hash next to the configuration's.
 // It also says which hash values were refused and fell back to their defaults.
 
-export const PAGE_KEYS = Object.freeze(["hide", "lesson"]);
+// `projector` belongs to projector.js; listed here so the hash check does not call it unknown.
+export const PAGE_KEYS = Object.freeze(["hide", "lesson", "projector"]);
 
 // Whole panels a teacher may hide by name, besides any single control's data-testid.
 const PANELS = Object.freeze({

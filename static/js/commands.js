@@ -2,7 +2,7 @@
 // answer the hand) and is remembered as pending under a fresh request id: the server's
 // `settings` confirms it, its `error` with that id rolls it back (reducer.js).
 import { ClientMessage, ControlAction } from "./protocol.js";
-import { withLiveChanges, withSectionChanges } from "./store.js";
+import { featuresFor, withLiveChanges, withSectionChanges } from "./store.js";
 
 // The protocol's bound on request ids (0 ≤ id < 2³¹).
 const REQUEST_ID_LIMIT = 2 ** 31;
@@ -37,10 +37,19 @@ export function createCommands({ socket, store, onConfigChange }) {
     onConfigChange();
   }
 
+  // New data; on 1-D data the inputs made from x₂ (a constant 0 there) are dropped in the
+  // same rebuild.
   function configureData(changes) {
     const requestId = nextRequestId();
     store.config = withSectionChanges(store.config, "data", changes);
-    pending(requestId, socket.send(ClientMessage.CONFIGURE, { data: store.config.data, request_id: requestId }));
+    const { data, model } = store.config;
+    const features = featuresFor(data.dataset, model.features);
+    const message = { data, request_id: requestId };
+    if (features.length !== model.features.length) {
+      store.config = withSectionChanges(store.config, "model", { features });
+      message.model = store.config.model;
+    }
+    pending(requestId, socket.send(ClientMessage.CONFIGURE, message));
     onConfigChange();
   }
 
@@ -65,6 +74,11 @@ export function createCommands({ socket, store, onConfigChange }) {
     socket.send(ClientMessage.CONTROL, { action });
   }
 
+  // Run N steps: the server plays exactly `steps` more steps and pauses there.
+  function runSteps(steps) {
+    socket.send(ClientMessage.CONTROL, { action: ControlAction.RUN, steps });
+  }
+
   return {
     setLive,
     configureModel,
@@ -72,6 +86,7 @@ export function createCommands({ socket, store, onConfigChange }) {
     setSkipZeroGrad,
     applyLesson,
     control,
+    runSteps,
     requestSurface: (request) => socket.send(ClientMessage.SURFACE, request),
     race: (request) => socket.send(ClientMessage.RACE, request),
     rewind: (step) => socket.send(ClientMessage.REWIND, { step }),

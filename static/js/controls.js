@@ -1,6 +1,7 @@
 // The toolbar's controls: each change goes out as a command, and syncControls shows a config
 // (the one moved by the hand, or the server's after it answered).
 import { ControlAction } from "./protocol.js";
+import { PACES, WATCH_PACE } from "./store.js";
 import { bindToolkit, syncToolkit } from "./toolkit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +17,7 @@ export function syncControls(store) {
   $("activation").value = model.activation;
   $("optimizer").value = training.optimizer;
   $("momentum").value = String(training.momentum);
+  showPace(training.steps_per_frame);
   $("batch-size").value = String(training.batch_size);
   $("batch-size-value").textContent = String(training.batch_size);
   $("dataset").value = data.dataset;
@@ -30,6 +32,31 @@ export function syncControls(store) {
   byTestId("add-layer").disabled = model.hidden_layers.length >= store.limits.max_hidden_layers;
   byTestId("remove-layer").disabled = model.hidden_layers.length <= store.limits.min_hidden_layers;
   syncToolkit(store.config);
+}
+
+// The speed menu: steps per frame of Play; a pace from a link that is not on the menu still shows.
+const PACE_NAMES = { 1: "slowest", [WATCH_PACE]: "watch", 25: "Playground's" };
+
+function paceLabel(steps) {
+  if (steps === 0) return "max";
+  const name = PACE_NAMES[steps] ? ` (${PACE_NAMES[steps]})` : "";
+  return `${steps} step${steps === 1 ? "" : "s"}/frame${name}`;
+}
+
+function showPace(steps) {
+  const menu = $("pace");
+  if (![...menu.options].some((o) => Number(o.value) === steps)) menu.add(new Option(paceLabel(steps), String(steps)));
+  menu.value = String(steps);
+}
+
+function bindPace({ setLive, runSteps }) {
+  for (const steps of PACES) $("pace").add(new Option(paceLabel(steps), String(steps)));
+  $("pace").addEventListener("change", (e) => setLive({ steps_per_frame: Number(e.target.value) }));
+  $("run-steps").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const count = $("run-steps-count");
+    if (count.reportValidity()) runSteps(Number(count.value));
+  });
 }
 
 export function bindControls({ store, commands, network }) {
@@ -67,5 +94,7 @@ export function bindControls({ store, commands, network }) {
     if (layers.length > store.limits.min_hidden_layers) configureModel({ hidden_layers: layers.slice(0, -1) });
   });
   $("batch-size").max = String(Math.min(store.limits.max_batch_size, 500));
+  $("run-steps-count").max = String(store.limits.max_run_steps);
+  bindPace(commands);
   bindToolkit({ setLive, configureModel });
 }

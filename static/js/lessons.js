@@ -1,8 +1,11 @@
 // Lessons: ready scenarios, one declarative table. A lesson is a partial configuration over the
 // defaults (data, model, training), a few view switches, and two or three sentences to read.
+// `steps` and `outcome` say what will happen: "Run `steps` steps: `outcome`" — the page sets
+// Run N steps to `steps`, and tests/unit/test_lessons.py runs each lesson so and checks it.
 // The page applies one through the ordinary messages (configure for data and model, set for the
 // training knobs), so a lesson can do nothing a learner could not do by hand.
 import { cloneConfig } from "./store.js";
+import { DEEPER_LESSONS } from "./lessonsDeeper.js";
 
 export const LESSONS = Object.freeze([
   {
@@ -13,7 +16,9 @@ export const LESSONS = Object.freeze([
       "Each step moves every weight by learning rate × gradient. At 10 the steps overshoot the bottom " +
       "of the valley, so the loss bounces up instead of down; once it doubles, the run stops as diverged " +
       "and keeps the last good weights.",
-    tryThis: "Press Play and watch the loss chart. Then try 1, 0.3 and 0.03: where does it start to settle?",
+    steps: 300,
+    outcome: "the loss rises until it has doubled, and the run stops as diverged (at step 180).",
+    tryThis: "Then try 1, 0.3 and 0.03 with Reset: which of them brings the loss down within 1,000 steps?",
   },
   {
     id: "vanishing-gradients",
@@ -24,16 +29,22 @@ export const LESSONS = Object.freeze([
       "The sigmoid's slope is at most 0.25, and backpropagation multiplies one such factor per layer. " +
       "After six layers the first layer's gradient is thousands of times smaller than the last one's, " +
       "so the layers near the input hardly learn.",
-    tryThis: "Press Play: the edges (showing ∂L/∂w) near the input stay faint. Switch the activation to ReLU or Tanh.",
+    steps: 100,
+    outcome: "the first layer's ∂L/∂w is over a thousand times smaller than the last layer's, the " +
+      "edges near the input stay faint, and Gradient health flags vanishing gradients.",
+    tryThis: "Switch the activation to ReLU or Tanh, Reset, and run again.",
   },
   {
     id: "dead-relus",
     title: "Dead ReLUs",
-    settings: { model: { hidden_layers: [8, 8], activation: "relu" }, training: { learning_rate: 1 } },
+    settings: { model: { hidden_layers: [8, 8], activation: "relu" }, training: { learning_rate: 3 } },
     explanation:
       "A ReLU outputs 0 for every negative input, and then its gradient is 0 too. One big step can push a " +
       "neuron's input below zero for every point: it is dead, and no later gradient can revive it.",
-    tryThis: "Press Play: neuron maps turn flat and the loss sticks near 0.69. Reset at learning rate 0.1 and compare.",
+    steps: 500,
+    outcome: "every unit of the second layer dies within 100 steps: their maps turn flat, the status " +
+      "line and Gradient health flag dead ReLUs, and the loss sticks near 0.69 (a coin toss).",
+    tryThis: "Set the learning rate to 0.1, Reset and run 500 steps: no unit dies and the loss falls below 0.05.",
   },
   {
     id: "momentum",
@@ -43,7 +54,9 @@ export const LESSONS = Object.freeze([
       "Plain SGD moves by the current gradient only, which is slow where the slope is gentle. Momentum " +
       "keeps a velocity, the running sum of past gradients (×0.9 each step), so steps in a consistent " +
       "direction build up to about ten times their size.",
-    tryThis: "Press Play for 300 steps and note the loss. Reset, set Momentum to 0.9, and run 300 steps again.",
+    steps: 300,
+    outcome: "plain SGD is still above a loss of 0.6.",
+    tryThis: "Set Momentum to 0.9, Reset and run 300 steps again: the loss falls below 0.15.",
   },
   {
     id: "adam-ravine",
@@ -57,7 +70,9 @@ export const LESSONS = Object.freeze([
       "The x₁x₂ input reaches ±36 while x₁ and x₂ stay within ±6, so the loss is a narrow ravine: steep " +
       "for some weights, flat for others. One learning rate cannot suit both; Adam divides each weight's " +
       "step by its own running gradient size, so all of them move at a similar pace.",
-    tryThis: "Press Play and note how fast the loss falls. Switch the optimizer to SGD (learning rate 0.003) and compare.",
+    steps: 300,
+    outcome: "Adam brings the loss below 0.05.",
+    tryThis: "Switch the optimizer to SGD at learning rate 0.003, Reset and run 300 steps: the loss is still above 0.2.",
   },
   {
     id: "zero-grad",
@@ -68,7 +83,9 @@ export const LESSONS = Object.freeze([
       "loss.backward() adds the new gradients into each parameter's .grad; it never replaces them. " +
       "optimizer.zero_grad() empties .grad first. Skip it and every step uses the sum of all the " +
       "gradients so far, so the steps keep growing.",
-    tryThis: "Step phase by phase (Phase ↧, or the . key) through three steps and watch ‖grad‖ grow after each backward. Untick skip zero_grad() and repeat.",
+    outcome: "stepping phase by phase (Phase ↧, or the . key) through three steps, ‖grad‖ grows after " +
+      "every backward.",
+    tryThis: "Untick skip zero_grad(), Reset and repeat: ‖grad‖ is each batch's own again, so by the third step it is well below the sum.",
   },
   {
     id: "activation-regularisation",
@@ -81,7 +98,9 @@ export const LESSONS = Object.freeze([
       "An L1 penalty on the hidden outputs, λ·Σ|h| per sample, is added to the loss, so the network is " +
       "pushed to solve the task with few active neurons. The loss chart draws the penalty in red, apart " +
       "from the data loss.",
-    tryThis: "Press Play and watch several neuron maps go blank. Set the penalty λ to 0 and then to 0.3 and compare.",
+    steps: 1000,
+    outcome: "several neuron maps go blank (their units output 0 for every point) while the loss still falls.",
+    tryThis: "Set the penalty λ to 0, Reset and run again: no map goes blank. At 0.3 every one does, and nothing is learnt.",
   },
   {
     id: "zero-initialisation",
@@ -91,7 +110,9 @@ export const LESSONS = Object.freeze([
       "With every weight 0, all neurons of a layer compute the same output and receive the same gradient, " +
       "so they stay identical forever: the layer is no better than one neuron. Random initialisation " +
       "breaks the symmetry.",
-    tryThis: "Press Play: the neuron maps within a layer never differ. Change Initialisation to Xavier or PyTorch default.",
+    steps: 500,
+    outcome: "the neuron maps within a layer never differ, and the loss stays at 0.69.",
+    tryThis: "Change Initialisation to Xavier or PyTorch default and run again.",
   },
   {
     id: "frozen-layers",
@@ -101,8 +122,11 @@ export const LESSONS = Object.freeze([
       "A frozen layer's parameters get requires_grad_(False): no gradient, no update. With the hidden " +
       "layer frozen, only the output layer learns, so the network can only recombine eight fixed random " +
       "features, as in transfer learning with a frozen backbone.",
-    tryThis: "Press Play and see where the loss levels off. Untick freeze on Layer 1 and press Play again.",
+    steps: 1000,
+    outcome: "the hidden layer's weights never change and the loss levels off near 0.4.",
+    tryThis: "Untick freeze on Layer 1, Reset and run 1,000 steps again: the loss falls below 0.15.",
   },
+  ...DEEPER_LESSONS,
 ]);
 
 export function findLesson(id) {
@@ -116,6 +140,11 @@ export function lessonConfig(lesson, defaults) {
     Object.assign(config[section], cloneConfig(lesson.settings[section] || {}));
   }
   return config;
+}
+
+// What the card promises, as the test runs it: "Run N steps: …".
+export function lessonOutcome(lesson) {
+  return lesson.steps ? `Run ${lesson.steps} steps: ${lesson.outcome}` : `What happens: ${lesson.outcome}`;
 }
 
 export function fillLessonMenu(select) {
@@ -133,6 +162,10 @@ export function showLessonCard(card, lesson, { onClose }) {
   title.textContent = `Lesson: ${lesson.title}`;
   const text = document.createElement("p");
   text.textContent = lesson.explanation;
+  const outcome = document.createElement("p");
+  outcome.className = "lesson-outcome";
+  outcome.dataset.testid = "lesson-outcome";
+  outcome.textContent = lessonOutcome(lesson);
   const tryThis = document.createElement("p");
   tryThis.className = "lesson-try";
   tryThis.textContent = `Try: ${lesson.tryThis}`;
@@ -142,5 +175,5 @@ export function showLessonCard(card, lesson, { onClose }) {
   close.textContent = "×";
   close.setAttribute("aria-label", "Close the lesson");
   close.addEventListener("click", onClose);
-  card.append(title, text, tryThis, close);
+  card.append(title, text, outcome, tryThis, close);
 }

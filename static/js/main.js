@@ -24,12 +24,15 @@ import { createPlaneInput } from "./views/planeInput.js";
 import { bindKeyboard } from "./keyboard.js";
 import { createClassroom, PAGE_KEYS, showUrlNotice } from "./classroom.js";
 import { fillLessonMenu, findLesson, lessonConfig, showLessonCard } from "./lessons.js";
+import { lossChartData } from "./lossSeries.js";
 import { bindExports } from "./exports.js";
 import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 import { createSampleByHandView } from "./views/sampleByHand.js";
 import { createRoom } from "./room.js";
+import { createDeeperPanel } from "./deeper.js";
+import { createProjector, projectorFromHash } from "./projector.js";
 
 const $ = (id) => document.getElementById(id);
 const ERROR_SHOWN_MS = 8000;
@@ -39,6 +42,7 @@ const store = createStore(JSON.parse(document.body.dataset.limits));
 // Read before the page first rewrites the hash: hidden controls, the lesson, refused values.
 const classroom = createClassroom(location.hash);
 const refusedHashKeys = rejectedHashKeys(location.hash, PAGE_KEYS);
+const projector = createProjector($("projector-mode"), { initial: projectorFromHash(location.hash), onChange: () => writeHash() });
 const ui = {
   showGradients: false,
   showTest: false,
@@ -50,6 +54,7 @@ const ui = {
   notice: "", // the server said it is shutting down: shown until the page is back
   selectedWeights: [], // edges clicked on the network graph: the loss surface's two weight axes
   inspection: null, // the model at the hovered point of the plane (an `inspection` message)
+  showOtherRuns: false, // the loss chart overlays earlier runs and branches (with the same loss)
 };
 
 // Messages arrive only after this module has run: every view below exists by then.
@@ -84,6 +89,7 @@ const network = createNetworkView($("network-graph"), {
     // With the sample panel open an edge picks the chain rule's weight, not a surface axis.
     if (sample.state.open) sample.chooseWeight(weight);
     else chooseSurfaceWeight(weight);
+    deeper.chooseEdge(weight, store.frame); // ready to be typed over (neuron surgery)
     redraw();
   },
 });
@@ -126,6 +132,10 @@ const sampleView = createSampleByHandView($("sample-by-hand-view"), {
   },
   onCheck: sample.checkByHand,
 });
+const deeper = createDeeperPanel(
+  { curvature: $("curvature"), hiddenSpace: $("hidden-space"), surgery: $("surgery"), sweep: $("sweep") },
+  { socket, applySettings: (settings) => commands.setLive(settings) },
+);
 let drawnHistoryVersion = -1;
 
 $("sample-by-hand").addEventListener("toggle", (event) => {
@@ -152,6 +162,7 @@ function chooseSurfaceWeight(weight) {
 
 function handleMessage(message, parseMs = 0) {
   if (message.type === ServerMessage.FRAME) store.timing.pendingParseMs += parseMs;
+  if (deeper.receive(message)) return redraw();
   const { state, effects } = applyMessage(store, message);
   Object.assign(store, state);
   for (const effect of effects) carryOut(effect);
@@ -197,7 +208,7 @@ function showConfig() {
 }
 
 function writeHash() {
-  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix());
+  history.replaceState(null, "", hashFromConfig(store.config) + classroom.hashSuffix() + projector.hashSuffix());
 }
 
 function showError(text) {
@@ -232,6 +243,7 @@ function render() {
   network.update({ frame, showGradients: ui.showGradients, selectedEdges: ui.selectedWeights, edgeMode: $("edge-mode").value, sample: followed, gradClipNorm });
   landscape.update({ frame, surface: store.surface, race: store.race });
   raceView.update({ race: store.race });
+  deeper.update({ frame });
   const followedPoint = sample.state.open ? store.data?.train[sample.state.index] || null : null;
   boundary.update({ frame, data: store.data, showTest: ui.showTest, discretize: ui.discretize, heatmapOverride: ui.heatmapOverride, followed: followedPoint });
   planeInput.update({ frame, data: store.data, showTest: ui.showTest });
@@ -243,8 +255,9 @@ function render() {
   timelineView.update({ frame, runs: store.runs, sessionId: store.sessionId });
   if (historyChanged) {
     drawnHistoryVersion = store.historyVersion;
-    const overlays = (store.runs || []).filter((r) => !r.current).map((r, i) => ({ ...r, colour: RUN_COLOURS[i % RUN_COLOURS.length] }));
-    lossChart.update({ lossHistory: store.lossHistory, runs: overlays });
+    const chart = lossChartData(store, { showOtherRuns: ui.showOtherRuns, colours: RUN_COLOURS });
+    lossChart.update({ lossHistory: chart.lossHistory, runs: chart.overlays, yRange: chart.yRange });
+    showOtherRunsCount(chart.otherRuns);
     learningRateChart.update({ lossHistory: store.lossHistory });
   }
   if (ui.errorUntil <= performance.now()) ui.errorUntil = 0;
@@ -261,6 +274,13 @@ function render() {
   autogradView.update({ graph: store.autograd });
   sampleView.update({ sample: followed, frame, weight: sample.state.weight, trainCount: store.data?.train.length });
   recordTiming(store.timing, drawnStep, performance.now() - drawStarted);
+}
+
+// The overlay switch says how many runs it would add, and how many have another loss.
+function showOtherRunsCount({ comparable, otherLoss }) {
+  const apart = otherLoss ? ` (${otherLoss} with another loss not shown)` : "";
+  $("other-runs-text").textContent = `Overlay ${comparable} earlier run${comparable === 1 ? "" : "s"}${apart}`;
+  $("show-other-runs").disabled = comparable === 0;
 }
 
 // Per drawn frame: JSON parse + every view's drawing, for `make bench` (browser_frame_ms_p95).
@@ -281,6 +301,11 @@ function bindViewSwitches() {
       redraw();
     });
   }
+  $("show-other-runs").addEventListener("change", (e) => {
+    ui.showOtherRuns = e.target.checked;
+    store.historyVersion += 1; // the chart redraws only when its data changed
+    redraw();
+  });
   bindOwnData({
     getSessionId: () => store.sessionId,
     onError: showError,
@@ -297,13 +322,17 @@ function applyLesson(lesson) {
   const view = lesson.view || {};
   $("skip-zero-grad").checked = Boolean(view.skipZeroGrad);
   $("show-gradients").checked = ui.showGradients = Boolean(view.showGradients);
-  commands.applyLesson(lessonConfig(lesson, DEFAULT_CONFIG), Boolean(view.skipZeroGrad));
+  const config = lessonConfig(lesson, DEFAULT_CONFIG);
+  config.training.steps_per_frame = store.config.training.steps_per_frame; // the learner's pace stays
+  commands.applyLesson(config, Boolean(view.skipZeroGrad));
 }
 
 function showLesson(lesson) {
   classroom.lesson = lesson?.id;
   $("lessons").value = lesson?.id || "";
   showLessonCard($("lesson-card"), lesson, { onClose: () => showLesson(null) });
+  // The card says "Run N steps": Run steps is set to that N.
+  if (lesson?.steps) $("run-steps-count").value = String(lesson.steps);
   writeHash();
 }
 

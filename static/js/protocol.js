@@ -18,6 +18,11 @@ export const ClientMessage = Object.freeze({
   ROOM_SPOTLIGHT: "room_spotlight",
   ROOM_RESET: "room_reset",
   ROOM_WATCH: "room_watch",
+  CURVATURE: "curvature",
+  HIDDEN_SPACE: "hidden_space",
+  EDIT_WEIGHT: "edit_weight",
+  SWITCH_NEURON: "switch_neuron",
+  SWEEP: "sweep",
 });
 
 export const ServerMessage = Object.freeze({
@@ -38,6 +43,10 @@ export const ServerMessage = Object.freeze({
   ROOM_STATE: "room_state",
   CLASS_TILES: "class_tiles",
   CHALLENGE_STATUS: "challenge_status",
+  CURVATURE: "curvature",
+  HIDDEN_SPACE: "hidden_space",
+  SURGERY: "surgery",
+  SWEEP: "sweep",
 });
 
 export const ControlAction = Object.freeze({
@@ -46,4 +55,5 @@ export const ControlAction = Object.freeze({
   STEP: "step",
   STEP_PHASE: "step_phase",
   RESET: "reset",
+  RUN: "run", // with `steps`: play exactly that many steps, then pause
 });

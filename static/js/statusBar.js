@@ -15,15 +15,21 @@ export function renderCounters(frame, gradClipNorm) {
 }
 
 // One line says the most pressing thing: an error shown, else the connection, a shutdown
-// notice, or the run's own message.
-export function renderStatus(frame, { connected, connection, notice, error }) {
-  const word = !connected ? "disconnected" : frame ? frame.status : "connecting";
+// notice, the run's own message, or dead ReLUs (a run that has stopped learning in part while
+// its status still says "running").
+export function statusMessage(frame, { connected, connection, notice, error }) {
+  if (error) return `error: ${error}`;
+  if (!connected) return connection;
+  if (notice) return notice;
+  if (frame?.message) return frame.message;
+  const dead = (frame?.health?.flags || []).filter((flag) => flag.kind === "dead_relu");
+  return dead.map((flag) => flag.message).join("; ");
+}
+
+export function renderStatus(frame, situation) {
+  const word = !situation.connected ? "disconnected" : frame ? frame.status : "connecting";
   $("status-word").textContent = word;
   $("status").dataset.state = word;
-  let message = frame?.message || "";
-  if (notice) message = notice;
-  if (!connected) message = connection;
-  if (error) message = `error: ${error}`;
-  $("status-message").textContent = message;
+  $("status-message").textContent = statusMessage(frame, situation);
   document.body.classList.toggle("running", frame?.status === "running");
 }

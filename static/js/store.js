@@ -1,6 +1,13 @@
 // The one place state lives. The configuration is mirrored in the URL hash, so every view is a
 // permalink; a bad or unknown value in the hash falls back to the default (as Playground does).
 
+// Steps per frame of Play the speed menu offers (0: as fast as the machine goes). The page
+// starts at WATCH_PACE: the default circle's boundary forms between steps ~500 and ~1,500, so at
+// 5 steps a frame (30 frames/s, 150 steps/s) it takes shape over some seven seconds, frame by
+// frame; Playground's pace, one epoch a frame, is 25 steps of 10 points on 250 training points.
+export const PACES = [1, 5, 25, 100, 500, 0];
+export const WATCH_PACE = 5;
+
 export const DEFAULT_CONFIG = Object.freeze({
   data: { dataset: "circle", n_points: 500, noise: 0, train_fraction: 0.5, seed: 0 },
   model: {
@@ -12,6 +19,7 @@ export const DEFAULT_CONFIG = Object.freeze({
     nesterov: false, beta1: 0.9, beta2: 0.999, alpha: 0.99,
     schedule: "constant", schedule_step_size: 100, schedule_gamma: 0.5, schedule_steps: 1000,
     weight_decay: 0, l1: 0, activation_penalty: "none", activation_penalty_strength: 0, grad_clip_norm: 0,
+    steps_per_frame: WATCH_PACE,
   },
 });
 
@@ -20,6 +28,18 @@ export const ACTIVATIONS = ["relu", "leaky_relu", "prelu", "elu", "gelu", "tanh"
 export const OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"];
 export const SCHEDULES = ["constant", "step", "exponential", "cosine", "warmup"];
 export const FEATURES = ["x1", "x2", "x1_squared", "x2_squared", "x1x2", "sin_x1", "sin_x2"];
+
+// Data on a line: x₂ is 0 at every point, so an input made from x₂ is a constant.
+export const ONE_D_DATASETS = ["sine"];
+export const X2_FEATURES = ["x2", "x2_squared", "x1x2", "sin_x2"];
+
+// The input features that mean something for `dataset`: on 1-D data those of x₁ alone (x₁ if
+// none is left).
+export function featuresFor(dataset, features) {
+  if (!ONE_D_DATASETS.includes(dataset)) return features;
+  const kept = features.filter((name) => !X2_FEATURES.includes(name));
+  return kept.length ? kept : ["x1"];
+}
 
 // hash key → [section, field, parse]; one declarative table, like Playground's state.ts.
 const HASH_KEYS = {
@@ -52,6 +72,7 @@ const HASH_KEYS = {
   clip: ["training", "grad_clip_norm", numIn(0, 100)],
   momentum: ["training", "momentum", numIn(0, 0.99)],
   batchSize: ["training", "batch_size", intIn(1, 2000)],
+  pace: ["training", "steps_per_frame", intIn(0, 10000)],
 };
 
 function oneOf(values) {

@@ -1,6 +1,6 @@
 // The training toolkit's controls: optimizer knobs, LR schedule, regularisation,
 // input features and initialisation. Live knobs send `set`; features and init rebuild (`configure`).
-import { FEATURES } from "./store.js";
+import { FEATURES, ONE_D_DATASETS, X2_FEATURES } from "./store.js";
 import { formatRate } from "./views/learningRateChart.js";
 
 const $ = (id) => document.getElementById(id);
@@ -73,9 +73,14 @@ export function syncToolkit(config) {
   $("momentum").disabled = !USES_MOMENTUM.includes(training.optimizer);
   $("activation-penalty-strength").disabled = training.activation_penalty === "none";
   const features = model.features || ["x1", "x2"];
+  const oneD = ONE_D_DATASETS.includes(config.data.dataset);
   for (const name of FEATURES) {
-    document.querySelector(`[data-feature="${name}"]`).checked = features.includes(name);
+    const box = document.querySelector(`[data-feature="${name}"]`);
+    box.checked = features.includes(name);
+    // On 1-D data x₂ is 0 everywhere: its inputs would be constants (the note says so).
+    box.disabled = oneD && X2_FEATURES.includes(name) && !box.checked;
   }
+  $("one-d-note").hidden = !oneD;
   $("init").value = model.init;
   $("model-seed").value = String(model.seed);
 }

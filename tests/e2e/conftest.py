@@ -44,7 +44,9 @@ def loaded_lab(page: Page, tolerated: re.Pattern[str] | None = None) -> Iterator
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto("/")
+    # At full speed: these tests wait for training to get somewhere, and the page's watchable
+    # default pace (tests/e2e/test_pace.py) would only make them slower.
+    page.goto("/#pace=0")
     page.wait_for_function("() => window.backpropLab && window.backpropLab.store.frame !== null")
     yield page
     unexpected = [e for e in errors if tolerated is None or not tolerated.search(e)]

@@ -28,3 +28,11 @@ def store_value(page: Page, expression: str) -> object:
     return page.evaluate(
         f"() => {{ const store = window.backpropLab.store; return {expression}; }}"
     )
+
+
+def open_more_settings(page: Page) -> None:
+    """Open the toolbar's "More" popover (momentum, Nesterov, betas, α, the LR schedule), where
+    those knobs live so the toolbar stays one row; a no-op when it is open already."""
+    menu = page.get_by_test_id("advanced-settings")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from .conftest import screenshot
-from .page_helpers import open_lab, store_value
+from .page_helpers import open_lab, open_more_settings, store_value
 
 
 def test_a_link_hides_the_controls_it_names_and_keeps_hiding_them(page: Page) -> None:
@@ -29,6 +29,7 @@ def test_a_link_hides_the_controls_it_names_and_keeps_hiding_them(page: Page) ->
         "() => { const o = document.getElementById('optimizer'); o.value = 'adam';"
         " o.dispatchEvent(new Event('change')); }"
     )
+    open_more_settings(page)
     expect(page.get_by_test_id("beta2")).to_be_visible()
     expect(page.get_by_test_id("beta1")).to_be_hidden()
     screenshot(page, "classroom-hidden-controls")

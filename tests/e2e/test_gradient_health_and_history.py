@@ -68,6 +68,10 @@ def test_scrubbing_rewinds_every_view_and_playing_on_is_an_overlaid_branch(lab: 
     runs = lab.locator("[data-testid=runs] li")
     expect(runs).to_have_count(2)
     expect(runs.nth(1)).to_contain_text("from step 3: learning_rate 0.03 → 0.3")
+    # The loss chart shows the current run; the branch's parent is overlaid when asked for.
+    expect(lab.get_by_test_id("loss-overlays")).not_to_contain_text("run 1")
+    expect(lab.get_by_test_id("show-other-runs")).to_be_enabled()
+    lab.get_by_test_id("show-other-runs").check()
     expect(lab.get_by_test_id("loss-overlays")).to_contain_text("run 1")
     assert lab.evaluate("window.backpropLab.store.lossHistory.at(-1).step") == 4
 

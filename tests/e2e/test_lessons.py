@@ -13,11 +13,13 @@ from .page_helpers import open_lab, store_value
 # (section, field) of the configuration → the control that shows it.
 CONTROLS = {
     ("data", "dataset"): "dataset",
+    ("data", "n_points"): "n-points",
     ("model", "activation"): "activation",
     ("model", "init"): "init",
     ("training", "learning_rate"): "learning-rate",
     ("training", "optimizer"): "optimizer",
     ("training", "momentum"): "momentum",
+    ("training", "batch_size"): "batch-size",
     ("training", "activation_penalty"): "activation-regularization",
     ("training", "activation_penalty_strength"): "activation-penalty-strength",
 }
@@ -91,20 +93,18 @@ def test_a_lesson_runs_as_it_says_learning_rate_10_diverges(lab: Page) -> None:
 
 
 def test_a_shared_lesson_link_shows_the_lesson_and_closing_it_drops_it(page: Page) -> None:
-    link = "activation=relu&layers=8%2C8&learningRate=1&lesson=dead-relus"
+    link = "activation=relu&layers=8%2C8&learningRate=3&lesson=dead-relus"
     errors = open_lab(page, link, width=1366, height=768)
     expect(page.get_by_test_id("lesson-card")).to_contain_text("Dead ReLUs")
-    page.get_by_test_id("play").click()
-    # At learning rate 1 a run may also stop as diverged (when depends on burst timing).
-    page.wait_for_function(
-        "() => { const f = window.backpropLab.store.frame;"
-        " return f.step > 300 || f.status === 'diverged'; }"
-    )
-    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("lesson-outcome")).to_contain_text("Run 500 steps:")
+    # As the card says: Run 500 steps (already filled in), and the run stops there.
+    expect(page.locator("[data-testid=run-steps] input")).to_have_value("500")
+    page.locator("[data-testid=run-steps] button").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("500", timeout=30_000)
     screenshot(page, "lesson-1366x768")
     expect(page.get_by_test_id("lessons")).to_have_value("dead-relus")
-    assert store_value(page, "store.config.training.learning_rate") == 1
+    assert store_value(page, "store.config.training.learning_rate") == 3
     page.get_by_role("button", name="Close the lesson").click()
     expect(page.get_by_test_id("lesson-card")).to_be_hidden()
-    assert "lesson=" not in page.url and "learningRate=1" in page.url
+    assert "lesson=" not in page.url and "learningRate=3" in page.url
     assert errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from .conftest import screenshot
+from .page_helpers import open_more_settings
 
 
 def frame_value(page: Page, expression: str) -> object:
@@ -21,6 +22,7 @@ def step_to(page: Page, steps: int) -> None:
 
 def test_optimizer_knobs_and_a_schedule_show_the_effective_learning_rate(lab: Page) -> None:
     lab.get_by_test_id("optimizer").select_option("adamw")
+    open_more_settings(lab)
     expect(lab.get_by_test_id("beta1")).to_be_visible()
     expect(lab.get_by_test_id("nesterov")).to_be_hidden()
     expect(lab.get_by_test_id("momentum")).to_be_disabled()
@@ -57,8 +59,9 @@ def test_regularisers_add_a_penalty_the_loss_chart_shows_apart(lab: Page) -> Non
     step_to(lab, 1)
     lab.wait_for_function("() => window.backpropLab.store.lossHistory.at(-1).penalty > 0")
     assert frame_value(lab, "f.grad_norm") is not None
-    chart = lab.locator("[data-testid=loss-chart] canvas")
-    chart.hover(position={"x": 290, "y": 50})
+    # uPlot takes the pointer on its overlay of the plot area, over the canvas.
+    chart = lab.locator("[data-testid=loss-chart] .u-over")
+    chart.hover(position={"x": 200, "y": 50})
     expect(lab.get_by_test_id("loss-chart")).to_contain_text("penalty")
     assert "weightDecay=0.01" in lab.url and "activationPenalty=l2" in lab.url
 

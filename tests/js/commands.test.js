@@ -54,3 +54,9 @@ test("a change that could not be sent awaits no answer", () => {
   assert.deepEqual(store.pendingRequests, []);
   assert.equal(store.config.training.learning_rate, 0.3);
 });
+
+test("Run N steps sends a run control with its count", () => {
+  const { sent, commands } = setUp();
+  commands.runSteps(300);
+  assert.deepEqual(sent, [{ type: "control", action: "run", steps: 300 }]);
+});

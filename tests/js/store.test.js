@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  cloneConfig, configFromHash, DEFAULT_CONFIG, hashFromConfig, rejectedHashKeys, sameSettings, withLiveChanges,
+  cloneConfig, configFromHash, DEFAULT_CONFIG, hashFromConfig, PACES, rejectedHashKeys, sameSettings, WATCH_PACE, withLiveChanges,
   withSectionChanges,
 } from "../../static/js/store.js";
 
@@ -67,4 +67,16 @@ test("two configs with the same settings are the same, whatever their keys' orde
   assert.ok(!sameSettings(a, b));
   assert.ok(!sameSettings({ x: 1 }, { x: 1, y: undefined }));
   assert.ok(!sameSettings({ x: null }, { x: 0 }));
+});
+
+test("the pace is a setting of the link: it reads back, and the page starts at a watchable one", () => {
+  assert.equal(DEFAULT_CONFIG.training.steps_per_frame, WATCH_PACE);
+  assert.ok(WATCH_PACE > 0 && WATCH_PACE <= 25, "a few steps a frame, not the machine's full speed");
+  assert.ok(PACES.includes(WATCH_PACE) && PACES.includes(0), "the menu runs from watch to max");
+  for (const pace of [1, 0, 37]) {
+    const config = cloneConfig(DEFAULT_CONFIG);
+    config.training.steps_per_frame = pace;
+    assert.equal(configFromHash(hashFromConfig(config)).training.steps_per_frame, pace);
+  }
+  assert.equal(configFromHash("#pace=-1").training.steps_per_frame, WATCH_PACE);
 });

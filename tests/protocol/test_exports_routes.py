@@ -4,21 +4,16 @@ the server accepts."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from app.protocol import SetRequest
 from app.training.code_export import export_training_script
 from app.training.config import LabConfig
+from tests.support.lessons import lessons as lesson_table
 
 from .helpers import receive_until
-
-JS = Path(__file__).resolve().parents[2] / "static" / "js"
 
 
 def start(ws: Any, config: dict[str, Any]) -> str:
@@ -51,30 +46,8 @@ def test_an_unknown_session_has_nothing_to_export(client: TestClient) -> None:
         assert "no such session" in response.text
 
 
-def lesson_configs() -> list[dict[str, Any]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the lessons table is JavaScript")
-    program = (
-        f"const m = await import({json.dumps(str(JS / 'lessons.js'))});"
-        f"const s = await import({json.dumps(str(JS / 'store.js'))});"
-        "const configs = m.LESSONS.map("
-        "(l) => ({id: l.id, config: m.lessonConfig(l, s.DEFAULT_CONFIG)}));"
-        "console.log(JSON.stringify(configs));"
-    )
-    result = subprocess.run(
-        [node, "--input-type=module", "-e", program],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    lessons: list[dict[str, Any]] = json.loads(result.stdout)
-    return lessons
-
-
 def test_every_lesson_is_a_configuration_the_server_accepts() -> None:
-    lessons = lesson_configs()
+    lessons = lesson_table()
     assert len(lessons) >= 9
     for lesson in lessons:
         config = lesson["config"]

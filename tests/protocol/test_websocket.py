@@ -13,10 +13,13 @@ from app.main import create_app
 from app.protocol import (
     ConfigureRequest,
     ControlRequest,
+    CurvatureRequest,
     DrawnPoint,
     EdgeRef,
     EditPointsRequest,
+    EditWeightRequest,
     HelloRequest,
+    HiddenSpaceRequest,
     InspectRequest,
     PointLocation,
     RaceEntry,
@@ -25,6 +28,8 @@ from app.protocol import (
     SampleRequest,
     SetRequest,
     SurfaceRequest,
+    SweepRequest,
+    SwitchNeuronRequest,
     client_message_adapter,
     message_types,
     room,
@@ -66,6 +71,11 @@ EXAMPLES = [
         entries=[RaceEntry(optimizer="sgd", learning_rate=0.1, momentum=0.9)],
         steps=50,
     ),
+    CurvatureRequest(type="curvature", every_steps=10),
+    HiddenSpaceRequest(type="hidden_space", layer=1, neurons=[0, 1], follow=False),
+    EditWeightRequest(type="edit_weight", layer=0, out_neuron=1, in_neuron=0, value=0.5),
+    SwitchNeuronRequest(type="switch_neuron", layer=0, neuron=2, on=False),
+    SweepRequest(type="sweep", action="stop"),
 ]
 # Class room messages (app/protocol/room.py).
 EXAMPLES += [

@@ -13,6 +13,7 @@ import pytest
 from app.training.code_export import PHASE_LINE_PREFIXES, export_training_script
 from app.training.config import DataConfig, LabConfig, ModelConfig, TrainingConfig
 from app.training.session import TrainingSession
+from app.training.surgery import NeuronSwitch, WeightEdit
 
 STEPS = 20
 CONFIGS = {
@@ -97,3 +98,18 @@ def test_the_script_imports_nothing_from_the_project() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert imported <= {"sys", "numpy", "torch"}
+
+
+def test_the_script_replays_weights_set_and_neurons_switched_by_hand(tmp_path: Path) -> None:
+    config = CONFIGS["xor-features-regularised-scheduled"]
+    session = TrainingSession(config)
+    app_losses = [session.train_step() for _ in range(5)]
+    session.surgery.edit_weight(session.model, WeightEdit(5, 0, 1, 2, 0.5))
+    session.surgery.switch_neuron(session.model, NeuronSwitch(5, 1, 2, on=False))
+    app_losses += [session.train_step() for _ in range(7)]
+    session.surgery.switch_neuron(session.model, NeuronSwitch(12, 1, 2, on=True))
+    session.surgery.switch_neuron(session.model, NeuronSwitch(12, 0, 4, on=False))
+    app_losses += [session.train_step() for _ in range(STEPS - 12)]
+    source = export_training_script(config, edits=session.surgery.edits).source
+    assert "linears[0].weight[1, 2] = 0.5" in source
+    assert run_script(source, tmp_path) == pytest.approx(app_losses, abs=1e-6)

@@ -205,3 +205,15 @@ def test_the_timeline_imports_nothing_of_the_trainer() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_pace_is_how_a_run_is_watched_kept_across_a_rewind_and_never_a_branch_name() -> None:
+    session = TrainingSession()
+    session.burst(10)
+    session.burst(10)
+    session.set_training(steps_per_frame=3)
+    session.rewind(10)
+    assert session.config.training.steps_per_frame == 3
+    session.set_training(learning_rate=0.1)
+    session.burst(5)
+    assert session.runs()[-1].name == "from step 10: learning_rate 0.03 → 0.1"

@@ -48,6 +48,8 @@ def grouping_problem(session: TrainingSession, phase_pending: bool) -> str | Non
     """
     if phase_pending:
         return "a phase-by-phase step is half done"
+    if session.model.neuron_masks:
+        return "a neuron is switched off: the stacked forward has no masks"
     optimizer = session.optimizer
     if optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks:
         return "the optimizer has hooks"

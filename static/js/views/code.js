@@ -8,6 +8,15 @@ const PHASE_TITLES = {
   step: "optimizer.step()",
 };
 
+// The phase lines to mark: the one just run, the next one to run, and zero_grad's line when it
+// is skipped (gradients accumulate): then it never runs, so the next mark moves past it.
+export function markedPhases(phase) {
+  if (!phase) return { current: null, next: null, skipped: null };
+  const skipped = phase.skip_zero_grad ? "zero_grad" : null;
+  const next = phase.next === skipped ? "forward" : phase.next;
+  return { current: phase.done === skipped && phase.zero_grad_skipped ? null : phase.done, next, skipped };
+}
+
 export function createCodePanel(root) {
   const toolbar = document.createElement("div");
   toolbar.className = "code-toolbar";
@@ -59,15 +68,16 @@ export function createCodePanel(root) {
     update({ listing: next, phase }) {
       if (!next) return;
       if (next !== listing) build(next);
-      const key = phase ? `${phase.step}:${phase.done}` : null;
+      const key = phase ? `${phase.step}:${phase.done}:${phase.skip_zero_grad}` : null;
       if (key === shownPhase) return;
       shownPhase = key;
-      for (const line of lines) line.classList.remove("current", "next");
-      if (!phase) return;
-      const current = lines[listing.phase_lines[phase.done] - 1];
-      current.classList.add("current");
-      lines[listing.phase_lines[phase.next] - 1].classList.add("next");
-      reveal(current);
+      for (const line of lines) line.classList.remove("current", "next", "skipped");
+      const marks = markedPhases(phase);
+      const line = (name) => lines[listing.phase_lines[name] - 1];
+      if (marks.skipped) line(marks.skipped).classList.add("skipped");
+      if (marks.next) line(marks.next).classList.add("next");
+      if (marks.current) line(marks.current).classList.add("current");
+      if (marks.current || marks.next) reveal(line(marks.current || marks.next));
     },
     destroy() {
       root.replaceChildren();

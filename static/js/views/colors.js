@@ -6,6 +6,29 @@ export const GREY = [232, 234, 235];
 export const BLUE = [8, 119, 189];
 export const CSS_ORANGE = "#f59322";
 export const CSS_BLUE = "#0877bd";
+// The decision boundary's map is mixed this far toward white under the points (Playground
+// lightens its map too): with POINT_OUTLINE around each point, every point stands out at
+// ≥ 3:1 contrast on every colour of the map (tests/js/colors.test.js checks all 256).
+export const BOUNDARY_VEIL = 0.4;
+export const POINT_OUTLINE = "#1f1f1f";
+
+// WCAG 2 contrast ratio of two [r, g, b] colours (0–255).
+export function contrastRatio(a, b) {
+  const luminance = (rgb) => {
+    const [r, g, bl] = rgb.map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+// A map colour as drawn under the veil.
+export function veiled(rgb, veil = BOUNDARY_VEIL) {
+  return rgb.map((v) => Math.round(v + (255 - v) * veil));
+}
 
 function mix(a, b, t) {
   return a.map((v, i) => Math.round(v + (b[i] - v) * t));
@@ -53,10 +76,13 @@ export function createHeatmapCanvas() {
   };
 }
 
+// `digits` decimals, but a small number keeps at least two significant digits (0.0043 stays
+// 0.0043 rather than rounding to 0.00), and a tiny or huge one goes to exponent form.
 export function formatNumber(value, digits = 3) {
   if (value === null || value === undefined) return "—";
   if (value === 0) return "0";
   const abs = Math.abs(value);
   if (abs >= 1e4 || abs < 1e-3) return value.toExponential(2);
+  if (abs < 10 ** (1 - digits)) return value.toPrecision(Math.max(2, digits));
   return value.toFixed(digits);
 }

@@ -1,7 +1,8 @@
 // Distributions over time, one compact chart per layer (TensorBoard's percentile bands): the
 // min–max, ±1.5σ, ±1σ and ±0.5σ bands and the median of the chosen tensor, frame by frame.
-const WIDTH = 300;
-const HEIGHT = 46;
+const HEIGHT = 64;
+const LEFT = 56; // the value ticks' column
+const TICK_FONT_PX = 11;
 const MAX_COLUMNS = 240;
 const BAND_ALPHAS = [0.15, 0.3, 0.45, 0.6];
 
@@ -14,6 +15,7 @@ export function createDistributionsView(root) {
   }
   const charts = document.createElement("div");
   charts.className = "distribution-charts";
+  charts.dataset.tickFontPx = String(TICK_FONT_PX);
   root.append(select, charts);
   let columns = []; // [{step, layers: LayerHealth[]}]
   let canvases = [];
@@ -27,7 +29,6 @@ export function createDistributionsView(root) {
       const caption = document.createElement("figcaption");
       caption.textContent = i === n - 1 ? `layers[${i}] (output)` : `layers[${i}]`;
       const canvas = document.createElement("canvas");
-      canvas.width = WIDTH;
       canvas.height = HEIGHT;
       canvas.setAttribute("role", "img");
       canvas.setAttribute("aria-label", `Distribution over time of layers[${i}]`);
@@ -41,9 +42,12 @@ export function createDistributionsView(root) {
     const key = select.value;
     const n = columns.length ? columns[columns.length - 1].layers.length : 0;
     ensureCanvases(n);
+    // As wide as the panel: the bands get a pixel column or more per recorded step.
+    const width = Math.max(200, Math.floor(charts.clientWidth || 300));
     canvases.forEach(({ canvas }, layer) => {
+      if (canvas.width !== width) canvas.width = width;
       const ctx = canvas.getContext("2d");
-      ctx.clearRect(0, 0, WIDTH, HEIGHT);
+      ctx.clearRect(0, 0, width, HEIGHT);
       const bands = columns.map((c) => c.layers[layer]?.[key]).filter((b) => Array.isArray(b));
       if (!bands.length) return;
       let lo = Infinity;
@@ -51,7 +55,7 @@ export function createDistributionsView(root) {
       for (const b of bands) for (const v of b) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
       if (!(hi > lo)) hi = lo + 1e-9;
       const y = (v) => HEIGHT - 2 - ((v - lo) / (hi - lo)) * (HEIGHT - 4);
-      const w = WIDTH / Math.max(bands.length, 1);
+      const w = (width - LEFT) / Math.max(bands.length, 1);
       // One path and one fill per band level: thousands of fillRects (7 layers × 240 columns
       // × 4 bands) made this the page's slowest chart.
       for (let k = 0; k < BAND_ALPHAS.length; k++) {
@@ -60,14 +64,16 @@ export function createDistributionsView(root) {
         bands.forEach((b, i) => {
           const top = b[b.length - 1 - k];
           const bottom = b[k];
-          if (top !== null && bottom !== null) ctx.rect(i * w, y(top), Math.ceil(w), Math.max(1, y(bottom) - y(top)));
+          if (top !== null && bottom !== null) ctx.rect(LEFT + i * w, y(top), Math.ceil(w), Math.max(1, y(bottom) - y(top)));
         });
         ctx.fill();
       }
       ctx.fillStyle = "#333";
-      ctx.font = "9px sans-serif";
-      ctx.fillText(hi.toPrecision(2), 2, 9);
+      ctx.font = `${TICK_FONT_PX}px "Liberation Sans", sans-serif`;
+      ctx.fillText(hi.toPrecision(2), 2, TICK_FONT_PX);
       ctx.fillText(lo.toPrecision(2), 2, HEIGHT - 2);
+      const span = `steps ${columns[0].step}–${columns[columns.length - 1].step}`;
+      ctx.fillText(span, width - ctx.measureText(span).width - 2, TICK_FONT_PX);
     });
   }
 

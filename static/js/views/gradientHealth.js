@@ -1,8 +1,9 @@
 // Gradient health per layer over the steps, on a log scale (one line per layer), with the flags
 // the server raised and each layer's dead / saturated units. Reads the loss history's figures.
-const WIDTH = 300;
-const HEIGHT = 120;
-const PAD = { left: 38, right: 6, top: 6, bottom: 14 };
+// The chart is uPlot's (timeChart.js): log ticks, hover, a width that follows the panel.
+import { createTimeChart } from "./timeChart.js";
+
+const HEIGHT = 200;
 export const LAYER_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"];
 const FIGURES = {
   grad_norm: "‖∂L/∂w‖ per layer",
@@ -11,16 +12,16 @@ const FIGURES = {
   update_ratio: "‖Δw‖/‖w‖ per layer (update-to-weight ratio)",
 };
 
+const layerSeries = (count) => Array.from({ length: count }, (_, layer) => ({ label: `layers[${layer}]`, stroke: LAYER_COLOURS[layer % LAYER_COLOURS.length] }));
+
 export function createGradientHealthView(root) {
   const select = document.createElement("select");
   select.dataset.testid = "gradient-health-figure";
   select.setAttribute("aria-label", "Which gradient figure to plot");
   for (const [value, label] of Object.entries(FIGURES)) select.add(new Option(label, value));
-  const canvas = document.createElement("canvas");
-  canvas.width = WIDTH;
-  canvas.height = HEIGHT;
-  canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", "Gradient health per layer over the steps, log scale");
+  root.append(select);
+  let points = [];
+  const chart = createTimeChart(root, { height: HEIGHT, series: layerSeries(1), log: true, onHover: showLegend });
   const legend = document.createElement("div");
   legend.className = "chart-readout health-legend";
   const units = document.createElement("div");
@@ -29,63 +30,38 @@ export function createGradientHealthView(root) {
   const flags = document.createElement("ul");
   flags.className = "health-flags";
   flags.dataset.testid = "health-flags";
-  root.append(select, canvas, legend, units, flags);
-  const ctx = canvas.getContext("2d");
+  root.append(legend, units, flags);
   const last = { lossHistory: [], health: null, healthVersion: null };
 
-  function draw() {
+  // Each layer's value at the hovered step, else at the latest one.
+  function showLegend(index = null) {
     const key = select.value;
-    const points = last.lossHistory.filter((p) => Array.isArray(p[key]));
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
-    root.dataset.points = String(points.length);
-    if (!points.length) {
+    const at = index === null ? points.at(-1) : points[index];
+    if (!at) {
       legend.textContent = "no step taken yet";
       return;
     }
-    const layers = Math.max(...points.map((p) => p[key].length));
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const p of points) for (const v of p[key]) if (v > 0) { lo = Math.min(lo, Math.log10(v)); hi = Math.max(hi, Math.log10(v)); }
-    if (!Number.isFinite(lo)) [lo, hi] = [-1, 0];
-    lo = Math.floor(lo);
-    hi = Math.max(lo + 1, Math.ceil(hi));
-    const first = points[0].step;
-    const span = Math.max(1, points[points.length - 1].step - first);
-    const x = (s) => PAD.left + ((s - first) / span) * (WIDTH - PAD.left - PAD.right);
-    const y = (l) => HEIGHT - PAD.bottom - ((l - lo) / (hi - lo)) * (HEIGHT - PAD.top - PAD.bottom);
-    ctx.fillStyle = "#666";
-    ctx.font = "10px sans-serif";
-    for (let d = lo; d <= hi; d++) {
-      ctx.fillText(`1e${d}`, 0, y(d) + 3);
-      ctx.strokeStyle = "#eee";
-      ctx.beginPath();
-      ctx.moveTo(PAD.left, y(d));
-      ctx.lineTo(WIDTH - PAD.right, y(d));
-      ctx.stroke();
-    }
-    for (let layer = 0; layer < layers; layer++) {
-      ctx.strokeStyle = LAYER_COLOURS[layer % LAYER_COLOURS.length];
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let started = false;
-      for (const p of points) {
-        const v = p[key][layer];
-        if (!(v > 0)) { started = false; continue; }
-        if (started) ctx.lineTo(x(p.step), y(Math.log10(v)));
-        else ctx.moveTo(x(p.step), y(Math.log10(v)));
-        started = true;
-      }
-      ctx.stroke();
-    }
-    const latest = points[points.length - 1][key];
     legend.replaceChildren(
-      ...latest.map((v, layer) => {
+      ...at[key].map((v, layer) => {
         const item = document.createElement("span");
         item.className = `layer-key layer-key-${layer % LAYER_COLOURS.length}`;
         item.textContent = `layers[${layer}] ${v === null ? "—" : v.toExponential(1)}`;
         return item;
       }),
     );
+  }
+
+  function draw() {
+    const key = select.value;
+    points = last.lossHistory.filter((p) => Array.isArray(p[key]));
+    root.dataset.points = String(points.length);
+    const layers = points.length ? Math.max(...points.map((p) => p[key].length)) : 1;
+    chart.reshape({ series: layerSeries(layers) });
+    chart.setData([
+      points.map((p) => p.step),
+      ...Array.from({ length: layers }, (_, layer) => points.map((p) => (p[key][layer] > 0 ? p[key][layer] : null))),
+    ]);
+    showLegend();
   }
 
   function drawHealth(health) {
@@ -128,6 +104,7 @@ export function createGradientHealthView(root) {
       }
     },
     destroy() {
+      chart.destroy();
       root.replaceChildren();
     },
   };

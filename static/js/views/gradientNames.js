@@ -14,3 +14,9 @@ export function weightGradientName(frame, clipNorm, symbol = "∂L/∂w") {
 // Per-sample ∂L/∂zₙ averaged: the mean loss's 1/N is already in each, so the sum is ∂L/∂b.
 export const NEURON_GRADIENT_NAME = "mean over the batch of ∂L/∂zₙ (= ∂L/∂b ÷ N)";
 export const NEURON_GRADIENT_SHORT = "mean ∂z";
+
+// A neuron of the graph, counted from 1 like the layers ("hidden layer 1" is the first): `layer`
+// is the graph's column (1 = the first hidden layer), `hiddenLayers` how many hidden layers.
+export function neuronName(layer, index, hiddenLayers) {
+  return layer > hiddenLayers ? `output neuron ${index + 1}` : `neuron ${index + 1} of hidden layer ${layer}`;
+}

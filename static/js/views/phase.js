@@ -10,7 +10,8 @@ const CODE = {
   step: "optimizer.step()",
 };
 
-function largest(matrices) {
+// The entry of largest magnitude: `magnitude` is |value|, what "Largest |…|" shows.
+export function largest(matrices) {
   let best = { value: 0, layer: -1, out: -1, in: -1 };
   matrices.forEach((matrix, layer) =>
     (matrix || []).forEach((row, out) =>
@@ -19,7 +20,7 @@ function largest(matrices) {
       }),
     ),
   );
-  return best;
+  return { ...best, magnitude: Math.abs(best.value) };
 }
 
 const where = (b) => `layers[${b.layer}].weight[${b.out}][${b.in}]`;
@@ -53,7 +54,7 @@ export function createPhaseView(root, { phaseName }) {
       case "backward": {
         const g = largest(frame.layers.map((l) => l.weight_grads));
         const clipping = training?.grad_clip_norm ? " Raw: clipping comes next, just before optimizer.step()." : "";
-        summary.textContent = `loss.backward() filled every .grad: edges now show ∂L/∂w (blue +, orange −). Largest |∂L/∂w| = ${formatNumber(g.value, 4)} at ${where(g)}.${clipping}`;
+        summary.textContent = `loss.backward() filled every .grad: edges now show ∂L/∂w (blue +, orange −). Largest |∂L/∂w| = ${formatNumber(g.magnitude, 4)} at ${where(g)}.${clipping}`;
         frame.layers.forEach((l, i) => {
           if (!l.weight_grads) return;
           const norm = Math.hypot(...l.weight_grads.flat());
@@ -63,7 +64,7 @@ export function createPhaseView(root, { phaseName }) {
       }
       case "step": {
         const d = largest(phase.updates.map((u) => u.weight_deltas));
-        summary.textContent = `optimizer.step() changed every parameter: edges now show Δw. Largest |Δw| = ${formatNumber(d.value, 4)} at ${where(d)}; hover an edge for before → after.`;
+        summary.textContent = `optimizer.step() changed every parameter: edges now show Δw. Largest |Δw| = ${formatNumber(d.magnitude, 4)} at ${where(d)}; hover an edge for before → after.`;
         // Plain SGD moves each weight by exactly −lr·∂L/∂w: show that it did.
         const plain = training && training.optimizer === "sgd" && !training.momentum && !training.weight_decay && (!training.schedule || training.schedule === "constant");
         if (plain && frame.layers.every((l) => l.weight_grads)) {

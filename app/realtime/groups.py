@@ -1,0 +1,229 @@
+"""Training groups: playing sessions of one shape stepped as one stacked computation.
+
+A hundred learners at the defaults each cost a Python-bound eager step; stacked, their steps
+cost about one (app/training/stacked). A playing session that can group offers itself before
+each burst; it forms a group with another waiting session of its shape (a group of one would
+only pad an eager step), or joins the existing one at that group's next burst, with every other
+newcomer at once. A group's burst trains every member; each member's next burst then only
+builds its frame. Anything else that touches a member's engine
+takes it out of its group first (`withdraw`), or reads it after `sync_out`, so the engine is
+whole whenever it is not training in the group: the page cannot tell which path ran.
+
+Every engine touch of every session holds `lock`: a group's burst writes several sessions'
+engines at once, and one worker thread (the default) never waits on it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.training.change import SettingsChange
+from app.training.divergence import Divergence
+from app.training.session import TrainingSession
+from app.training.stacked import RunGroup, RunResult, RunShape, changes_shape, run_shape
+from app.training.stacked.shape import grouping_problem
+from app.training.state import restore
+
+# Steps per train_steps call at first; later calls are sized from the measured step time so a
+# burst ends near its deadline and a user's change cuts it within a few milliseconds.
+FIRST_CHUNK_STEPS = 4
+MAX_CHUNK_STEPS = 64
+# A group's burst trains for its members' bursts together, up to this long.
+MAX_GROUP_BURST_SECONDS = 0.25
+# A member's rollback point (and rewind snapshot) is kept at most this often.
+KEEP_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class Member:
+    """A playing session that may train in a group."""
+
+    session_id: str
+    engine: TrainingSession
+    # The session's pending change or stop: a group's burst ends at its next chunk.
+    stop: Callable[[], bool]
+    # The group trained steps that no frame of this session has shown yet.
+    unseen: bool = False
+    divergence: Divergence | None = None
+    steps_per_second: float = 0.0
+    kept_at: float = -math.inf  # when its rollback point was last kept (monotonic)
+
+
+@dataclass
+class GroupStats:
+    """What tests and benchmarks read: how much training took the group path."""
+
+    groups: int
+    grouped_sessions: int
+    group_bursts: int
+    grouped_steps: int
+
+
+class TrainingGroups:
+    def __init__(self, charge: Callable[[str, float], None], reproducible: bool = True) -> None:
+        """`charge(session_id, seconds)`: worker time a member had, for its turns."""
+        self.lock = threading.RLock()
+        self._charge = charge
+        self.reproducible = reproducible
+        self._groups: dict[RunShape, RunGroup] = {}
+        self._group_of: dict[str, RunGroup] = {}
+        self._members: dict[str, Member] = {}
+        # Playing sessions that can group but have no one of their shape to group with yet.
+        self._waiting: dict[str, RunShape] = {}
+        self._bursts = 0
+        self._steps = 0
+
+    def stats(self) -> GroupStats:
+        with self.lock:
+            return GroupStats(len(self._groups), len(self._group_of), self._bursts, self._steps)
+
+    # ---- membership (on an engine worker, holding `lock`) ------------------------------------
+
+    def place(self, member: Member) -> RunGroup | None:
+        """The group `member` trains in now, joining or forming one if it can; None: eager."""
+        group = self._group_of.get(member.session_id)
+        if group is not None:
+            return group
+        if grouping_problem(member.engine, phase_pending=False) is not None:
+            self._waiting.pop(member.session_id, None)
+            return None
+        shape = run_shape(member.engine)
+        self._waiting[member.session_id] = shape
+        if shape in self._groups:
+            # It joins at the group's next burst, with every other newcomer of its shape: a
+            # join re-stacks the whole group, so a class arriving at once re-stacks it once.
+            return None
+        if sum(s == shape for s in self._waiting.values()) < 2:
+            return None
+        group = self._regroup(shape)
+        member.unseen = False
+        return group
+
+    def _regroup(self, shape: RunShape) -> RunGroup:
+        """The group of `shape` with every waiting run of that shape in it (one re-stack)."""
+        newcomers = [i for i, s in self._waiting.items() if s == shape]
+        engines = [self._members[i].engine for i in newcomers]
+        group = self._groups.get(shape)
+        if group is None:
+            group = self._groups[shape] = RunGroup(engines, self.reproducible)
+        else:
+            group.join(*engines)
+        for session_id in newcomers:
+            del self._waiting[session_id]
+            self._group_of[session_id] = group
+        return group
+
+    def group_of(self, session_id: str) -> RunGroup | None:
+        return self._group_of.get(session_id)
+
+    def enrol(self, member: Member) -> None:
+        """Known as a possible partner, before place() (which may leave it waiting)."""
+        self._members.setdefault(member.session_id, member)
+
+    def withdraw(self, session_id: str) -> None:
+        """Out of its group (its engine whole again, where the group left it) and not waiting.
+        A group left with one member dissolves: alone, the eager step is faster."""
+        self._waiting.pop(session_id, None)
+        member = self._members.pop(session_id, None)
+        group = self._group_of.pop(session_id, None)
+        if group is None or member is None:
+            return
+        if len(group.members) == 2:
+            last = next(i for i, g in self._group_of.items() if g is group)
+            group.leave(*group.members)
+            del self._group_of[last]
+        else:
+            group.leave(member.engine)
+        if not group.members:
+            del self._groups[group.shape]
+
+    def sync_out(self, session_id: str) -> None:
+        """Bring a member's engine up to date with its group (to read it, or change its
+        hyper-parameters in place)."""
+        group = self._group_of.get(session_id)
+        if group is not None:
+            group.sync_out(self._members[session_id].engine)
+
+    def apply_change(
+        self, session_id: str, engine: TrainingSession, change: SettingsChange
+    ) -> None:
+        """A live settings change: in place for a member when the shape stays (from the next
+        step on, the group's own rows), else out of the group first. On a refusal
+        (SettingError) nothing changed."""
+        group = self._group_of.get(session_id)
+        if group is None or changes_shape(engine, change):
+            self.withdraw(session_id)
+            engine.apply_change(change)
+            return
+        group.sync_out(engine)
+        engine.apply_change(change)
+        group.refresh(engine)
+        # Its next burst trains the group, so its next frame is computed with the change.
+        self._members[session_id].unseen = False
+
+    # ---- training -----------------------------------------------------------------------------
+
+    def train(self, group: RunGroup, seconds: float) -> list[Member]:
+        """One burst of every member (at least one step), newcomers of its shape taken in
+        first, cut short by any member's pending change. Returns the members that diverged
+        (rolled back and out of the group, or stopped)."""
+        if group.shape in self._waiting.values():
+            group = self._regroup(group.shape)
+        members = [self._member_of(e) for e in group.members]
+        self._keep_rollback_points(group, members)
+        started = time.perf_counter()
+        deadline = started + min(seconds, MAX_GROUP_BURST_SECONDS)
+        chunk, steps = FIRST_CHUNK_STEPS, 0
+        diverged: list[RunResult] = []
+        while True:
+            chunk_started = time.perf_counter()
+            results = group.train_steps(chunk)
+            done = len(results[0].losses)
+            steps += done
+            diverged = [r for r in results if r.diverged_at is not None]
+            now = time.perf_counter()
+            if diverged or now >= deadline or any(m.stop() for m in members):
+                break
+            per_step = (now - chunk_started) / max(1, done)
+            chunk = max(1, min(MAX_CHUNK_STEPS, int((deadline - now) / per_step)))
+        elapsed = time.perf_counter() - started
+        self._bursts += 1
+        self._steps += steps * len(members)
+        for m in members:
+            m.unseen = True
+            m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
+            self._charge(m.session_id, elapsed / len(members))
+        return [self._diverged(group, r) for r in diverged]
+
+    def _keep_rollback_points(self, group: RunGroup, members: list[Member]) -> None:
+        """The state a divergence rolls back to, as an eager burst keeps at its start: but at
+        most every KEEP_EVERY_SECONDS (a capture costs about a grouped step per member), so a
+        diverged run may go back a few bursts further than it would alone."""
+        now = time.monotonic()
+        for m in members:
+            if now - m.kept_at >= KEEP_EVERY_SECONDS:
+                group.sync_out(m.engine)
+                m.engine.keep_rollback_point()
+                m.kept_at = now
+
+    def _member_of(self, engine: TrainingSession) -> Member:
+        return next(m for m in self._members.values() if m.engine is engine)
+
+    def _diverged(self, group: RunGroup, result: RunResult) -> Member:
+        """As an eager burst does: a state no longer usable goes back to the burst's start."""
+        member = self._member_of(result.session)
+        assert result.diverged_at is not None and result.verdict is not None
+        self.withdraw(member.session_id)
+        engine = member.engine
+        restored = result.diverged_at
+        if result.verdict.roll_back:
+            point = engine.rollback_point
+            assert point is not None, "train() keeps every member's rollback point first"
+            restore(engine, point)
+            restored = point.step
+        member.divergence = Divergence(result.diverged_at, restored, result.verdict.reason)
+        return member

@@ -1,0 +1,119 @@
+"""Training groups of live sessions: changes land on the next step, a divergence stays alone."""
+
+from __future__ import annotations
+
+import torch
+
+from app.realtime.groups import Member, TrainingGroups
+from app.training.change import SettingsChange
+from app.training.session import TrainingSession
+from app.training.stacked import RunGroup
+from tests.unit.stacked_oracle import assert_same_run, twins
+
+
+def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
+    """Every engine placed in the one group of their shape, as their play loops would: the
+    first two form it, the others join at its first burst (one chunk of steps)."""
+    groups = TrainingGroups(lambda session_id, seconds: None)
+    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(engines)]
+    for m in members:
+        groups.enrol(m)
+        groups.place(m)
+    first = groups.place(members[0])
+    assert first is not None
+    groups.train(first, 0.0)
+    group = groups.group_of("s0")
+    assert group is not None and group.members == engines
+    return groups, members, group
+
+
+def test_two_waiting_runs_of_one_shape_form_a_group_and_one_alone_does_not() -> None:
+    runs, _ = twins([{}, {}, {"optimizer": "adam"}])
+    groups = TrainingGroups(lambda session_id, seconds: None)
+    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
+    placed = []
+    for m in members:
+        groups.enrol(m)
+        placed.append(groups.place(m))
+    assert placed[0] is None and placed[2] is None  # nobody of their shape yet
+    assert placed[1] is not None and placed[1].members == runs[:2]
+    assert groups.place(members[0]) is placed[1]
+    # A newcomer of the shape waits for the group's next burst, and joins there.
+    fourth = Member("s3", twins([{}])[0][0], lambda: False)
+    groups.enrol(fourth)
+    assert groups.place(fourth) is None
+    groups.train(placed[1], 0.0)
+    group = groups.group_of("s3")
+    assert group is not None and group.members == [*runs[:2], fourth.engine]
+    # One leaving dissolves the group: the other steps alone, eagerly, faster.
+    groups.withdraw("s3")
+    groups.withdraw("s1")
+    assert groups.stats().groups == 0 and groups.place(members[0]) is None
+
+
+def test_a_learning_rate_change_in_a_group_applies_from_the_next_step() -> None:
+    settings = [{"momentum": 0.5}, {"momentum": 0.5, "learning_rate": 0.05}]
+    runs, eager = twins(settings)
+    groups, _, group = grouped(runs)
+    groups.train(group, 0.0)  # one chunk of steps
+    groups.sync_out("s0")
+    before = runs[0].step_count
+    groups.apply_change("s0", runs[0], SettingsChange(training={"learning_rate": 0.3}))
+    groups.train(group, 0.0)
+    assert groups.stats().groups == 1, "a new rate keeps the run's shape and its group"
+    groups.withdraw("s0")
+    for e in eager:
+        for _ in range(before - e.step_count):
+            e.train_step()
+    eager[0].set_training(learning_rate=0.3)
+    for e, r in zip(eager, runs, strict=True):
+        while e.step_count < r.step_count:
+            e.train_step()
+        assert_same_run(r, e, rtol=1e-5)
+    assert runs[0].learning_rate == 0.3
+
+
+def test_a_change_of_optimizer_takes_the_run_out_with_its_weights() -> None:
+    runs, _ = twins([{}, {}, {}])
+    groups, _, group = grouped(runs)
+    groups.train(group, 0.0)
+    groups.sync_out("s1")
+    weights = [p.detach().clone() for p in runs[1].model.parameters()]
+    groups.apply_change("s1", runs[1], SettingsChange(training={"optimizer": "adam"}))
+    assert len(group.members) == 2 and runs[1] not in group.members
+    for p, w in zip(runs[1].model.parameters(), weights, strict=True):
+        assert torch.equal(p.detach(), w)
+    runs[1].train_step()  # eagerly, with its new optimizer
+    groups.train(group, 0.0)  # the others go on
+
+
+def test_a_diverging_member_is_rolled_back_alone_as_its_eager_run_is() -> None:
+    settings = [{"momentum": 0.5}, {"learning_rate": 10.0, "momentum": 0.5}, {"momentum": 0.5}]
+    runs, eager = twins(settings)
+    groups, members, group = grouped(runs)
+    for _ in range(200):
+        if groups.train(group, 0.0):
+            break
+    else:
+        raise AssertionError("the run at learning rate 10 never diverged")
+    divergence = members[1].divergence
+    assert divergence is not None
+    assert runs[1] not in group.members and len(group.members) == 2
+    # Its eager twin in bursts of the same steps diverges at the same step and rolls back
+    # to the same state.
+    while (expected := eager[1].train_steps(4)) is None:
+        pass
+    assert (divergence.step, divergence.restored_step) == (expected.step, expected.restored_step)
+    # Where its eager twin was left, whole and finite (a run at rate 10 is chaotic: its
+    # weights agree with the twin's only roughly by then).
+    assert runs[1].step_count == divergence.restored_step
+    for p in runs[1].model.parameters():
+        assert torch.isfinite(p).all()
+    groups.train(group, 0.0)  # the others go on
+    for i in (0, 2):
+        groups.sync_out(f"s{i}")
+        for p in runs[i].model.parameters():
+            assert torch.isfinite(p).all()
+        while eager[i].step_count < runs[i].step_count:
+            eager[i].train_step()
+        assert_same_run(runs[i], eager[i], rtol=1e-5)
