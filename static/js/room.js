@@ -32,7 +32,7 @@ function savedRoom() {
 
 function buildDom(root) {
   const dom = {
-    start: button("start-class", "Start a class"),
+    start: button("start-class", "Class"),
     code: element("output", { testid: "room-code", className: "room-code" }),
     links: element("span", { className: "room-links" }),
     banner: element("span", { className: "room-banner", testid: "room-banner" }),
@@ -60,8 +60,14 @@ function buildDom(root) {
   dom.teacher.append(dom.push, dom.hide, dom.pushButton, dom.lock, dom.spotlight, dom.reset, dom.export, dom.sort);
   dom.view.append(dom.teacher, dom.tiles);
   dom.view.hidden = true;
+  // Outside a class the room takes no row of its own: its one button sits in the toolbar.
+  dom.start.className = "small";
+  dom.start.title = "Start a class: a room code for your students and a class view for you";
+  dom.start.setAttribute("aria-label", "Start a class");
+  const extras = document.querySelector(".topbar-extras");
+  if (extras) extras.insertBefore(dom.start, extras.lastElementChild);
   const bar = element("div", { className: "room-bar" }, [
-    dom.start,
+    ...(extras ? [] : [dom.start]),
     dom.code,
     dom.links,
     dom.challenge,
@@ -69,6 +75,9 @@ function buildDom(root) {
     dom.banner,
     dom.back,
   ]);
+  // Hidden as a whole: an empty section would still take its share of the page's gaps.
+  root.hidden = true;
+  dom.root = root;
   root.append(bar, dom.view);
   return dom;
 }
@@ -134,6 +143,7 @@ export function createRoom({ socket, root, getConfig, onError }) {
     state = next;
     const teacher = next.role === "teacher";
     dom.start.hidden = true;
+    dom.root.hidden = false;
     dom.code.textContent = `Class ${next.code}`;
     dom.links.textContent = teacher ? `Students join at ${location.origin}/join/${next.code}` : "";
     dom.view.hidden = !teacher;
