@@ -22,6 +22,7 @@ from app.protocol import protocol_json_schema
 from app.realtime.registry import SessionRegistry
 from app.realtime.shutdown import notice_before_exit
 from app.realtime.websocket import router as websocket_router
+from app.room_api import router as room_router
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.vendor import router as vendor_router
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(http_api_router)
     app.include_router(history_api_router)
     app.include_router(exports_router)
+    app.include_router(room_router)
     return app

@@ -64,6 +64,7 @@ from app.protocol.requests import (
     SurfaceRequest,
     client_message_adapter,
 )
+from app.protocol.room import ChallengeStatus, ClassTiles, RoomState
 from app.protocol.step import (
     GradientHealth,
     HealthFlagState,
@@ -102,6 +103,9 @@ ServerMessage = Annotated[
     | RewoundFrame
     | SampleFrame
     | RaceFrame
+    | RoomState
+    | ClassTiles
+    | ChallengeStatus
     | CurvatureFrame
     | HiddenSpaceFrame
     | SurgeryFrame

@@ -17,6 +17,15 @@ from app.protocol.deeper import (
     SweepRequest,
     SwitchNeuronRequest,
 )
+from app.protocol.room import (
+    RoomJoinRequest,
+    RoomLockRequest,
+    RoomPushRequest,
+    RoomResetRequest,
+    RoomSpotlightRequest,
+    RoomTeachRequest,
+    RoomWatchRequest,
+)
 from app.training.change import SettingsChange
 from app.training.config import (
     DataConfig,
@@ -238,6 +247,13 @@ ClientMessage = Annotated[
     | RewindRequest
     | SampleRequest
     | RaceRequest
+    | RoomJoinRequest
+    | RoomTeachRequest
+    | RoomPushRequest
+    | RoomLockRequest
+    | RoomSpotlightRequest
+    | RoomResetRequest
+    | RoomWatchRequest
     | CurvatureRequest
     | HiddenSpaceRequest
     | EditWeightRequest

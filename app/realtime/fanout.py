@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 from app.protocol import ErrorFrame, ServerModel, StepFrame, SurfaceFrame
 from app.realtime.backprop import BackpropChannel
@@ -62,10 +63,16 @@ class Pages:
         self.subscribers: set[Subscriber] = set()
         # Goes up when the points change: each page is sent them once per version.
         self.data_version = 0
+        # The newest frame, and who hears of each (a class room's tile and challenge checks).
+        self.latest: StepFrame | None = None
+        self.on_frame: list[Callable[[StepFrame], None]] = []
 
     def offer(self, frame: StepFrame) -> None:
+        self.latest = frame
         for subscriber in self.subscribers:
             subscriber.offer(frame)
+        for hook in self.on_frame:
+            hook(frame)
 
     def offer_surface(self, surface: SurfaceFrame) -> None:
         for subscriber in self.subscribers:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,6 +39,11 @@ from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionLimitError, SessionRegistry
 from app.realtime.session import LiveSession
 from app.realtime.surgery_commands import operate
+from app.room.book import RoomBook, RoomError
+from app.room.commands import ROOM_REQUESTS, handle_room, room_refusal
+from app.room.member import RoomMember
+from app.room.memory_store import MemoryRoomStore
+from app.room_api import room_book
 from app.security import origin_allowed
 from app.settings import Settings
 from app.training.point_edits import PointEditError
@@ -142,7 +148,13 @@ HANDLERS: dict[type[BaseModel], Handler] = {
 class Connection:
     """One websocket: receives and validates, while a separate task does all the sending."""
 
-    def __init__(self, websocket: WebSocket, registry: SessionRegistry, settings: Settings):
+    def __init__(
+        self,
+        websocket: WebSocket,
+        registry: SessionRegistry,
+        settings: Settings,
+        book: RoomBook | None = None,
+    ):
         self.websocket = websocket
         self.registry = registry
         self.settings = settings
@@ -150,6 +162,11 @@ class Connection:
         self.session: LiveSession | None = None
         self.subscriber: Subscriber | None = None
         self.sender: asyncio.Task[None] | None = None
+        # A class room: `own` is this socket's run; `session` may be a run it only watches.
+        self.book = book or RoomBook(MemoryRoomStore())
+        self.client = websocket.client.host if websocket.client else "?"
+        self.own: LiveSession | None = None
+        self.member: RoomMember | None = None
 
     async def serve(self) -> None:
         try:
@@ -164,6 +181,11 @@ class Connection:
         except WebSocketDisconnect:
             return
         finally:
+            if self.member is not None:
+                await self.member.stop()
+            if self.own is not None and self.session is not self.own:
+                # Gone while watching another run: its own run may expire like any other.
+                self.own.detached_at = time.monotonic()
             if self.sender is not None:
                 self.sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -207,8 +229,17 @@ class Connection:
             await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
             return True
         request_id = getattr(request, "request_id", None)
+        refusal = room_refusal(self, request)
+        if refusal is not None:
+            await self.reply(ErrorFrame(field=None, message=refusal, request_id=request_id))
+            return True
         try:
-            await HANDLERS[type(request)](self.session, self.subscriber, request)
+            if isinstance(request, ROOM_REQUESTS):
+                await handle_room(self, request)
+            else:
+                await HANDLERS[type(request)](self.session, self.subscriber, request)
+        except RoomError as error:
+            await self.reply(ErrorFrame(field=error.field, message=str(error)))
         except PointEditError as error:
             await self.reply(ErrorFrame(field="edit_points", message=str(error)))
         except ValueError as error:
@@ -230,7 +261,30 @@ class Connection:
             )
         return True
 
+    def find_session(self, session_id: str) -> LiveSession | None:
+        return self.registry.sessions.get(session_id)
+
+    async def watch(self, session: LiveSession | None) -> None:
+        """Show `session` on this socket (None: its own run again), as a hello would."""
+        target = session or self.own
+        if target is None or target is self.session:
+            return
+        if self.session is not None and self.subscriber is not None:
+            await self.session.detach(self.subscriber)
+        if self.own is not None and self.session is self.own:
+            # Left only to watch: its run must wait for this socket, not expire meanwhile.
+            self.own.detached_at = None
+        old = self.subscriber
+        self.subscriber = await target.attach()
+        self.session = target
+        if old is not None:
+            # The sender waits on the old subscriber: wake it so it moves to the new one.
+            old.wakeup.set()
+
     async def hello(self, request: HelloRequest) -> bool:
+        if self.member is not None:
+            await self.member.stop()
+            self.member = None
         previous, old_subscriber = self.session, self.subscriber
         replacing = False
         if previous is not None and old_subscriber is not None:
@@ -251,7 +305,7 @@ class Connection:
             return False
         session = opened.session
         subscriber = await session.attach()
-        self.session, self.subscriber = session, subscriber
+        self.session, self.subscriber, self.own = session, subscriber, session
         if old_subscriber is not None:
             # The sender waits on the old subscriber: wake it so it moves to the new one.
             old_subscriber.wakeup.set()
@@ -301,4 +355,4 @@ async def session_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY_VIOLATION, "origin not allowed")
         return
     await websocket.accept()
-    await Connection(websocket, registry, settings).serve()
+    await Connection(websocket, registry, settings, room_book(websocket.app)).serve()

@@ -30,6 +30,7 @@ import { createGradientHealthView } from "./views/gradientHealth.js";
 import { createDistributionsView } from "./views/distributions.js";
 import { createTimelineView, RUN_COLOURS } from "./views/timeline.js";
 import { createSampleByHandView } from "./views/sampleByHand.js";
+import { createRoom } from "./room.js";
 import { createDeeperPanel } from "./deeper.js";
 import { createProjector, projectorFromHash } from "./projector.js";
 
@@ -70,6 +71,7 @@ const socket = createSocket({
   onMessage: handleMessage,
 });
 const commands = createCommands({ socket, store, onConfigChange: showConfig });
+const room = createRoom({ socket, root: $("room"), getConfig: () => cloneConfig(store.config), onError: showError });
 const sample = createSampleFollowing({ ask: commands.sample });
 
 // The backward phase's animation: milliseconds between one layer's gradients and the next's.
@@ -165,6 +167,7 @@ function handleMessage(message, parseMs = 0) {
   const { state, effects } = applyMessage(store, message);
   Object.assign(store, state);
   for (const effect of effects) carryOut(effect);
+  room.handle(message);
   redraw();
 }
 

@@ -32,6 +32,7 @@ from app.protocol import (
     SwitchNeuronRequest,
     client_message_adapter,
     message_types,
+    room,
     server_message_adapter,
 )
 from app.settings import Settings
@@ -75,6 +76,16 @@ EXAMPLES = [
     EditWeightRequest(type="edit_weight", layer=0, out_neuron=1, in_neuron=0, value=0.5),
     SwitchNeuronRequest(type="switch_neuron", layer=0, neuron=2, on=False),
     SweepRequest(type="sweep", action="stop"),
+]
+# Class room messages (app/protocol/room.py).
+EXAMPLES += [
+    room.RoomJoinRequest(type="room_join", code="ABC234", token="t" * 22),
+    room.RoomTeachRequest(type="room_teach", code="ABC234", secret="s" * 32),
+    room.RoomPushRequest(type="room_push", challenge="xor-without-product", hide=["optimizer"]),
+    room.RoomLockRequest(type="room_lock", locked=True),
+    room.RoomSpotlightRequest(type="room_spotlight", student="abc"),
+    room.RoomResetRequest(type="room_reset"),
+    room.RoomWatchRequest(type="room_watch", student=None),
 ]
 
 
