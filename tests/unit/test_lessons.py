@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from app.training.config import LabConfig
+from app.training.curvature import compute_curvature, take_curvature_input
 from app.training.grad_health import health_report
 from app.training.phases import PhaseStepper
 from app.training.session import BurstResult, TrainingSession
@@ -149,7 +150,20 @@ def frozen_layers(lesson: Lesson) -> None:
     assert run(unfrozen, lesson["steps"]).evaluation.train_loss < 0.15
 
 
+def edge_of_stability(lesson: Lesson) -> None:
+    s = session(lesson)
+    limit = 2 / s.config.training.learning_rate
+    assert compute_curvature(take_curvature_input(s)).lambda_max < 0.5 * limit
+    assert run(s, lesson["steps"]).divergence is None
+    end = compute_curvature(take_curvature_input(s), iterations=100)
+    assert end.lambda_max == pytest.approx(limit, rel=0.2)
+    # Try: at learning rate 1 the limit 2/lr = 2 is below λmax from the start.
+    high = compute_curvature(take_curvature_input(session(lesson, training={"learning_rate": 1.0})))
+    assert high.stability_limit is not None and high.lambda_max > high.stability_limit
+
+
 CLAIMS: dict[str, Callable[[Lesson], None]] = {
+    "edge-of-stability": edge_of_stability,
     "learning-rate-too-high": learning_rate_too_high,
     "vanishing-gradients": vanishing_gradients,
     "dead-relus": dead_relus,
