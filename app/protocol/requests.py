@@ -14,6 +14,7 @@ from app.protocol.deeper import (
     CurvatureRequest,
     EditWeightRequest,
     HiddenSpaceRequest,
+    OpenSweepCellRequest,
     SweepRequest,
     SwitchNeuronRequest,
 )
@@ -242,7 +243,8 @@ ClientMessage = Annotated[
     | HiddenSpaceRequest
     | EditWeightRequest
     | SwitchNeuronRequest
-    | SweepRequest,
+    | SweepRequest
+    | OpenSweepCellRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
