@@ -74,7 +74,11 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
         },
       ],
       series: [{}, ...shape.series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? width, dash: s.dash, spanGaps: false, points: { show: false } }))],
-      hooks: { setCursor: [(u) => onHover(u.cursor.idx ?? null)] },
+      hooks: {
+        setCursor: [(u) => onHover(u.cursor.idx ?? null)],
+        // What the tests measure: the top of the y scale uPlot settled on.
+        setScale: [(u, key) => key === "y" && (box.dataset.yMax = String(u.scales.y.max))],
+      },
     };
   }
 
