@@ -70,6 +70,14 @@ class SweepRequest(StrictModel):
     steps: int = Field(500, ge=10, le=5000)
 
 
+class OpenSweepCellRequest(StrictModel):
+    """The run a cell of the latest sweep trained (index: row × columns + column), opened as
+    a new run at its last step, paused."""
+
+    type: Literal["open_sweep_cell"]
+    index: int = Field(ge=0, lt=64)
+
+
 class CurvatureFrame(ServerModel):
     type: Literal["curvature"] = "curvature"
     step: int

@@ -14,6 +14,7 @@ from app.protocol.deeper import (
     CurvatureRequest,
     EditWeightRequest,
     HiddenSpaceRequest,
+    OpenSweepCellRequest,
     SweepRequest,
     SwitchNeuronRequest,
 )
@@ -258,7 +259,8 @@ ClientMessage = Annotated[
     | HiddenSpaceRequest
     | EditWeightRequest
     | SwitchNeuronRequest
-    | SweepRequest,
+    | SweepRequest
+    | OpenSweepCellRequest,
     Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -32,16 +32,19 @@ from app.protocol import (
     SweepRequest,
 )
 from app.realtime.surface_runner import FOLLOW_REST_FACTOR, MIN_FOLLOW_SECONDS
+from app.training.config import LabConfig
 from app.training.curvature import (
     CurvatureInput,
     compute_curvature,
     copy_model,
     take_curvature_input,
 )
+from app.training.datasets import Dataset
 from app.training.errors import SettingError
 from app.training.hidden_space import hidden_space
 from app.training.session import TrainingSession
-from app.training.sweep import SweepPlan, SweepResult, default_plan, run_sweep
+from app.training.state import TrainingState
+from app.training.sweep import SweepPlan, SweepResult, cell_name, default_plan, run_sweep
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +155,8 @@ class DeeperRunner:
         self._task: asyncio.Task[None] | None = None
         self._sweep: asyncio.Task[None] | None = None
         self._stop_sweep = False
+        # The latest sweep's result and what it was trained from: its cells open as runs.
+        self._swept: tuple[SweepResult, LabConfig, Dataset] | None = None
         self._closed = False
 
     # ---- requests, on the event loop --------------------------------------------------------
@@ -175,7 +180,25 @@ class DeeperRunner:
             self._report_error("sweep", "a sweep is under way: stop it first")
             return
         self._stop_sweep = False
+        self._swept = None
         self._sweep = asyncio.create_task(self._run_sweep(request), name="sweep")
+
+    def sweep_cell(self, index: int) -> tuple[TrainingState, Dataset, str]:
+        """The state a cell of the latest sweep ended in, its points and its run's name. A
+        sweep's cells belong to the data and model it started from: SettingError naming
+        `index` when no sweep result holds the cell, or the run has new data or a new model."""
+        swept = self._swept
+        if swept is None:
+            raise SettingError("index", "no finished sweep to open a cell of")
+        result, config, data = swept
+        if self.engine.data is not data or self.engine.config.model != config.model:
+            raise SettingError(
+                "index", "the data or the model changed since the sweep: run it again"
+            )
+        state = result.states.get(index)
+        if state is None:
+            raise SettingError("index", f"cell {index} of the sweep diverged or does not exist")
+        return state, data, cell_name(result.plan, index)
 
     async def close(self) -> None:
         self._closed = True
@@ -244,7 +267,7 @@ class DeeperRunner:
     # ---- sweeps -----------------------------------------------------------------------------
 
     async def _run_sweep(self, request: SweepRequest) -> None:
-        def take() -> tuple[Any, Any]:
+        def take() -> tuple[LabConfig, Dataset]:
             return self.engine.config, self.engine.data
 
         config, data = await self._on_engine(take)
@@ -259,4 +282,5 @@ class DeeperRunner:
             self._report_error("sweep", "the sweep failed on an internal error")
             return
         if not self._closed:
+            self._swept = (result, config, data)
             self._publish(sweep_frame(result, plan, seconds * 1e3))

@@ -18,6 +18,7 @@ from app.protocol import (
     EditPointsRequest,
     InspectionFrame,
     InspectRequest,
+    OpenSweepCellRequest,
     RaceRequest,
     RewindRequest,
     RewoundFrame,
@@ -315,6 +316,14 @@ class LiveSession:
         Raises CheckpointError, and then nothing has changed."""
         await self._restart_with(lambda: self.engine.load_checkpoint(raw), keep_playing=False)
         return self.engine.config
+
+    async def open_sweep_cell(self, request: OpenSweepCellRequest) -> None:
+        """The run a cell of the latest sweep trained, as a new run paused at its last step.
+        Raises SettingError naming `index` when no sweep result holds it; nothing changed."""
+        state, data, name = self.deeper.sweep_cell(request.index)
+        await self._restart_with(
+            lambda: self.engine.open_state(state, data, name), keep_playing=False
+        )
 
     async def use_csv(self, raw: bytes) -> Dataset:
         """Points from a CSV file for the current task, split by the current ratio and seed;

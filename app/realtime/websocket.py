@@ -24,6 +24,7 @@ from app.protocol import (
     HelloRequest,
     HiddenSpaceRequest,
     InspectRequest,
+    OpenSweepCellRequest,
     RaceRequest,
     RewindRequest,
     SampleRequest,
@@ -140,6 +141,7 @@ HANDLERS: dict[type[BaseModel], Handler] = {
     CurvatureRequest: _curvature,
     HiddenSpaceRequest: _hidden_space,
     SweepRequest: _sweep,
+    OpenSweepCellRequest: lambda session, page, request: session.open_sweep_cell(request),
     EditWeightRequest: lambda session, page, request: operate(session, request),
     SwitchNeuronRequest: lambda session, page, request: operate(session, request),
 }

@@ -169,9 +169,11 @@ class Timeline:
         self._new_run(name, self.current.id, step, state.config)
         return [r for r in history if r.step <= step]
 
-    def start_over(self, config: LabConfig, history: list[LossRecord]) -> None:
+    def start_over(
+        self, config: LabConfig, history: list[LossRecord], name: str | None = None
+    ) -> None:
         """A rebuild (new model, data or a reset) with `config`: the old run, whose loss log is
-        `history`, is archived if it trained."""
+        `history`, is archived if it trained. `name` names the new run (else its change)."""
         self.states = []
         self.nbytes = 0
         self.thinned_before = None
@@ -179,10 +181,14 @@ class Timeline:
         if any(r.step > 0 for r in history):
             self._archive(history)
             change = describe_change(self.current.config, config)
-            name = "reset" if change == "same settings" else f"new run: {change}"
+            if name is None:
+                name = "reset" if change == "same settings" else f"new run: {change}"
             self._new_run(name, None, 0, config)
         else:
             self.current.config = config
+            if name is not None:
+                self.current.name = name
+                self.version += 1
 
     def _archive(self, history: list[LossRecord]) -> None:
         stride = max(1, math.ceil(len(history) / ARCHIVED_RUN_POINTS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from app import limits
 from app.training.config import LabConfig
 from app.training.datasets import Dataset
 from app.training.stacked import RunGroup
+from app.training.state import TrainingState, capture
 from app.training.trainer import TrainingSession
 
 SweepAxis = Literal["momentum", "batch_size"]
@@ -46,6 +47,9 @@ class SweepResult:
     # [row][column]: the step at which the cell diverged, else None.
     diverged_at: list[list[int | None]]
     stopped: bool
+    # By cell index (row × columns + column): each cell that did not diverge, as it ended, to
+    # be opened as a run. At most 8 × 8 small states (the request bounds the grid).
+    states: dict[int, TrainingState] = field(default_factory=dict)
 
 
 def default_plan(
@@ -69,6 +73,19 @@ def cell_settings(plan: SweepPlan, row: int, column: int) -> dict[str, object]:
     """The training settings of one cell, as a `set` would send them."""
     value: object = int(plan.values[row]) if plan.axis == "batch_size" else plan.values[row]
     return {"learning_rate": plan.learning_rates[column], plan.axis: value}
+
+
+def cell_index(plan: SweepPlan, row: int, column: int) -> int:
+    return row * len(plan.learning_rates) + column
+
+
+def cell_name(plan: SweepPlan, index: int) -> str:
+    """The run a cell opens as, named by its settings: 'sweep cell lr=0.03, momentum=0.9'."""
+    row, column = divmod(index, len(plan.learning_rates))
+    settings = cell_settings(plan, row, column)
+    return "sweep cell " + ", ".join(
+        f"{'lr' if key == 'learning_rate' else key}={value:.3g}" for key, value in settings.items()
+    )
 
 
 def _cell(config: LabConfig, data: Dataset, settings: dict[str, object]) -> TrainingSession:
@@ -102,13 +119,15 @@ def run_sweep(
         stopped = _train(sessions, plan.steps, diverged, stop) or stopped
     final: list[list[float | None]] = [[None] * columns for _ in range(rows)]
     at: list[list[int | None]] = [[None] * columns for _ in range(rows)]
+    states: dict[int, TrainingState] = {}
     for (r, c), session in cells.items():
         if id(session) in diverged:
             at[r][c] = diverged[id(session)]
             continue
         loss = session.training_loss()
         final[r][c] = loss if math.isfinite(loss) else None
-    return SweepResult(plan, final, at, stopped)
+        states[cell_index(plan, r, c)] = capture(session)
+    return SweepResult(plan, final, at, stopped, states)
 
 
 def _train(
@@ -117,12 +136,15 @@ def _train(
     diverged: dict[int, int],
     stop: Callable[[], bool],
 ) -> bool:
-    """Step `sessions` together; a run that diverges leaves the group. True if stopped."""
+    """Step `sessions` together; a run that diverges leaves the group. True if stopped. The
+    members are written back whole (optimizer state, step count…) to be captured after."""
     group = RunGroup(sessions)
     done = 0
+    stopped = False
     while done < steps and group.members:
         if stop():
-            return True
+            stopped = True
+            break
         burst = min(CHUNK_STEPS, steps - done)
         results = group.train_steps(burst)
         out = [r for r in results if r.diverged_at is not None]
@@ -132,4 +154,6 @@ def _train(
             group.leave(*(r.session for r in out))
         # A burst ends early at a divergence: the others stepped as far as that.
         done += max((len(r.losses) for r in results), default=burst)
-    return False
+    for session in group.members:
+        group.sync_out(session)
+    return stopped

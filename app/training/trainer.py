@@ -73,7 +73,7 @@ class TrainingSession(LiveSettings, Readouts, Evaluator):
         seed = batch_seed(self.config.data.seed, self.config.model.seed)
         return BatchSampler(len(self.data.train_x), self.config.training.batch_size, seed)
 
-    def _build_model(self) -> None:
+    def _build_model(self, run_name: str | None = None) -> None:
         m = self.config.model
         self.model: MLP = build_model(
             len(m.features),
@@ -94,7 +94,7 @@ class TrainingSession(LiveSettings, Readouts, Evaluator):
         self.sampler = self._new_sampler()
         self.step_count = 0
         self.last_loss: float | None = None  # the last step's mini-batch loss
-        self.timeline.start_over(self.config, self.history)
+        self.timeline.start_over(self.config, self.history, run_name)
         # The state a divergence rolls back to: the start of the current burst.
         self.rollback_point: TrainingState | None = None
         self._start_history()
@@ -130,6 +130,15 @@ class TrainingSession(LiveSettings, Readouts, Evaluator):
             self.set_data(points)
         self._build_model()
         restore(self, replace(capture(self), model_state=weights))
+        self._start_history()
+
+    def open_state(self, state: TrainingState, data: Dataset, name: str) -> None:
+        """A run trained elsewhere on `data` (a sweep's cell) as a new run named `name`, at the
+        state's step, to be trained on from there."""
+        self.config = state.config
+        self.set_data(data)
+        self._build_model(name)
+        restore(self, state)
         self._start_history()
 
     def use_points(self, data: Dataset) -> None:

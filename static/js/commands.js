@@ -93,5 +93,7 @@ export function createCommands({ socket, store, onConfigChange }) {
     sample: (request) => socket.send(ClientMessage.SAMPLE, request),
     inspect: (point) => socket.send(ClientMessage.INSPECT, point),
     editPoints: (edit) => socket.send(ClientMessage.EDIT_POINTS, edit),
+    // The run a sweep's cell trained opens as a new run; the server's `settings` and frame follow.
+    openSweepCell: (index) => socket.send(ClientMessage.OPEN_SWEEP_CELL, { index }),
   };
 }

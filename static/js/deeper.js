@@ -7,7 +7,7 @@ import { createHiddenSpaceView } from "./views/hiddenSpace.js";
 import { createSurgeryView } from "./views/surgery.js";
 import { createSweepView } from "./views/sweep.js";
 
-export function createDeeperPanel(parts, { socket, applySettings }) {
+export function createDeeperPanel(parts, { socket, openSweepCell }) {
   const curvature = createCurvatureView(parts.curvature, {
     onRequest: (request) => socket.send(ClientMessage.CURVATURE, request),
   });
@@ -21,7 +21,7 @@ export function createDeeperPanel(parts, { socket, applySettings }) {
   const sweep = createSweepView(parts.sweep, {
     onStart: (request) => socket.send(ClientMessage.SWEEP, { action: "start", ...request }),
     onStop: () => socket.send(ClientMessage.SWEEP, { action: "stop" }),
-    onApply: applySettings,
+    onOpen: openSweepCell,
   });
   const byMessage = {
     [ServerMessage.CURVATURE]: curvature,

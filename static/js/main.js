@@ -135,7 +135,7 @@ const sampleView = createSampleByHandView($("sample-by-hand-view"), {
 });
 const deeper = createDeeperPanel(
   { curvature: $("curvature"), hiddenSpace: $("hidden-space"), surgery: $("surgery"), sweep: $("sweep") },
-  { socket, applySettings: (settings) => commands.setLive(settings) },
+  { socket, openSweepCell: commands.openSweepCell },
 );
 let drawnHistoryVersion = -1;
 

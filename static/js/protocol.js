@@ -23,6 +23,7 @@ export const ClientMessage = Object.freeze({
   EDIT_WEIGHT: "edit_weight",
   SWITCH_NEURON: "switch_neuron",
   SWEEP: "sweep",
+  OPEN_SWEEP_CELL: "open_sweep_cell",
 });
 
 export const ServerMessage = Object.freeze({

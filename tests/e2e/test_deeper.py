@@ -60,7 +60,7 @@ def test_a_weight_typed_in_and_a_neuron_switched_off_show_in_the_next_frame(lab:
     expect(panel.get_by_test_id("switched-off")).to_have_text("Every neuron is on.")
 
 
-def test_a_sweep_draws_its_map_and_a_click_applies_that_cell(lab: Page) -> None:
+def test_a_sweep_draws_its_map_and_a_click_opens_that_cells_run(lab: Page) -> None:
     panel = lab.get_by_test_id("sweep")
     panel.scroll_into_view_if_needed()
     panel.get_by_test_id("sweep-steps").select_option("200")
@@ -75,3 +75,6 @@ def test_a_sweep_draws_its_map_and_a_click_applies_that_cell(lab: Page) -> None:
     )
     rate = lab.evaluate("() => window.backpropLab.store.confirmedConfig.training.learning_rate")
     assert rate < 0.03
+    # The run that cell trained, at its last step, paused: not the settings replayed from 0.
+    expect(lab.get_by_test_id("step-count")).to_have_text("200")
+    expect(lab.locator("#timeline-view")).to_contain_text("sweep cell lr=")

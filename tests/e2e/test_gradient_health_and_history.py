@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ARTIFACTS
@@ -46,6 +47,28 @@ def test_a_six_layer_sigmoid_net_flags_vanishing_gradients_and_relu_clears_them(
     expect(lab.locator(VANISHING)).to_have_count(0)
     expect(lab.get_by_test_id("unit-health")).to_contain_text("dead")
     screenshot_health_column(lab, "gradient-health")
+
+
+def test_the_loss_axis_spans_the_current_run_however_high_an_overlay_reaches(lab: Page) -> None:
+    # Kaiming weights start this model at a training loss of ~0.80; PyTorch's default at ~0.69.
+    lab.get_by_test_id("init").select_option("kaiming")
+    step_times(lab, 3)
+    lab.get_by_test_id("init").select_option("default")
+    expect(lab.locator("[data-testid=runs] li")).to_have_count(2)
+    step_times(lab, 3)
+    lab.get_by_test_id("show-other-runs").check()
+    expect(lab.get_by_test_id("loss-overlays")).to_contain_text("run 1")
+    top = lab.evaluate(
+        "Math.max(...window.backpropLab.store.lossHistory"
+        ".flatMap((p) => [p.train, p.test, p.penalty]).filter(Number.isFinite))"
+    )
+    overlay_top = lab.evaluate(
+        "Math.max(...window.backpropLab.store.runs"
+        ".filter((r) => !r.current).flatMap((r) => r.train))"
+    )
+    assert overlay_top > top * 1.05  # the overlay reaches above the current run's axis
+    y_max = lab.get_by_test_id("loss-chart").locator("[data-y-max]").get_attribute("data-y-max")
+    assert y_max is not None and float(y_max) == pytest.approx(top * 1.05)
 
 
 def test_scrubbing_rewinds_every_view_and_playing_on_is_an_overlaid_branch(lab: Page) -> None:

@@ -199,6 +199,29 @@ def test_six_layers_of_sixteen_fit_the_column_without_sideways_scrolling(
     assert errors == []
 
 
+DEEPER_VIEWS = ["curvature", "hidden-space", "surgery", "sweep"]
+# Views across one row of the "See deeper" panel: four on a full-HD screen, two on a laptop.
+DEEPER_ACROSS = {"full-hd": 4, "laptop": 2}
+
+
+@pytest.mark.parametrize("size", SCREENS)
+def test_the_deeper_views_share_a_full_width_row_without_sideways_scrolling(
+    page: Page, size: str
+) -> None:
+    width, height = SCREENS[size]
+    open_lab(page, width=width, height=height)
+    column = box(page, ".deeper-column")
+    assert column["width"] >= width * 0.9, f"the deeper column is squeezed: {column}"
+    views = [box(page, test_id) for test_id in DEEPER_VIEWS]
+    assert all(inside(view, column) for view in views), "a deeper view spills out of its column"
+    first_row = [v for v in views if abs(v["y"] - views[0]["y"]) < 1]
+    assert len(first_row) == DEEPER_ACROSS[size]
+    for test_id in ["sweep-map", "hidden-space-plot", "curvature-plot"]:
+        picture = box(page, test_id)
+        assert picture["x"] + picture["width"] <= width
+    assert_no_sideways_scroll(page, width)
+
+
 def test_side_panels_fold_away_and_open_again(lab: Page) -> None:
     heading = lab.locator("[data-panel=regularisation] > summary")
     expect(lab.get_by_test_id("weight-decay")).to_be_visible()

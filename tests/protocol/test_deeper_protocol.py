@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
+
+from app.training.config import LabConfig
+from app.training.trainer import TrainingSession
 
 from .helpers import receive_until, send, start
 
@@ -66,6 +70,52 @@ def test_a_sweep_announces_itself_then_sends_its_map(client: TestClient) -> None
     assert running["status"] == "running" and running["final_loss"] is None
     assert done["status"] == "done"
     assert len(done["final_loss"]) == 3 and len(done["final_loss"][0]) == 3
+
+
+def test_a_sweep_cell_opens_as_a_paused_run_at_that_cells_weights(client: TestClient) -> None:
+    steps, index = 30, 2  # a 2×2 grid: row 1 (momentum 0.95), column 0 (the lowest rate)
+    with client.websocket_connect("/ws") as ws:
+        start(ws)
+        send(ws, type="sweep", axis="momentum", size=2, steps=steps)
+        receive_until(ws, "sweep")
+        done = receive_until(ws, "sweep")
+        send(ws, type="open_sweep_cell", index=index)
+        settings = receive_until(ws, "settings")
+        runs = receive_until(ws, "runs")  # sent before the frame that follows
+        frame = receive_until(ws, "frame")
+    rate, momentum = done["learning_rates"][0], done["values"][1]
+    assert settings["config"]["training"]["learning_rate"] == rate
+    assert settings["config"]["training"]["momentum"] == momentum
+    assert frame["step"] == steps and frame["status"] != "running"
+    assert frame["train_loss"] == pytest.approx(done["final_loss"][1][0], abs=1e-6)
+    assert runs["runs"][-1]["name"] == f"sweep cell lr={rate:.3g}, momentum={momentum:.3g}"
+    # The same cell trained on its own, step by step, ends at the same weights.
+    config = LabConfig()
+    training = config.training.model_copy(update={"learning_rate": rate, "momentum": momentum})
+    alone = TrainingSession(config.model_copy(update={"training": training}))
+    for _ in range(steps):
+        alone.train_step()
+    for layer, linear in zip(frame["layers"], alone.model.layers, strict=True):
+        assert torch.allclose(torch.tensor(layer["weights"]), linear.weight, atol=1e-5)
+        assert torch.allclose(torch.tensor(layer["biases"]), linear.bias, atol=1e-5)
+
+
+def test_a_cell_is_refused_without_a_sweep_or_after_the_data_changed(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        start(ws)
+        send(ws, type="open_sweep_cell", index=0)
+        assert receive_until(ws, "error")["field"] == "index"
+        send(ws, type="sweep", axis="momentum", size=2, steps=20)
+        receive_until(ws, "sweep")
+        receive_until(ws, "sweep")
+        send(ws, type="configure", data={**LabConfig().data.model_dump(), "noise": 0.3})
+        receive_until(ws, "settings")
+        send(ws, type="open_sweep_cell", index=0)
+        refused = receive_until(ws, "error")
+        send(ws, type="open_sweep_cell", index=64)
+        out_of_range = receive_until(ws, "error")
+    assert refused["field"] == "index" and "changed" in refused["message"]
+    assert out_of_range["field"] == "index"
 
 
 def test_a_rewind_tells_every_page_the_edits_it_kept(client: TestClient) -> None:

@@ -23,6 +23,7 @@ export function createLossChart(root) {
   overlayLegend.dataset.testid = "loss-overlays";
   let history = [];
   let overlays = []; // [{name, colour, steps, train}]
+  let yRange = null; // [lo, hi] of the current run: overlays do not stretch the y axis
   let rows = []; // the history point behind each x of the chart (null: an overlay's step only)
   const chart = createTimeChart(root, { height: HEIGHT, series: seriesFor(false, []), log: false, yLabel: "loss", onHover: showValues });
   root.append(readout, logToggle, overlayLegend);
@@ -59,15 +60,17 @@ export function createLossChart(root) {
     const joined = tables.length > 1 ? uPlot.join(tables) : own;
     const byStep = new Map(history.map((p) => [p.step, p]));
     rows = joined[0].map((step) => byStep.get(step) || null);
+    chart.setYRange(yRange);
     chart.setData(joined);
   }
 
   logBox.addEventListener("change", draw);
 
   return {
-    update({ lossHistory, runs = [] }) {
+    update({ lossHistory, runs = [], yRange: range = null }) {
       history = lossHistory;
       overlays = runs;
+      yRange = range;
       overlayLegend.textContent = runs.length ? `dashed: ${runs.map((r) => r.name).join(" · ")}` : "";
       draw();
     },

@@ -1,6 +1,7 @@
 // Sweeps: a grid of runs (learning rate × momentum, or × batch size) from the current settings,
 // trained side by side on the server, drawn as a heat map of final loss with diverged cells
-// crossed out. Clicking a cell applies its settings to the run.
+// crossed out. Clicking a cell opens the run it trained (`onOpen(index)`, index = row × columns +
+// column, as the server counts).
 import { formatNumber } from "./colors.js";
 import { element } from "./dom.js";
 import { button, canvas, labelled, select } from "./deeperControls.js";
@@ -9,7 +10,7 @@ const SIZE = 320;
 const LEFT = 44;
 const BOTTOM = 30;
 
-export function createSweepView(root, { onStart, onStop, onApply }) {
+export function createSweepView(root, { onStart, onStop, onOpen }) {
   const axis = select("sweep-axis", [["momentum", "learning rate × momentum"], ["batch_size", "learning rate × batch size"]], "momentum", "Sweep");
   const steps = select("sweep-steps", [["200", "200 steps"], ["500", "500 steps"], ["1000", "1000 steps"]], "500", "Steps per run");
   const start = button("sweep-start", "Run 8×8 sweep");
@@ -22,8 +23,8 @@ export function createSweepView(root, { onStart, onStop, onApply }) {
   start.addEventListener("click", () => onStart({ axis: axis.value, size: 8, steps: Number(steps.value) }));
   stop.addEventListener("click", onStop);
   map.addEventListener("click", (event) => {
-    const cell = cellAt(event);
-    if (cell) onApply(cell);
+    const index = cellAt(event);
+    if (index !== null) onOpen(index);
   });
 
   function cellAt(event) {
@@ -36,8 +37,8 @@ export function createSweepView(root, { onStart, onStop, onApply }) {
     const c = Math.floor((x - LEFT) / w);
     const r = Math.floor((SIZE - BOTTOM - y) / h);
     if (c < 0 || r < 0 || c >= columns || r >= rows) return null;
-    const value = sweep.axis === "batch_size" ? Math.round(sweep.values[r]) : sweep.values[r];
-    return { learning_rate: sweep.learning_rates[c], [sweep.axis]: value };
+    // A diverged cell has no run to open.
+    return sweep.final_loss[r][c] === null ? null : r * columns + c;
   }
 
   function receive(message) {
@@ -51,7 +52,7 @@ export function createSweepView(root, { onStart, onStop, onApply }) {
     status.textContent =
       sweep.status === "running"
         ? `Training ${sweep.values.length * sweep.learning_rates.length} runs of ${sweep.steps} steps side by side…`
-        : `${sweep.status === "stopped" ? "Stopped" : "Done"} in ${formatNumber(sweep.compute_ms / 1000, 2)} s. Click a cell to use its settings.`;
+        : `${sweep.status === "stopped" ? "Stopped" : "Done"} in ${formatNumber(sweep.compute_ms / 1000, 2)} s. Click a cell to open its run.`;
     draw(map.getContext("2d"), sweep);
   }
 

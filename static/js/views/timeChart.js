@@ -1,6 +1,7 @@
 // A line chart over the steps drawn by uPlot: real axis ticks, hover values, and a width that
 // follows its panel. The loss, learning-rate and gradient-health charts are each one of these.
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
+import { yScaleRange } from "./chartScale.js";
 
 const FONT_FAMILY = '"Liberation Sans", Helvetica, Arial, sans-serif';
 // Tick labels under 10 px are not read from a seat; projector mode asks for more (a CSS variable).
@@ -28,14 +29,6 @@ function logTick(value) {
   return abs >= 1e4 || abs < 1e-2 ? value.toExponential(0) : String(Number(value.toPrecision(3)));
 }
 
-// A log axis spans whole decades and marks each one: 0.001, 0.01, 0.1 … (a constant learning
-// rate of 0.03 reads between 0.01 and 0.1, its value in the caption).
-function decadeRange(_, lo, hi) {
-  if (!(lo > 0) || !(hi > 0)) return [0.1, 1];
-  const low = Math.floor(Math.log10(lo));
-  return [10 ** low, 10 ** Math.max(low + 1, Math.ceil(Math.log10(hi)))];
-}
-
 function decadeSplits(u) {
   const { min, max } = u.scales.y;
   const splits = [];
@@ -49,7 +42,8 @@ function linearTick(value) {
 
 /**
  * `series`: [{label, stroke, dash?}]; `log`: a log-scale y axis; `onHover(index|null)` gets the
- * data index under the pointer. `setData([steps, ...ys])` replaces every point.
+ * data index under the pointer. `setData([steps, ...ys])` replaces every point;
+ * `setYRange([lo, hi] | null)` fixes the y span (null: the data's).
  */
 export function createTimeChart(root, { height, series, log = false, yLabel = "", onHover = () => {} }) {
   const box = document.createElement("div");
@@ -58,6 +52,8 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
   let plot = null;
   let data = [[], ...series.map(() => [])];
   let shape = { series, log };
+  let fixedY = null;
+  const yRange = (_, lo, hi) => yScaleRange(fixedY, lo, hi, shape.log);
 
   function options() {
     const font = `${tickFontPx()}px ${FONT_FAMILY}`;
@@ -68,7 +64,7 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
       height,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
-      scales: { x: { time: false }, y: shape.log ? { distr: 3, range: decadeRange } : { range: (_, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
+      scales: { x: { time: false }, y: shape.log ? { distr: 3, range: yRange } : { range: yRange } },
       axes: [
         { ...axis, size: 2.2 * tickFontPx() + 6, incrs: STEP_INCREMENTS, values: (_, ticks) => ticks.map(linearTick) },
         {
@@ -78,7 +74,11 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
         },
       ],
       series: [{}, ...shape.series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? width, dash: s.dash, spanGaps: false, points: { show: false } }))],
-      hooks: { setCursor: [(u) => onHover(u.cursor.idx ?? null)] },
+      hooks: {
+        setCursor: [(u) => onHover(u.cursor.idx ?? null)],
+        // What the tests measure: the top of the y scale uPlot settled on.
+        setScale: [(u, key) => key === "y" && (box.dataset.yMax = String(u.scales.y.max))],
+      },
     };
   }
 
@@ -113,6 +113,9 @@ export function createTimeChart(root, { height, series, log = false, yLabel = ""
       shape = { series: nextSeries, log: nextLog };
       data = [data[0], ...nextSeries.map((_, i) => data[i + 1] || data[0].map(() => null))];
       build();
+    },
+    setYRange(range) {
+      fixedY = range;
     },
     setData(next) {
       data = next;
