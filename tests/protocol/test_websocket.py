@@ -21,6 +21,7 @@ from app.protocol import (
     HelloRequest,
     HiddenSpaceRequest,
     InspectRequest,
+    OpenSweepCellRequest,
     PointLocation,
     RaceEntry,
     RaceRequest,
@@ -76,6 +77,7 @@ EXAMPLES = [
     EditWeightRequest(type="edit_weight", layer=0, out_neuron=1, in_neuron=0, value=0.5),
     SwitchNeuronRequest(type="switch_neuron", layer=0, neuron=2, on=False),
     SweepRequest(type="sweep", action="stop"),
+    OpenSweepCellRequest(type="open_sweep_cell", index=3),
 ]
 # Class room messages (app/protocol/room.py).
 EXAMPLES += [
