@@ -8,7 +8,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -21,7 +20,6 @@ from .conftest import screenshot
 from .page_helpers import READY, open_lab
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def student_joins(page: Page, path: str, code: str | None, name: str) -> list[str]:
@@ -124,7 +122,6 @@ def test_a_teacher_and_two_students_run_a_class(browser: Browser, live_server: L
         expect(tiles).to_have_count(6)
         teacher.wait_for_timeout(3000)  # a few tile refreshes for the picture below
         screenshot(teacher, "class-view")
-        teacher.locator(".room").screenshot(path=str(DOCS / "class-view.png"))
 
     with teacher.expect_download() as download:
         teacher.get_by_test_id("export-results").click()
