@@ -72,7 +72,7 @@ class RedisSubscription(Subscription):
     async def close(self) -> None:
         # Closing a connection to a server that is gone has nothing to report.
         with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            await self._pubsub.aclose()
 
 
 class RedisStore(SessionStore):

@@ -55,6 +55,8 @@ def test_the_loss_axis_spans_the_current_run_however_high_an_overlay_reaches(lab
     step_times(lab, 3)
     lab.get_by_test_id("init").select_option("default")
     expect(lab.locator("[data-testid=runs] li")).to_have_count(2)
+    # The runs list can name the new run before its first frame resets the step count.
+    expect(lab.get_by_test_id("step-count")).to_have_text("0")
     step_times(lab, 3)
     lab.get_by_test_id("show-other-runs").check()
     expect(lab.get_by_test_id("loss-overlays")).to_contain_text("run 1")
