@@ -93,6 +93,7 @@ class BackpropChannel:
         self.versions = {"autograd": 0, "code": 0}
         self._autograd: AutogradGraphFrame | None = None
         self._autograd_key: object = None
+        self._quick_key: object = None
         self._progress: object = None
         self._code: CodeListing | None = None
         self._code_config: tuple[LabConfig, tuple[Surgery, ...]] | None = None
@@ -142,12 +143,21 @@ class BackpropChannel:
 
     def _refresh_autograd(self, running: bool) -> None:
         model = self.engine.model
+        # The graph's structure changes only with the model, the config (activations,
+        # freezing, training settings; replaced on a change, never edited) or a hand edit:
+        # while those stay, a running frame skips reading every parameter's shape.
+        quick_key = (id(model), self.engine.config, len(self.engine.surgery.edits))
+        if running and quick_key == self._quick_key:
+            return
+        self._quick_key = quick_key
         structure = (
             id(model),
             tuple(tuple(p.shape) for p in model.parameters()),
             tuple(p.requires_grad for p in model.parameters()),
             tuple(getattr(model, "activations", ())),
-            self.engine.config.training.model_dump_json(),
+            # The object, not its JSON: a tuple compares its items by identity first, and a
+            # config is replaced on a change, never edited. Dumping it cost more than the rest.
+            self.engine.config.training,
         )
         # Paused, gradient norms follow every step and phase; running, only a new structure.
         if not running:

@@ -8,8 +8,9 @@ objects the app itself builds, so every keyword the app passes appears in the sc
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -67,6 +68,13 @@ INIT_CODE = {
         layer.weight.zero_()
         layer.bias.zero_()""",
 }
+
+
+@functools.lru_cache(maxsize=16)
+def _source(generator: Callable[..., object]) -> str:
+    """A generator's source: read from its file once (a script is exported on every change of
+    settings, and inspect re-reads and re-tokenises the file each time)."""
+    return inspect.getsource(generator).rstrip()
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ def _data_section(config: LabConfig) -> str:
             *constants,
             "",
             "",
-            inspect.getsource(generator).rstrip(),
+            _source(generator),
             "",
             "",
             f"rng = np.random.default_rng({d.seed})",

@@ -50,7 +50,9 @@ class Trajectory:
         points, numbers = self._points, self._numbers
         if points and points[-1].params.numel() != point.params.numel():
             points, numbers, self._stride = [], [], 1
-        keep = bisect_left([p.step for p in points], step)
+        # Steps come in order while a run plays: only a rewound run needs the search.
+        later = points and points[-1].step >= step
+        keep = bisect_left([p.step for p in points], step) if later else len(points)
         points, numbers = points[:keep], numbers[:keep]
         if not points:
             self._stride = 1
