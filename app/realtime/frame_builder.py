@@ -14,6 +14,7 @@ from app.realtime.health_frames import FrameHealth, frame_health
 from app.realtime.turns import PlayingSessions
 from app.settings import Settings
 from app.training.session import Evaluation, TrainingSession
+from app.training.stacked.pictures import Pictures
 
 
 class FrameBuilder:
@@ -33,8 +34,10 @@ class FrameBuilder:
         message: str | None,
         steps_per_second: float,
         evaluation: Evaluation | None = None,
+        pictures: Pictures | None = None,
     ) -> StepFrame:
-        """The frame without its phase and losses; `evaluation` if a burst just computed it."""
+        """The frame without its phase and losses; `evaluation` if a burst just computed it,
+        `pictures` if the run's group painted it at this step."""
         frame = step_frame(
             self.engine,
             status,
@@ -44,6 +47,7 @@ class FrameBuilder:
             steps_per_second if status == "running" else 0.0,
             self._health(running=status == "running"),
             evaluation,
+            pictures,
         )
         frame.health_version = self.health_version
         return frame

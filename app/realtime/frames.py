@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from app.realtime.health_frames import FrameHealth, frame_health, gradient_figur
 from app.realtime.wire import array_base64, finite_or_none, float32_base64
 from app.training.datasets import INPUT_EXTENT
 from app.training.session import Evaluation, LossRecord, TrainingSession
+from app.training.stacked.pictures import Pictures
 
 
 def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
@@ -24,15 +26,36 @@ def quantise(grid: np.ndarray, low: float, high: float) -> Heatmap:
     return Heatmap(resolution=grid.shape[0], low=low, high=high, data=array_base64(data, "u1"))
 
 
-def neuron_heatmap(grid: np.ndarray, activation: str) -> Heatmap:
-    """Squashing activations keep their natural range, so colours compare across neurons."""
+def layer_heatmaps(grids: np.ndarray, activation: str) -> list[Heatmap]:
+    """Each neuron's map of a layer (neurons, res, res), quantised in one pass (a frame has a
+    map per neuron, and a call each cost more than the arithmetic). Squashing activations
+    keep their natural range, so colours compare across neurons; others span ±max |value|."""
+    n = grids.shape[0]
     if activation == "tanh":
-        return quantise(grid, -1.0, 1.0)
-    if activation in ("sigmoid", "softmax"):
-        return quantise(grid, 0.0, 1.0)
-    largest = float(np.nanmax(np.abs(grid))) if grid.size else 1.0
-    largest = largest if math.isfinite(largest) and largest > 0 else 1.0
-    return quantise(grid, -largest, largest)
+        low, high = np.full(n, -1.0), np.full(n, 1.0)
+    elif activation in ("sigmoid", "softmax"):
+        low, high = np.zeros(n), np.ones(n)
+    else:
+        flat = grids.reshape(n, -1)
+        largest = np.where(np.isfinite(flat), np.abs(flat), 0.0).max(axis=1, initial=0.0)
+        largest = np.where(largest > 0, largest, 1.0)
+        low, high = -largest, largest
+    scaled = (grids - low[:, None, None]) / (high - low)[:, None, None]
+    if not np.isfinite(scaled).all():  # checked first: nan_to_num costs more than the rest
+        scaled = np.nan_to_num(scaled, nan=0.5, posinf=1.0, neginf=0.0)
+    data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
+    resolution = grids.shape[1]
+    # model_construct: these fields are built right here, and validating a model per neuron
+    # was the largest share of a grouped frame.
+    return [
+        Heatmap.model_construct(
+            resolution=resolution,
+            low=float(low[i]),
+            high=float(high[i]),
+            data=base64.b64encode(data[i].tobytes()).decode(),
+        )
+        for i in range(n)
+    ]
 
 
 # Every neuron's thumbnail travels in every frame: past this many bytes in all, thumbnails get
@@ -90,19 +113,24 @@ def step_frame(
     steps_per_second: float,
     health: FrameHealth | None = None,
     evaluation: Evaluation | None = None,
+    pictures: Pictures | None = None,
 ) -> StepFrame:
     """The frame without its `losses`: those depend on what each page has already received.
 
     `health` and `evaluation` (the losses on every point, which a burst has just computed)
-    may be passed in to reuse them."""
+    may be passed in to reuse them; `pictures`, a group's painting of this run at its step,
+    stands for the run's own readouts and evaluation."""
+    if pictures is not None:
+        evaluation = pictures.evaluation
     if evaluation is None:
         evaluation = session.evaluate()
     if health is None:
         health = frame_health(session)
-    toolkit = task_pictures(session, boundary_resolution)
-    biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
-    neurons = sum(p.shape[0] for p in biases)
-    grids = session.neuron_grids(map_resolution(neuron_map_resolution, neurons))
+    toolkit = task_pictures(session, boundary_resolution, pictures)
+    if pictures is not None:
+        grids = pictures.neuron_grids
+    else:
+        grids = session.neuron_grids(neuron_resolution(session, neuron_map_resolution))
     activations = [*session.model.activations, session.output_activation]
     layers = [
         LayerState(
@@ -128,9 +156,13 @@ def step_frame(
         losses_reset=False,
         layers=layers,
         activations=session.model.activations,
-        boundary=boundary_heatmap(session, boundary_resolution),
+        boundary=boundary_heatmap(
+            session,
+            boundary_resolution,
+            None if pictures is None else pictures.boundary,
+        ),
         neuron_maps=[
-            [neuron_heatmap(g, act) for g in layer_grids]
+            layer_heatmaps(layer_grids, act)
             for layer_grids, act in zip(grids, activations, strict=True)
         ],
         steps_per_second=steps_per_second,
@@ -155,8 +187,18 @@ REGRESSION_RANGE = (-1.5, 1.5)
 CURVE_POINTS = 121
 
 
-def boundary_heatmap(session: TrainingSession, resolution: int) -> Heatmap:
-    grid = session.predict_grid(resolution)
+def neuron_resolution(session: TrainingSession, requested: int) -> int:
+    """The neuron maps' resolution for this run's number of neurons (see map_resolution)."""
+    biases = (p for name, p in session.model.named_parameters() if name.endswith("bias"))
+    return map_resolution(requested, sum(p.shape[0] for p in biases))
+
+
+def boundary_heatmap(
+    session: TrainingSession, resolution: int, grid: np.ndarray | None = None
+) -> Heatmap:
+    """`grid`: the run's predict_grid(resolution) when a group painted it already."""
+    if grid is None:
+        grid = session.predict_grid(resolution)
     if session.data.task == "regression":
         return quantise(grid, *REGRESSION_RANGE)
     return quantise(grid, 0.0, 1.0)
@@ -170,7 +212,9 @@ class TaskPictures:
     curve: list[float | None] | None
 
 
-def task_pictures(session: TrainingSession, resolution: int) -> TaskPictures:
+def task_pictures(
+    session: TrainingSession, resolution: int, pictures: Pictures | None = None
+) -> TaskPictures:
     task = session.data.task
     curve = None
     if task == "regression" and bool((session.data.train_x[:, 1] == 0).all()):
@@ -178,5 +222,8 @@ def task_pictures(session: TrainingSession, resolution: int) -> TaskPictures:
         curve = [finite_or_none(float(v)) for v in values]
     class_maps = None
     if task == "multiclass":
-        class_maps = [quantise(g, 0.0, 1.0) for g in session.class_grids(resolution)]
+        grids = None if pictures is None else pictures.class_grids
+        if grids is None:
+            grids = session.class_grids(resolution)
+        class_maps = [quantise(g, 0.0, 1.0) for g in grids]
     return TaskPictures(class_maps=class_maps, curve=curve)

@@ -4,10 +4,11 @@ A hundred learners at the defaults each cost a Python-bound eager step; stacked,
 cost about one (app/training/stacked). A playing session that can group offers itself before
 each burst; it forms a group with another waiting session of its shape (a group of one would
 only pad an eager step), or joins the existing one at that group's next burst, with every other
-newcomer at once. A group's burst trains every member; each member's next burst then only
-builds its frame. Anything else that touches a member's engine
-takes it out of its group first (`withdraw`), or reads it after `sync_out`, so the engine is
-whole whenever it is not training in the group: the page cannot tell which path ran.
+newcomer at once. A group trains in rounds (group_rounds.py): one burst for every member, their
+pictures painted at once (stacked/pictures.py), then every member's frame. Anything else that
+touches a member's engine takes it out of its group first (`withdraw`), or reads it after
+`sync_out`, so the engine is whole whenever it is not training in the group: the page cannot
+tell which path ran.
 
 Every engine touch of every session holds `lock`: a group's burst writes several sessions'
 engines at once, and one worker thread (the default) never waits on it.
@@ -21,10 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.protocol import StepFrame
 from app.training.change import SettingsChange
 from app.training.divergence import Divergence
 from app.training.session import TrainingSession
 from app.training.stacked import RunGroup, RunResult, RunShape, changes_shape, run_shape
+from app.training.stacked.pictures import GroupPainter, Pictures
 from app.training.stacked.shape import grouping_problem
 from app.training.state import restore
 
@@ -34,8 +37,14 @@ FIRST_CHUNK_STEPS = 4
 MAX_CHUNK_STEPS = 64
 # A group's burst trains for its members' bursts together, up to this long.
 MAX_GROUP_BURST_SECONDS = 0.25
-# A member's rollback point (and rewind snapshot) is kept at most this often.
+# A member's rollback point (and rewind snapshot) is kept at most this often, and a burst
+# keeps at most 1/KEEPS_PER_ROUND_DIVISOR of its members' (those waiting longest).
 KEEP_EVERY_SECONDS = 1.0
+KEEPS_PER_ROUND_DIVISOR = 8
+# A member's pending change cuts the group's burst short only after this share of it (and
+# this long at least): with a class, some change is nearly always pending.
+TRAIN_BEFORE_CUT_SHARE = 0.25
+TRAIN_BEFORE_CUT_SECONDS = 0.01
 
 
 @dataclass
@@ -46,11 +55,15 @@ class Member:
     engine: TrainingSession
     # The session's pending change or stop: a group's burst ends at its next chunk.
     stop: Callable[[], bool]
-    # The group trained steps that no frame of this session has shown yet.
-    unseen: bool = False
     divergence: Divergence | None = None
     steps_per_second: float = 0.0
     kept_at: float = -math.inf  # when its rollback point was last kept (monotonic)
+    # Its frame's pictures, painted with the whole group's after the group's last burst.
+    pictures: Pictures | None = None
+    # Someone reads its frames: a round builds frames only for those.
+    watched: bool = True
+    # Its frame as its play loop builds it (a group's round asks every member for one).
+    show: Callable[[], StepFrame | None] = lambda: None
 
 
 @dataclass
@@ -70,8 +83,10 @@ class TrainingGroups:
         self._charge = charge
         self.reproducible = reproducible
         self._groups: dict[RunShape, RunGroup] = {}
+        self._painters: dict[RunShape, GroupPainter] = {}
         self._group_of: dict[str, RunGroup] = {}
         self._members: dict[str, Member] = {}
+        self._by_engine: dict[int, Member] = {}  # id(engine) → member: a group lists engines
         # Playing sessions that can group but have no one of their shape to group with yet.
         self._waiting: dict[str, RunShape] = {}
         self._bursts = 0
@@ -99,9 +114,7 @@ class TrainingGroups:
             return None
         if sum(s == shape for s in self._waiting.values()) < 2:
             return None
-        group = self._regroup(shape)
-        member.unseen = False
-        return group
+        return self._regroup(shape)
 
     def _regroup(self, shape: RunShape) -> RunGroup:
         """The group of `shape` with every waiting run of that shape in it (one re-stack)."""
@@ -118,17 +131,30 @@ class TrainingGroups:
         return group
 
     def group_of(self, session_id: str) -> RunGroup | None:
+        """Safe to call from any thread without the lock (one dict read): the answer may be
+        a moment old, which the group's round allows for."""
         return self._group_of.get(session_id)
+
+    def members_of(self, group: RunGroup) -> list[Member]:
+        return [self._member_of(e) for e in group.members]
+
+    def counts(self) -> tuple[int, int]:
+        """Groups and grouped sessions, read without the lock (for pacing, from the loop)."""
+        return len(self._groups), len(self._group_of)
 
     def enrol(self, member: Member) -> None:
         """Known as a possible partner, before place() (which may leave it waiting)."""
-        self._members.setdefault(member.session_id, member)
+        if member.session_id not in self._members:
+            self._members[member.session_id] = member
+            self._by_engine[id(member.engine)] = member
 
     def withdraw(self, session_id: str) -> None:
         """Out of its group (its engine whole again, where the group left it) and not waiting.
         A group left with one member dissolves: alone, the eager step is faster."""
         self._waiting.pop(session_id, None)
         member = self._members.pop(session_id, None)
+        if member is not None:
+            self._by_engine.pop(id(member.engine), None)
         group = self._group_of.pop(session_id, None)
         if group is None or member is None:
             return
@@ -140,6 +166,7 @@ class TrainingGroups:
             group.leave(member.engine)
         if not group.members:
             del self._groups[group.shape]
+            self._painters.pop(group.shape, None)
 
     def sync_out(self, session_id: str) -> None:
         """Bring a member's engine up to date with its group (to read it, or change its
@@ -162,12 +189,30 @@ class TrainingGroups:
         group.sync_out(engine)
         engine.apply_change(change)
         group.refresh(engine)
-        # Its next burst trains the group, so its next frame is computed with the change.
-        self._members[session_id].unseen = False
+        # Its pictures show it before the change: its next frame reads itself.
+        self._members[session_id].pictures = None
+
+    def paint(self, group: RunGroup, boundary_resolution: int, neuron_resolution: int) -> None:
+        """Every member's frame pictures at once, after the group's burst (one stacked forward
+        for all boundaries, all neuron maps, all evaluations)."""
+        painter = self._painters.setdefault(group.shape, GroupPainter())
+        painted = painter.paint(group, boundary_resolution, neuron_resolution)
+        for engine, pictures in zip(group.members, painted, strict=True):
+            self._member_of(engine).pictures = pictures
+
+    def pictures_of(self, session_id: str) -> Pictures | None:
+        """A member's painted pictures if they show its engine as it is now, else None."""
+        member = self._members.get(session_id)
+        if member is None or member.pictures is None:
+            return None
+        pictures, member.pictures = member.pictures, None
+        return pictures if pictures.step == member.engine.step_count else None
 
     # ---- training -----------------------------------------------------------------------------
 
-    def train(self, group: RunGroup, seconds: float) -> list[Member]:
+    def train(
+        self, group: RunGroup, seconds: float, first_chunk: int = FIRST_CHUNK_STEPS
+    ) -> list[Member]:
         """One burst of every member (at least one step), newcomers of its shape taken in
         first, cut short by any member's pending change. Returns the members that diverged
         (rolled back and out of the group, or stopped)."""
@@ -177,7 +222,10 @@ class TrainingGroups:
         self._keep_rollback_points(group, members)
         started = time.perf_counter()
         deadline = started + min(seconds, MAX_GROUP_BURST_SECONDS)
-        chunk, steps = FIRST_CHUNK_STEPS, 0
+        cut_from = started + min(
+            seconds, max(TRAIN_BEFORE_CUT_SECONDS, seconds * TRAIN_BEFORE_CUT_SHARE)
+        )
+        chunk, steps = first_chunk, 0
         diverged: list[RunResult] = []
         while True:
             chunk_started = time.perf_counter()
@@ -186,7 +234,9 @@ class TrainingGroups:
             steps += done
             diverged = [r for r in results if r.diverged_at is not None]
             now = time.perf_counter()
-            if diverged or now >= deadline or any(m.stop() for m in members):
+            if diverged or now >= deadline:
+                break
+            if now >= cut_from and any(m.stop() for m in members):
                 break
             per_step = (now - chunk_started) / max(1, done)
             chunk = max(1, min(MAX_CHUNK_STEPS, int((deadline - now) / per_step)))
@@ -194,7 +244,6 @@ class TrainingGroups:
         self._bursts += 1
         self._steps += steps * len(members)
         for m in members:
-            m.unseen = True
             m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
             self._charge(m.session_id, elapsed / len(members))
         return [self._diverged(group, r) for r in diverged]
@@ -204,14 +253,16 @@ class TrainingGroups:
         most every KEEP_EVERY_SECONDS (a capture costs about a grouped step per member), so a
         diverged run may go back a few bursts further than it would alone."""
         now = time.monotonic()
-        for m in members:
-            if now - m.kept_at >= KEEP_EVERY_SECONDS:
-                group.sync_out(m.engine)
-                m.engine.keep_rollback_point()
-                m.kept_at = now
+        due = [m for m in members if now - m.kept_at >= KEEP_EVERY_SECONDS]
+        # The longest-waiting few each burst: 100 captures at once held one round up ~90 ms.
+        due.sort(key=lambda m: m.kept_at)
+        for m in due[: max(1, math.ceil(len(members) / KEEPS_PER_ROUND_DIVISOR))]:
+            group.sync_out(m.engine)
+            m.engine.keep_rollback_point()
+            m.kept_at = now
 
     def _member_of(self, engine: TrainingSession) -> Member:
-        return next(m for m in self._members.values() if m.engine is engine)
+        return self._by_engine[id(engine)]
 
     def _diverged(self, group: RunGroup, result: RunResult) -> Member:
         """As an eager burst does: a state no longer usable goes back to the burst's start."""

@@ -20,6 +20,7 @@ from app.realtime.backprop import BackpropChannel
 from app.realtime.engine_lock import EngineLock, Touch
 from app.realtime.fanout import Pages
 from app.realtime.frame_builder import FrameBuilder
+from app.realtime.group_rounds import GroupRounds
 from app.realtime.groups import Member
 from app.realtime.scheduler import Job
 from app.realtime.surface_runner import SurfaceRunner
@@ -28,6 +29,7 @@ from app.settings import Settings
 from app.training.change import SettingsChange
 from app.training.session import BurstResult, Divergence, Evaluation, TrainingSession
 from app.training.stacked import RunGroup
+from app.training.stacked.pictures import Pictures
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,10 +76,15 @@ class PlayLoop:
         # shows up in the very next frame instead of after a whole burst.
         self._interrupt = threading.Event()
         self._quick_burst = False
+        # Counts commands: a group round's frame built across one is dropped. While one is
+        # pending, the loop waits for it on the engine lock (the command holds it).
+        self._generation = 0
+        self._commands_pending = 0
         # The loop's burst while it waits for a worker: a command moves it forward.
         self._waiting_burst: Job[StepFrame | None] | None = None
         self._groups = playing.groups
-        self._member = Member(session_id, engine, self._interrupt.is_set)
+        self._member = Member(session_id, engine, self._interrupt.is_set, show=self._round_frame)
+        self._rounds = GroupRounds(playing.groups, self._scheduler, settings, playing.group_rounds)
         engine_lock.bind(self._groups, session_id)
         # Run N steps: how many are still to train before the run pauses (None: play on). Kept
         # while stopped, so a run that nobody watched for a while goes on to its N when resumed;
@@ -116,6 +123,9 @@ class PlayLoop:
     async def command(self, work: Callable[[], T], touch: Touch = "whole") -> T:
         """A user's change: cut the running burst short, apply, then train a short burst so
         the first frame computed with the change arrives within a few milliseconds."""
+        self._generation += 1
+        self._commands_pending += 1
+        self._rounds.release(self.session_id)
         self._cut_burst_short()
 
         def apply() -> T:
@@ -125,6 +135,7 @@ class PlayLoop:
         try:
             return await self._engine_lock.run(apply, touch)
         finally:
+            self._commands_pending -= 1
             self._quick_burst = True
 
     def apply_change(self, change: SettingsChange) -> None:
@@ -181,7 +192,22 @@ class PlayLoop:
 
     async def _play_burst(self, interval: float) -> StepFrame | None:
         """One burst of the play loop and its frame: in its turn in the round, or, right after
-        a change, short and at once: its frame is the first one computed with the change."""
+        a change, short and at once: its frame is the first one computed with the change. A
+        run in a training group gets its frame from the group's round, without its engine
+        lock (a change goes ahead; the round's frame, from before it, is dropped)."""
+        if not self._quick_burst and not self._commands_pending:
+            generation = self._generation
+            self._member.watched = not self._pages.all_stalled(time.monotonic())
+            playing = self._playing
+            grouped, frame = await self._rounds.frame(
+                self.session_id,
+                playing.turn(self.session_id),
+                playing.frame_seconds,
+                len(playing.used),
+                lambda: generation != self._generation,
+            )
+            if grouped:
+                return frame if generation == self._generation else None
         async with self._engine_lock.lock:
             # Decided holding the lock, so a change applied while this waited for it counts.
             quick, self._quick_burst = self._quick_burst, False
@@ -196,10 +222,9 @@ class PlayLoop:
             # Pages that stopped reading would only have an unread frame replaced: train on
             # without building one, and leave the time to sessions someone watches.
             watched = not self._pages.all_stalled(time.monotonic())
+            turn = self._playing.turn(self.session_id)
             burst = functools.partial(self._burst, seconds, quick, watched)
-            job = self._scheduler.submit(
-                burst, urgent=quick, turn=self._playing.turn(self.session_id)
-            )
+            job = self._scheduler.submit(burst, urgent=quick, turn=turn)
             self._waiting_burst = job
             try:
                 return await asyncio.wrap_future(job.future)
@@ -244,42 +269,48 @@ class PlayLoop:
     def _grouped_burst(
         self, group: RunGroup, seconds: float, quick: bool, watched: bool
     ) -> StepFrame | None:
-        """The group trains when this member has shown all it trained (for every member's
-        burst at once: each one's share of the round); then this member's frame."""
-        if not self._member.unseen:
-            # Right after a change only a short burst, so its frame comes at once. Otherwise
-            # the training time its members would have had alone, together: the round lasts
-            # as long as an eager one, so frames/s stay what they were (measured: taking half
-            # the round for training cut 20 learners' slowest frames/s from 12.1 to 8.6),
-            # while a grouped step is worth many eager ones.
-            budget = seconds if quick else seconds * len(group.members)
-            self._groups.train(group, budget)
+        """A member's own burst beside its group's rounds (group_rounds.py): right after a
+        change, a short burst of the whole group and this member's frame, the first computed
+        with the change (the others' show in the next round); otherwise (the loop saw the
+        member before it joined) only its frame."""
+        if quick:
+            # One step: with a class, changes come every few milliseconds, and each one's
+            # burst trains every member of the group.
+            self._groups.train(group, 0.0, first_chunk=1)
         return self._grouped_frame(watched, time.perf_counter())
+
+    def _round_frame(self) -> StepFrame | None:
+        """This member's frame in its group's round, on the worker."""
+        return self._grouped_frame(self._member.watched, time.perf_counter())
 
     def _grouped_frame(self, watched: bool, started: float) -> StepFrame | None:
         member = self._member
-        member.unseen = False
         divergence, member.divergence = member.divergence, None
         if divergence is not None:
             self._show_divergence(divergence)
         elif not watched:
             return None
         self._groups.sync_out(self.session_id)
-        evaluation = self.engine.evaluate()
+        pictures = self._groups.pictures_of(self.session_id)
+        evaluation = self.engine.evaluate() if pictures is None else pictures.evaluation
         self.engine.record_losses(evaluation)
         self._steps_per_second = member.steps_per_second
-        frame = self.frame(evaluation)
+        frame = self.frame(evaluation, pictures)
         used = time.perf_counter() - started
         if not self._interrupt.is_set():
             self._playing.measured(used)
         self._playing.charge(self.session_id, used)
         return frame
 
-    def frame(self, evaluation: Evaluation | None = None) -> StepFrame:
+    def frame(
+        self, evaluation: Evaluation | None = None, pictures: Pictures | None = None
+    ) -> StepFrame:
         """The frame of the engine as it is, which every page will see: so it is also a point
         of the optimizer's path on the loss surface, and brings the phase state up to date."""
-        frame = self.builder.build(self.status, self.message, self._steps_per_second, evaluation)
-        self._surfaces.record(frame.train_loss)
+        frame = self.builder.build(
+            self.status, self.message, self._steps_per_second, evaluation, pictures
+        )
+        self._surfaces.record(frame.train_loss, None if pictures is None else pictures.flat_params)
         frame.phase = self._backprop.refresh(running=self.status == "running")
         return frame
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from app import limits
 from app.protocol import (
@@ -142,10 +143,13 @@ class SurfaceRunner:
 
     # ---- on the worker thread, under the engine lock ----------------------------------------
 
-    def record(self, train_loss: float | None) -> None:
+    def record(self, train_loss: float | None, params: Tensor | None = None) -> None:
+        """A point of the path; `params`: flat_params of the model if already at hand."""
         engine = self.engine
         loss = math.nan if train_loss is None else train_loss
-        self.trajectory.record(engine.step_count, flat_params(engine.model), loss)
+        if params is None:
+            params = flat_params(engine.model)
+        self.trajectory.record(engine.step_count, params, loss)
 
     # ---- on the event loop ------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ interval, or, when too many share a worker for that, LOADED_ROUND_SECONDS.
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.realtime.groups import TrainingGroups
 
 # Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
@@ -28,6 +30,9 @@ class PlayingSessions:
         self.workers = workers
         # Playing sessions of one shape train together (groups.py).
         self.groups = TrainingGroups(self.charge, reproducible_groups)
+        # The round each group is training now, shared by its members' play loops
+        # (group_rounds.py): by id(group).
+        self.group_rounds: dict[int, Any] = {}
         # Worker seconds each playing session has had: the next turn goes to the one that had
         # least (so a session that got a quick burst after a change waits a little longer).
         self.used: dict[str, float] = {}

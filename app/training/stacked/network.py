@@ -78,6 +78,34 @@ class StackedNetwork:
             outputs.append(h)
         return outputs
 
+    def forward_points(self, x_t: torch.Tensor) -> list[torch.Tensor]:
+        """forward() for reading many points: inputs as [K, in, n] and every layer as
+        [K, units, n] (W·xᵀ + b). With n last, torch's batched matmul over tiny layers runs
+        2–8× faster than over [K, n, in] (measured at K=100, n=4096), and [K, units, n] is
+        already the layout of a neuron's picture."""
+        outputs = []
+        h = x_t
+        last = len(self._weights) - 1
+        for i, (w, b) in enumerate(zip(self._weights, self._biases, strict=True)):
+            z = torch.baddbmm(self.tensors[b].unsqueeze(2), self.tensors[w], h)
+            if i == last:
+                outputs.append(z)
+                break
+            h = self._activate(i, z, self.tensors)
+            outputs.append(h)
+        return outputs
+
+    def flat_linear(self) -> torch.Tensor:
+        """Every run's layers' weights then biases, layer by layer, as one row [K, P]: what
+        directions.flat_params gives of each run, for all of them in one copy."""
+        k = self.tensors[0].shape[0]
+        pieces = [
+            self.tensors[i].detach().reshape(k, -1)
+            for pair in zip(self._weights, self._biases, strict=True)
+            for i in pair
+        ]
+        return torch.cat(pieces, dim=1)
+
     def _activate(self, i: int, z: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
         name = self.shape.activations[i]
         if name == "prelu":
