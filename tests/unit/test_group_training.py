@@ -8,7 +8,7 @@ from app.realtime.groups import Member, TrainingGroups
 from app.training.change import SettingsChange
 from app.training.session import TrainingSession
 from app.training.stacked import RunGroup
-from tests.unit.stacked_oracle import assert_same_run, twins
+from tests.unit.stacked_oracle import assert_same_run, session, twins
 
 
 def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
@@ -28,7 +28,7 @@ def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member
 
 
 def test_two_waiting_runs_of_one_shape_form_a_group_and_one_alone_does_not() -> None:
-    runs, _ = twins([{}, {}, {"optimizer": "adam"}])
+    runs = twins([{}, {}])[0] + [session({"hidden_layers": [3]})]
     groups = TrainingGroups(lambda session_id, seconds: None)
     members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
     placed = []

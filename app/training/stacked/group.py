@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from app.training.divergence import Verdict
+from app.training.stacked.blocks import Block, blocks, kind_rank
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
@@ -37,7 +38,7 @@ from app.training.stacked.rows import (
     gathered,
 )
 from app.training.stacked.schedule import Schedules, write_schedule
-from app.training.stacked.settings import RunSettings, rows, run_settings, with_row
+from app.training.stacked.settings import RunSettings, run_settings, with_row
 from app.training.stacked.shape import RunShape, run_shape
 from app.training.stacked.transfer import stack_state, write_state
 from app.training.stacked.updates import (
@@ -71,6 +72,30 @@ def _gradient(t: torch.Tensor) -> torch.Tensor:
 LANES = 32
 
 
+def _kind_rank(session: TrainingSession) -> int:
+    return kind_rank(session.config.training.optimizer)
+
+
+def _update(
+    block: Block,
+    tensors: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    inputs: Sequence[StepInputs],
+) -> None:
+    """One optimizer's update of its block's rows, in place (views of the group's tensors)."""
+    r = block.rows
+    own, own_grads = [t[r] for t in tensors], [g[r] for g in grads]
+    if block.plain_sgd:
+        # Plain SGD on every row (the default run): param.add_(grad, alpha=−lr) for all
+        # parameters in one foreach call, p + (−1)·(lr·g), the same roundings.
+        lr_rows = [i.lr_rows for i in inputs]
+        torch._foreach_addcmul_(own, lr_rows, own_grads, value=-1)
+        return
+    rule = RULES[block.kind]
+    for t, g, state, step_inputs in zip(own, own_grads, block.states, inputs, strict=True):
+        rule(t, g, state, step_inputs)
+
+
 class RunGroup:
     settings: RunSettings
     has_grad: list[torch.Tensor]
@@ -82,7 +107,8 @@ class RunGroup:
         self.lanes = LANES if reproducible else 1
         self.shape: RunShape = run_shape(sessions[0])
         self.members: list[TrainingSession] = []
-        for session in sessions:
+        # Each optimizer's members in one block of rows (blocks.py): a stable order by kind.
+        for session in sorted(sessions, key=_kind_rank):
             self._check_shape(session)
             self.members.append(session)
         self._build()
@@ -149,9 +175,9 @@ class RunGroup:
         self.monitors = MemberMonitors(sessions, self.network.slots)
         # Each member's parameters in the optimizer's order (fixed while its shape is).
         params = self._params = [list(s.model.parameters()) for s in sessions]
-        kind = self.shape.optimizer
+        self.kinds = [s.config.training.optimizer for s in sessions]
         self.states: list[SlotState] = [
-            stack_state(kind, [s.optimizer for s in sessions], [run[i] for run in params])
+            stack_state(self.kinds, [s.optimizer for s in sessions], [run[i] for run in params])
             for i in range(len(self.network.slots))
         ]
         for k, run in enumerate(params):
@@ -175,7 +201,14 @@ class RunGroup:
         self._read_settings()
 
     def _combine(self, parts: Sequence[tuple[RunGroup, Sequence[int]]]) -> None:
-        """These groups' runs (the given rows, in order) as this group's members."""
+        """These groups' runs (the given rows, in order within each optimizer's block) as this
+        group's members."""
+        parts = [
+            (g, [k for k in taken if g.kinds[k] == kind])
+            for kind in sorted({g.kinds[k] for g, taken in parts for k in taken}, key=kind_rank)
+            for g, taken in parts
+        ]
+        parts = [(g, taken) for g, taken in parts if taken]
         index = [(g, torch.tensor(list(taken), dtype=torch.long)) for g, taken in parts]
         members = [g.members[k] for g, taken in parts for k in taken]
         tensors = [
@@ -184,6 +217,7 @@ class RunGroup:
         ]
         self.network = self.network.with_tensors(tensors)
         self._params = [g._params[k] for g, taken in parts for k in taken]
+        self.kinds = [g.kinds[k] for g, taken in parts for k in taken]
         for k, params in enumerate(self._params):
             for p, stacked in zip(params, tensors, strict=True):
                 p.data = stacked.data[k]
@@ -232,13 +266,8 @@ class RunGroup:
         self._masks_changed()
 
     def _masks_changed(self) -> None:
-        self.all_rows = [bool(mask.all()) for mask in self.has_grad]
-        settings = self.settings
-        self._plain_sgd = (
-            self.shape.optimizer == "sgd"
-            and not (settings.any_momentum or settings.any_weight_decay)
-            and all(self.all_rows)
-        )
+        """Settings, masks or rows changed: the optimizers' blocks read them again."""
+        self.blocks: list[Block] = blocks(self.kinds, self.settings, self.states, self.has_grad)
 
     # ---- reading a member -------------------------------------------------------------------
 
@@ -247,7 +276,7 @@ class RunGroup:
         optimizer state (copies), schedule, batch order position, step count, last loss and
         gradient norm. Its weights are our rows already."""
         k = self._index(session)
-        kind = self.shape.optimizer
+        kind = self.kinds[k]
         for i, p in enumerate(self._params[k]):
             grad = self.network.tensors[i].grad
             if grad is not None:
@@ -294,22 +323,19 @@ class RunGroup:
         # Counters once per burst: every member took every step.
         self.step_count += done
         self.monitors.finish(done)
-        for state, step_inputs in zip(self.states, inputs, strict=True):
-            finish_burst(self.shape.optimizer, state, step_inputs, done)
+        for block, block_inputs in zip(self.blocks, inputs, strict=True):
+            for state, step_inputs in zip(block.states, block_inputs, strict=True):
+                finish_burst(block.kind, state, step_inputs, done)
         if done:
             self.last_loss = losses[-1].to(torch.float64)
         return results(self.members, losses, verdicts, self.step_count)
 
-    def _step_inputs(self, lr: torch.Tensor) -> list[StepInputs]:
+    def _step_inputs(self, lr: torch.Tensor) -> list[list[StepInputs]]:
+        """Per block, per parameter slot."""
         lr32 = lr.float()
-        return [
-            StepInputs(self.settings, lr, rows(lr32, t), mask, whole)
-            for t, mask, whole in zip(
-                self.network.tensors, self.has_grad, self.all_rows, strict=True
-            )
-        ]
+        return [block.inputs(lr, lr32, self.network.tensors) for block in self.blocks]
 
-    def _step(self, i: int, inputs: list[StepInputs]) -> torch.Tensor:
+    def _step(self, i: int, inputs: list[list[StepInputs]]) -> torch.Tensor:
         batch = self.epochs.next()
         network, settings = self.network, self.settings
         for t in network.tensors:
@@ -332,17 +358,8 @@ class RunGroup:
                 self.last_grad_norm = clip_per_run(grads, self.has_grad, self.settings.clip_norm)
             if self.schedules.varies:
                 inputs = self._step_inputs(self.schedules.rates())
-            if self._plain_sgd:
-                # Plain SGD on every row (the default run): param.add_(grad, alpha=−lr) for
-                # all parameters in one foreach call, p + (−1)·(lr·g), the same roundings.
-                lr_rows = [i.lr_rows for i in inputs]
-                torch._foreach_addcmul_(network.tensors, lr_rows, grads, value=-1)
-            else:
-                rule = RULES[self.shape.optimizer]
-                for t, g, state, step_inputs in zip(
-                    network.tensors, grads, self.states, inputs, strict=True
-                ):
-                    rule(t, g, state, step_inputs)
+            for block, block_inputs in zip(self.blocks, inputs, strict=True):
+                _update(block, network.tensors, grads, block_inputs)
         self.monitors.after_step(i)
         self.schedules.advance()
         return loss.detach()

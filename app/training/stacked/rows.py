@@ -41,14 +41,24 @@ def combined_settings(parts: Sequence[tuple[RunSettings, torch.Tensor]]) -> RunS
 
 
 def combined_state(parts: Sequence[tuple[SlotState, torch.Tensor]]) -> SlotState:
-    first = parts[0][0]
+    """The parts' rows of one parameter's state; an entry only some parts keep (their
+    optimizers') is zeros and absent in the others' rows, as stack_state makes it."""
+    names = sorted({name for s, _ in parts for name in s.tensors})
+
+    def tensor(s: SlotState, name: str, rows: torch.Tensor) -> torch.Tensor:
+        if name in s.tensors:
+            return s.tensors[name].index_select(0, rows)
+        like = next(iter(s.tensors.values()))  # every optimizer keeps an entry or more
+        return torch.zeros((len(rows), *like.shape[1:]), dtype=like.dtype)
+
+    def flag(s: SlotState, name: str, rows: torch.Tensor) -> torch.Tensor:
+        if name in s.present:
+            return s.present[name].index_select(0, rows)
+        return torch.zeros(len(rows), dtype=torch.bool)
+
     return SlotState(
-        tensors={
-            name: gathered([(s.tensors[name], rows) for s, rows in parts]) for name in first.tensors
-        },
+        tensors={name: torch.cat([tensor(s, name, r) for s, r in parts]) for name in names},
         step=gathered([(s.step, rows) for s, rows in parts]),
-        present={
-            name: gathered([(s.present[name], rows) for s, rows in parts]) for name in first.present
-        },
+        present={name: torch.cat([flag(s, name, r) for s, r in parts]) for name in names},
         started=gathered([(s.started, rows) for s, rows in parts]),
     )

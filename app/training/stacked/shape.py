@@ -11,9 +11,10 @@ from app.training.trainer import TrainingSession
 
 @dataclass(frozen=True)
 class RunShape:
-    """Two runs with equal shapes have the same computation graph and the same update rule;
-    everything else (learning rate and schedule, momentum, betas, penalties, clipping, frozen
-    layers, data points, step counts) is a per-run value inside the group."""
+    """Two runs with equal shapes have the same computation graph; everything else (the
+    optimizer, whose rule updates its own block of the group's rows: blocks.py; learning rate
+    and schedule, momentum, betas, penalties, clipping, frozen layers, data points, step
+    counts) is a per-run value inside the group."""
 
     features: tuple[str, ...]
     hidden_layers: tuple[int, ...]
@@ -23,7 +24,6 @@ class RunShape:
     prelu_layers: tuple[int, ...]
     loss: str
     n_outputs: int
-    optimizer: str
     batch_size: int
 
 
@@ -36,7 +36,6 @@ def run_shape(session: TrainingSession) -> RunShape:
         prelu_layers=tuple(int(key) for key in model.prelu),
         loss=type(session.loss_fn).__name__,
         n_outputs=session.data.n_outputs,
-        optimizer=session.config.training.optimizer,
         batch_size=session.sampler.batch_size,
     )
 
@@ -68,9 +67,10 @@ def grouping_problem(session: TrainingSession, phase_pending: bool) -> str | Non
 
 
 def changes_shape(session: TrainingSession, change: SettingsChange) -> bool:
-    """Whether applying `change` would change the run's shape: the run must then leave its
-    group before the change (a new optimizer starts from torch's empty state, which the
-    group's rows must not be written into) and join another after. Other changes are
+    """Whether applying `change` would change the run's shape or its optimizer: the run must
+    then leave its group before the change (a new optimizer starts from torch's empty state,
+    which the group's rows must not be written into) and join again after, into its new
+    optimizer's block. Other changes are
     applied in place and picked up by RunGroup.refresh()."""
     training = session.config.training
     for name in ("optimizer", "batch_size"):

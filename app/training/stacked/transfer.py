@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -11,14 +11,15 @@ from app.training.stacked.updates import STATE_NAMES, SlotState
 
 
 def stack_state(
-    optimizer_kind: str,
+    kinds: Sequence[str],
     optimizers: Sequence[torch.optim.Optimizer],
     params: Sequence[torch.nn.Parameter],
 ) -> SlotState:
-    """One parameter's state over the runs (`params[k]` is run k's tensor of it); absent
-    entries become zero rows, which is what torch starts them at (SGD's buffer aside: its
-    `present` flag makes the first step copy the gradient, as torch does)."""
-    names = STATE_NAMES[optimizer_kind]
+    """One parameter's state over the runs (`params[k]` is run k's tensor of it, `kinds[k]`
+    its optimizer): the entries of every optimizer among them; absent entries (and another
+    optimizer's) become zero rows, which is what torch starts them at (SGD's buffer aside:
+    its `present` flag makes the first step copy the gradient, as torch does)."""
+    names = state_names(kinds)
     entries: list[dict[str, Any] | None] = [
         opt.state.get(p) for opt, p in zip(optimizers, params, strict=True)
     ]
@@ -41,6 +42,12 @@ def stack_state(
         present=present,
         started=torch.tensor([e is not None for e in entries]),
     )
+
+
+def state_names(kinds: Iterable[str]) -> list[str]:
+    """The state entries a group of these optimizers keeps, in a fixed order."""
+    wanted = {name for kind in kinds for name in STATE_NAMES[kind]}
+    return sorted(wanted)
 
 
 def write_state(

@@ -74,11 +74,13 @@ def _count_steps(state: SlotState, inputs: StepInputs, steps: int) -> torch.Tens
 
 
 def _descend(p: torch.Tensor, d: torch.Tensor, inputs: StepInputs) -> None:
-    """param.add_(d, alpha=-lr), row by row."""
+    """param.add_(d, alpha=-lr), row by row, as p + (−1)·(lr·d): the op the group's plain
+    SGD path applies to all rows at once, so a row's rounding never depends on whether its
+    group mates use momentum (or another optimizer) and take this path."""
     if inputs.all_rows:
-        p.sub_(inputs.lr_rows * d)
+        p.addcmul_(inputs.lr_rows, d, value=-1)
     else:
-        p.copy_(_keep(p - inputs.lr_rows * d, p, inputs))
+        p.copy_(_keep(torch.addcmul(p, inputs.lr_rows, d, value=-1), p, inputs))
 
 
 def sgd(p: torch.Tensor, g: torch.Tensor, state: SlotState, inputs: StepInputs) -> None:
