@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 
 from app.training.stacked.settings import RunSettings, derived, rows
+from app.training.stacked.side_by_side import SideBySide, can_go_side_by_side
 from app.training.stacked.updates import SlotState, StepInputs
 
 # The order of the blocks in a group (any fixed order keeps each block contiguous).
@@ -38,6 +39,8 @@ class Block:
     all_rows: list[bool]
     # Plain SGD on every row of the block (the default run): one foreach update.
     plain_sgd: bool
+    # Every slot updated at once (side_by_side.py), when they agree on every count and flag.
+    side_by_side: SideBySide | None = None
 
     def inputs(
         self, lr: torch.Tensor, lr32: torch.Tensor, tensors: Sequence[torch.Tensor]
@@ -55,8 +58,10 @@ def blocks(
     settings: RunSettings,
     states: Sequence[SlotState],
     has_grad: Sequence[torch.Tensor],
+    params: Sequence[torch.Tensor],
 ) -> list[Block]:
-    """The blocks of a group whose member k uses optimizer `kinds[k]` (kinds contiguous)."""
+    """The blocks of a group whose member k uses optimizer `kinds[k]` (kinds contiguous);
+    `params`: the group's parameter tensors, one per slot."""
     out: list[Block] = []
     start = 0
     while start < len(kinds):
@@ -68,17 +73,23 @@ def blocks(
         masks = [mask[r] for mask in has_grad]
         whole = [bool(mask.all()) for mask in masks]
         kind = kinds[start]
+        block_states = [_sliced_state(s, r) for s in states]
+        plain_sgd = (
+            kind == "sgd"
+            and not (block_settings.any_momentum or block_settings.any_weight_decay)
+            and all(whole)
+        )
+        together = not plain_sgd and can_go_side_by_side(block_states, whole)
         out.append(
             Block(
                 kind=kind,
                 rows=r,
                 settings=block_settings,
-                states=[_sliced_state(s, r) for s in states],
+                states=block_states,
                 has_grad=masks,
                 all_rows=whole,
-                plain_sgd=kind == "sgd"
-                and not (block_settings.any_momentum or block_settings.any_weight_decay)
-                and all(whole),
+                plain_sgd=plain_sgd,
+                side_by_side=SideBySide([t[r] for t in params], block_states) if together else None,
             )
         )
         start = end

@@ -92,6 +92,9 @@ def _update(
         torch._foreach_addcmul_(own, lr_rows, own_grads, value=-1)
         return
     rule = RULES[block.kind]
+    if block.side_by_side is not None:
+        block.side_by_side.update(rule, own_grads, inputs[0])
+        return
     for t, g, state, step_inputs in zip(own, own_grads, block.states, inputs, strict=True):
         rule(t, g, state, step_inputs)
 
@@ -267,7 +270,9 @@ class RunGroup:
 
     def _masks_changed(self) -> None:
         """Settings, masks or rows changed: the optimizers' blocks read them again."""
-        self.blocks: list[Block] = blocks(self.kinds, self.settings, self.states, self.has_grad)
+        self.blocks: list[Block] = blocks(
+            self.kinds, self.settings, self.states, self.has_grad, self.network.tensors
+        )
 
     # ---- reading a member -------------------------------------------------------------------
 
