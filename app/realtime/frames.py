@@ -38,6 +38,8 @@ def layer_heatmaps(grids: np.ndarray, activation: str) -> list[Heatmap]:
     else:
         flat = grids.reshape(n, -1)
         largest = np.where(np.isfinite(flat), np.abs(flat), 0.0).max(axis=1, initial=0.0)
+        # In float64: a diverging ReLU's map spans ±3e38, and float32 overflowed in the span.
+        largest = largest.astype(np.float64)
         largest = np.where(largest > 0, largest, 1.0)
         low, high = -largest, largest
     scaled = (grids - low[:, None, None]) / (high - low)[:, None, None]

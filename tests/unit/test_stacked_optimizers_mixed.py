@@ -83,3 +83,27 @@ def test_a_diverging_optimizer_leaves_the_others_as_they_would_be_alone() -> Non
         for p, q in zip(run.model.parameters(), alone.model.parameters(), strict=True):
             assert torch.isfinite(p).all()
             assert torch.equal(p, q)
+
+
+def test_a_knob_change_reads_only_its_own_block_again() -> None:
+    grouped, eager = twins(MIXED)
+    group = RunGroup(grouped)
+    group.train_steps(2)
+    for s in eager:
+        s.train_step()
+        s.train_step()
+    before = list(group.blocks)
+    changed = next(s for s in grouped if s.config.training.optimizer == "rmsprop")
+    group.sync_out(changed)
+    for s in (changed, eager[grouped.index(changed)]):
+        s.set_training(learning_rate=0.003, momentum=0.0)
+    group.refresh(changed)
+    kept = [a is b for a, b in zip(before, group.blocks, strict=True)]
+    assert kept == [b.kind != "rmsprop" for b in before]
+    group.train_steps(3)
+    for s in eager:
+        for _ in range(3):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b, rtol=1e-5)

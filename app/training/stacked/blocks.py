@@ -68,32 +68,57 @@ def blocks(
         end = start
         while end < len(kinds) and kinds[end] == kinds[start]:
             end += 1
-        r = slice(start, end)
-        block_settings = _sliced_settings(settings, r)
-        masks = [mask[r] for mask in has_grad]
-        whole = [bool(mask.all()) for mask in masks]
-        kind = kinds[start]
-        block_states = [_sliced_state(s, r) for s in states]
-        plain_sgd = (
-            kind == "sgd"
-            and not (block_settings.any_momentum or block_settings.any_weight_decay)
-            and all(whole)
-        )
-        together = not plain_sgd and can_go_side_by_side(block_states, whole)
-        out.append(
-            Block(
-                kind=kind,
-                rows=r,
-                settings=block_settings,
-                states=block_states,
-                has_grad=masks,
-                all_rows=whole,
-                plain_sgd=plain_sgd,
-                side_by_side=SideBySide([t[r] for t in params], block_states) if together else None,
-            )
-        )
+        out.append(_block(kinds[start], slice(start, end), settings, states, has_grad, params))
         start = end
     return out
+
+
+def with_block_of(
+    old: Sequence[Block],
+    k: int,
+    settings: RunSettings,
+    states: Sequence[SlotState],
+    has_grad: Sequence[torch.Tensor],
+    params: Sequence[torch.Tensor],
+) -> list[Block]:
+    """`old` with the block of row k read again: one learner's knob changed, and a class's
+    changes come every few milliseconds (rebuilding every block was most of a change's cost)."""
+    out = list(old)
+    for i, b in enumerate(old):
+        if b.rows.start <= k < b.rows.stop:
+            out[i] = _block(b.kind, b.rows, settings, states, has_grad, params)
+            return out
+    raise ValueError(f"no block holds row {k}")
+
+
+def _block(
+    kind: str,
+    r: slice,
+    settings: RunSettings,
+    states: Sequence[SlotState],
+    has_grad: Sequence[torch.Tensor],
+    params: Sequence[torch.Tensor],
+) -> Block:
+    block_settings = _sliced_settings(settings, r)
+    masks = [mask[r] for mask in has_grad]
+    whole = [bool(mask.all()) for mask in masks]
+    block_states = [_sliced_state(s, r) for s in states]
+    plain_sgd = (
+        kind == "sgd"
+        and not (block_settings.any_momentum or block_settings.any_weight_decay)
+        and all(whole)
+    )
+    together = not plain_sgd and can_go_side_by_side(block_states, whole)
+    return Block(
+        kind=kind,
+        rows=r,
+        settings=block_settings,
+        states=block_states,
+        has_grad=masks,
+        all_rows=whole,
+        plain_sgd=plain_sgd,
+        side_by_side=SideBySide([t[r] for t in params], block_states) if together else None,
+    )
 
 
 def _sliced_settings(settings: RunSettings, r: slice) -> RunSettings:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from app.training.divergence import Verdict
-from app.training.stacked.blocks import Block, blocks, kind_rank
+from app.training.stacked.blocks import Block, blocks, kind_rank, with_block_of
 from app.training.stacked.epochs import StackedEpochs
 from app.training.stacked.monitoring import MemberMonitors
 from app.training.stacked.network import StackedNetwork
@@ -101,6 +101,7 @@ def _update(
 
 class RunGroup:
     settings: RunSettings
+    blocks: list[Block]
     has_grad: list[torch.Tensor]
     epochs: StackedEpochs
 
@@ -164,6 +165,9 @@ class RunGroup:
         self._schedulers[k] = session.scheduler
         self.settings = with_row(self.settings, k, run_settings([training]))
         self._read_masks([k])
+        self.blocks = with_block_of(
+            self.blocks, k, self.settings, self.states, self.has_grad, self.network.tensors
+        )
 
     def _index(self, session: TrainingSession) -> int:
         for i, member in enumerate(self.members):
@@ -258,19 +262,19 @@ class RunGroup:
         k = len(self.members)
         self.has_grad = [torch.zeros(k, dtype=torch.bool) for _ in self.network.slots]
         self._read_masks(range(k))
+        self._masks_changed()
 
     def _read_masks(self, runs: Iterable[int]) -> None:
         """Which of these runs' rows have a gradient: a frozen layer's none, and an unused
-        PReLU slope one only when L1 pulls on it."""
+        PReLU slope one only when L1 pulls on it (the caller reads the blocks again)."""
         for k in runs:
             l1_on = bool(self.settings.l1[k] > 0)
             for i, (slot, p) in enumerate(zip(self.network.slots, self._params[k], strict=True)):
                 self.has_grad[i][k] = p.requires_grad and (slot.in_forward or l1_on)
-        self._masks_changed()
 
     def _masks_changed(self) -> None:
         """Settings, masks or rows changed: the optimizers' blocks read them again."""
-        self.blocks: list[Block] = blocks(
+        self.blocks = blocks(
             self.kinds, self.settings, self.states, self.has_grad, self.network.tensors
         )
 
