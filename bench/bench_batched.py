@@ -5,11 +5,12 @@ in eager steps of one run (below 1: K runs step for less than one). `bare_stacke
 times the stacked arithmetic alone (forward, one backward, the SGD update, on a fixed batch)
 on the same machine at the same moment: the floor the engine's bookkeeping adds to.
 `group_step_us_k*` is the default, reproducible group (batches padded to whole SIMD vectors so
-a run's numbers do not depend on its group); `*_fast` the unpadded one. Grouped steps are
-timed in
-bursts of BURST_STEPS, as the scheduler runs them, so each step carries its share of the
-burst's bookkeeping (divergence check, counters). The two are timed in alternation, so a
-machine whose speed drifts (shared cores) drifts both alike. One thread, as a training worker.
+a run's numbers do not depend on its group); `*_fast` the unpadded one; `*_mixed` a group of
+the load generator's six optimizer settings (bench/load.py), each updating its own block.
+Grouped steps are timed in bursts of BURST_STEPS, as the scheduler runs them, so each step
+carries its share of the burst's bookkeeping (divergence check, counters). All are timed in
+alternation, so a machine whose speed drifts (shared cores) drifts them alike. One thread, as a
+training worker.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from app.training.config import LabConfig, TrainingConfig
 from app.training.stacked import RunGroup
 from app.training.trainer import TrainingSession
+from bench.load import OPTIMIZERS
 
 BURST_STEPS = 10
 ROUNDS = 15
@@ -52,19 +55,25 @@ def _run() -> Iterator[dict[str, Any]]:
     for k in (20, 100):
         group = RunGroup([TrainingSession() for _ in range(k)])
         fast = RunGroup([TrainingSession() for _ in range(k)], reproducible=False)
-        for g in (group, fast):
+        mixed = RunGroup([mixed_run(i) for i in range(k)])
+        for g in (group, fast, mixed):
             g.train_steps(BURST_STEPS)  # warm-up: allocation and dispatch caches
         alone.train_step()
         bare = bare_step(fast)
         times: dict[str, list[float]] = {
             f"group_step_us_k{k}": [],
             f"group_step_us_k{k}_fast": [],
+            f"group_step_us_k{k}_mixed": [],
             f"bare_stacked_step_us_k{k}": [],
         }
         eager_us = []
         for _ in range(ROUNDS):
             eager_us.append(seconds(alone.train_step, 50) / 50 * 1e6)
-            for name, g in ((f"group_step_us_k{k}", group), (f"group_step_us_k{k}_fast", fast)):
+            for name, g in (
+                (f"group_step_us_k{k}", group),
+                (f"group_step_us_k{k}_fast", fast),
+                (f"group_step_us_k{k}_mixed", mixed),
+            ):
                 burst = seconds(partial(g.train_steps, BURST_STEPS), 5)
                 times[name].append(burst / (5 * BURST_STEPS) * 1e6)
             times[f"bare_stacked_step_us_k{k}"].append(seconds(bare, 50) / 50 * 1e6)
@@ -78,6 +87,11 @@ def _run() -> Iterator[dict[str, Any]]:
                 "baseline": round(eager, 1),
                 "ratio": round(value / eager, 2),
             }
+
+
+def mixed_run(i: int) -> TrainingSession:
+    training = TrainingConfig(**OPTIMIZERS[i % len(OPTIMIZERS)])
+    return TrainingSession(LabConfig(training=training))
 
 
 def bare_step(group: RunGroup) -> Callable[[], None]:
