@@ -11,9 +11,7 @@ from .page_helpers import open_lab, store_value
 
 # Every loss record is one burst (one frame): the steps between two records are the steps of a
 # frame. Read from the records, not from the frames drawn, which a slow page may skip.
-FRAME_STEP_GAPS = (
-    "store.lossHistory.slice(1).map((p, i) => p.step - store.lossHistory[i].step)"
-)
+FRAME_STEP_GAPS = "store.lossHistory.slice(1).map((p, i) => p.step - store.lossHistory[i].step)"
 
 
 def test_a_fresh_page_plays_at_a_watchable_pace(page: Page) -> None:

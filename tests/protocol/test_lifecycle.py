@@ -129,9 +129,7 @@ def test_a_page_that_stops_reading_costs_bounded_memory_and_slows_no_one(
     with (
         # No keepalive pings from these two: on a loaded machine a late pong is not the point.
         connect(ws_url(busy_server), max_size=2**24, ping_interval=None) as same_run,
-        connect(
-            ws_url(busy_server), max_size=2**24, max_queue=None, ping_interval=None
-        ) as own_run,
+        connect(ws_url(busy_server), max_size=2**24, max_queue=None, ping_interval=None) as own_run,
     ):
         same_run.send(json.dumps({"type": "hello"}))
         session_id = receive(same_run, "session")["session_id"]
