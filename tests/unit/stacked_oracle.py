@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from app.training.config import LabConfig, ModelConfig, TrainingConfig
+from app.training.stacked import RunGroup
 from app.training.trainer import TrainingSession
 
 
@@ -54,3 +55,21 @@ def assert_same_run(a: TrainingSession, b: TrainingSession, rtol: float = 1e-6) 
         assert state_a.keys() == state_b.keys(), name
         for key, value in state_b.items():
             close(state_a[key], value, rtol)
+
+
+def step_eagerly_and_compare(
+    group: RunGroup,
+    grouped: list[TrainingSession],
+    eager: list[TrainingSession],
+    steps: int,
+    rtol: float = 1e-6,
+) -> None:
+    """Bring each eager twin level with its grouped run by `steps` eager steps, then hold every
+    grouped run, written out of the group, to its twin: the oracle check most of these tests
+    end on. Every run in `grouped` must still be a member of `group`."""
+    for s in eager:
+        for _ in range(steps):
+            s.train_step()
+    for a, b in zip(grouped, eager, strict=True):
+        group.sync_out(a)
+        assert_same_run(a, b, rtol)

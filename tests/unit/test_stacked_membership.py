@@ -16,7 +16,7 @@ from app.training.stacked import (
     run_shape,
 )
 from app.training.state import capture, restore
-from tests.unit.stacked_oracle import assert_same_run, session, twins
+from tests.unit.stacked_oracle import assert_same_run, session, step_eagerly_and_compare, twins
 
 
 def test_twenty_grouped_steps_stay_close_to_twenty_eager_steps() -> None:
@@ -123,13 +123,9 @@ def test_batches_near_an_epochs_end_differ_in_length_and_are_masked() -> None:
             s.train_step()
     group = RunGroup(grouped)
     group.train_steps(40)
-    for s in eager:
-        for _ in range(40):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
+    step_eagerly_and_compare(group, grouped, eager, 40, rtol=1e-5)
+    for a in grouped:
         assert a.sampler.epoch > 1
-        assert_same_run(a, b, rtol=1e-5)
 
 
 def test_runs_on_different_points_and_features_keep_their_own_data() -> None:
@@ -139,12 +135,7 @@ def test_runs_on_different_points_and_features_keep_their_own_data() -> None:
         s.rebuild(data=s.config.data.model_copy(update={"seed": 5, "noise": 0.2, "n_points": 300}))
     group = RunGroup(grouped)
     group.train_steps(3)
-    for s in eager:
-        for _ in range(3):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b, rtol=1e-5)
+    step_eagerly_and_compare(group, grouped, eager, 3, rtol=1e-5)
 
 
 def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> None:
@@ -163,12 +154,7 @@ def test_a_settings_change_that_keeps_the_shape_is_picked_up_by_refresh() -> Non
     group.refresh(grouped[0])
     group.refresh(grouped[1])
     group.train_steps(3)
-    for s in eager:
-        for _ in range(3):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b, rtol=1e-5)
+    step_eagerly_and_compare(group, grouped, eager, 3, rtol=1e-5)
 
 
 def test_the_shape_names_what_must_match_and_a_half_done_step_cannot_join() -> None:

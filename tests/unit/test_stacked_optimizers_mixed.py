@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from app.training.stacked import RunGroup
-from tests.unit.stacked_oracle import assert_same_run, session, twins
+from tests.unit.stacked_oracle import assert_same_run, session, step_eagerly_and_compare, twins
 
 # Interleaved on purpose: the group orders its members into one block per optimizer.
 MIXED: list[dict[str, Any]] = [
@@ -26,11 +26,7 @@ def test_a_mixed_group_steps_every_optimizer_as_its_eager_run() -> None:
     group = RunGroup(grouped)
     assert len(group.blocks) == 5
     group.train_steps(1)
-    for s in eager:
-        s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b)
+    step_eagerly_and_compare(group, grouped, eager, 1)
 
 
 def test_joining_and_leaving_keep_each_optimizers_rows_and_state() -> None:
@@ -101,9 +97,4 @@ def test_a_knob_change_reads_only_its_own_block_again() -> None:
     kept = [a is b for a, b in zip(before, group.blocks, strict=True)]
     assert kept == [b.kind != "rmsprop" for b in before]
     group.train_steps(3)
-    for s in eager:
-        for _ in range(3):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b, rtol=1e-5)
+    step_eagerly_and_compare(group, grouped, eager, 3, rtol=1e-5)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from app.training.stacked import RunGroup
-from tests.unit.stacked_oracle import assert_same_run, session, twins
+from tests.unit.stacked_oracle import session, step_eagerly_and_compare, twins
 
 CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({}, {"momentum": 0.9}),
@@ -43,9 +43,4 @@ def test_the_unpadded_group_equals_eager_steps_too(optimizer: str) -> None:
     grouped, eager = twins(settings)
     group = RunGroup(grouped, reproducible=False)
     group.train_steps(40)  # over an epoch's end, where batches are cut short
-    for s in eager:
-        for _ in range(40):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b, rtol=1e-5)
+    step_eagerly_and_compare(group, grouped, eager, 40, rtol=1e-5)

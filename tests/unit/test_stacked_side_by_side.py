@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app.training.stacked import RunGroup
-from tests.unit.stacked_oracle import assert_same_run, twins
+from tests.unit.stacked_oracle import step_eagerly_and_compare, twins
 
 EVERY_RULE: list[dict[str, Any]] = [
     {"optimizer": "sgd", "momentum": 0.9, "nesterov": True},
@@ -58,12 +58,7 @@ def test_side_by_side_steps_equal_the_eager_steps() -> None:
     grouped, eager = twins(EVERY_RULE)
     group = RunGroup(grouped)
     group.train_steps(6)
-    for s in eager:
-        for _ in range(6):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b, rtol=1e-5)
+    step_eagerly_and_compare(group, grouped, eager, 6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
@@ -79,9 +74,4 @@ def test_a_layer_frozen_for_a_while_keeps_the_block_slot_by_slot(optimizer: str)
     group = RunGroup(grouped)
     assert all(b.side_by_side is None for b in group.blocks)
     group.train_steps(3)
-    for s in eager:
-        for _ in range(3):
-            s.train_step()
-    for a, b in zip(grouped, eager, strict=True):
-        group.sync_out(a)
-        assert_same_run(a, b)
+    step_eagerly_and_compare(group, grouped, eager, 3)
