@@ -4,6 +4,7 @@ burst's results they go into."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ class Judge:
         self.network, self.epochs, self.loss = network, epochs, loss
         # The training loss a doubling is measured against, per run (the trainer's own).
         self.references = references
+        # The chosen runs' training points by the runs checked together: runs at different
+        # step counts are checked at different steps, in at most CHECK_EVERY_STEPS sets that
+        # repeat, and gathering the points again for each check cost as much as its forward.
+        self._points: dict[tuple[int, ...], _CheckedPoints] = {}
+        self._slot_spans: list[tuple[int, int]] | None = None
 
     def plan(self, step_counts: torch.Tensor, steps: int) -> dict[int, list[int]]:
         """Which runs are checked after each of the next `steps` steps (their step number
@@ -49,23 +55,32 @@ class Judge:
     def check(self, runs: list[int], batch_losses: torch.Tensor) -> dict[int, Verdict]:
         """judge_step's verdict for each of `runs` after a step at which they are checked:
         the batch loss, then the parameters, then the loss on all training points — all
-        runs' figures at once, the reasons spelled out only for a run that has one."""
-        chosen = torch.tensor(runs)
-        params = [t.detach().index_select(0, chosen) for t in self.network.tensors]
-        largest = torch.stack([p.abs().flatten(1).amax(1) for p in params], dim=1)
-        training = self._training_losses(chosen, params)
+        runs' figures at once, the reasons spelled out only for a run that has one. Runs at
+        different step counts are checked at different steps, so a group checks a few runs
+        nearly every step: the figures take as few torch calls as they can."""
+        points = self._checked_points(runs)
+        chosen = points.chosen
+        tensors = self.network.tensors
+        # Every parameter of a chosen run in one row: one copy, one |max| over it all.
+        flat = torch.cat([t.detach().flatten(1) for t in tensors], dim=1).index_select(0, chosen)
+        params = [
+            flat[:, a:b].view(len(runs), *t.shape[1:])
+            for (a, b), t in zip(self._spans(), tensors, strict=True)
+        ]
+        largest = flat.abs().amax(1)  # NaN if any is NaN
+        output = self.network.forward(points.x, params)[-1]
+        training = data_losses(self.loss, output, points.y, points.mask, points.n)
         references = torch.tensor([self.references[k] for k in runs])
         flagged = (
             ~torch.isfinite(batch_losses.index_select(0, chosen))
-            | ~torch.isfinite(largest).all(1)
-            | (largest > DIVERGED_PARAMETER_MAGNITUDE).any(1)
+            | ~(largest <= DIVERGED_PARAMETER_MAGNITUDE)  # too large, infinite or NaN
             | (training > DIVERGED_LOSS_FACTOR * references)
         )
         verdicts: dict[int, Verdict] = {}
         for row in torch.nonzero(flagged).flatten().tolist():
             k = runs[row]
             reason = loss_problem(float(batch_losses[k])) or self._parameter_problem(
-                largest[row].tolist()
+                [float(p[row].abs().max()) for p in params]
             )
             if reason is not None:
                 verdicts[k] = Verdict(reason, roll_back=True)
@@ -74,6 +89,13 @@ class Judge:
             if doubled is not None:
                 verdicts[k] = Verdict(doubled, roll_back=False)
         return verdicts
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """Where each parameter's values lie in a run's row of all of them."""
+        if self._slot_spans is None:
+            ends = list(itertools.accumulate(t[0].numel() for t in self.network.tensors))
+            self._slot_spans = list(zip([0, *ends[:-1]], ends, strict=True))
+        return self._slot_spans
 
     def _parameter_problem(self, largest: list[float]) -> str | None:
         """divergence.parameter_problem from each parameter's largest |value|."""
@@ -84,17 +106,34 @@ class Judge:
                 return f"parameter {slot.name} grew past {DIVERGED_PARAMETER_MAGNITUDE:g}"
         return None
 
-    def _training_losses(self, chosen: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
-        """The data loss on all of each chosen run's training points (Evaluator.training_loss)."""
+    def _checked_points(self, runs: list[int]) -> _CheckedPoints:
+        """All training points of each of `runs` (Evaluator.training_loss's), as stacked."""
+        key = tuple(runs)
         epochs = self.epochs
-        source = epochs.source.index_select(0, chosen)
-        x, y = source[..., : epochs.n_features], source[..., epochs.n_features :]
-        if epochs.class_ids:
-            y = y.squeeze(2).long()
-        n = epochs.n.index_select(0, chosen)
-        mask = torch.arange(source.shape[1]) < n.unsqueeze(1)
-        output = self.network.forward(x, params)[-1]
-        return data_losses(self.loss, output, y, None if bool(mask.all()) else mask, n.float())
+        points = self._points.get(key)
+        if points is None or points.source is not epochs.source:
+            chosen = torch.tensor(runs)
+            source = epochs.source.index_select(0, chosen)
+            x, y = source[..., : epochs.n_features], source[..., epochs.n_features :]
+            if epochs.class_ids:
+                y = y.squeeze(2).long()
+            n = epochs.n.index_select(0, chosen)
+            mask = torch.arange(source.shape[1]) < n.unsqueeze(1)
+            points = _CheckedPoints(
+                epochs.source, chosen, x, y, None if bool(mask.all()) else mask, n.float()
+            )
+            self._points[key] = points
+        return points
+
+
+@dataclass(frozen=True)
+class _CheckedPoints:
+    source: torch.Tensor  # the epochs' source they were taken from: a new one takes anew
+    chosen: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    mask: torch.Tensor | None
+    n: torch.Tensor
 
 
 @dataclass(frozen=True)
