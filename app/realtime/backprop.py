@@ -6,6 +6,9 @@ lock (step, finish, refresh); `unsent` only reads the finished messages on the e
 
 from __future__ import annotations
 
+import math
+import time
+
 import torch
 
 from app.protocol import (
@@ -21,13 +24,16 @@ from app.protocol import (
 from app.realtime.wire import finite_or_none
 from app.training.autograd_graph import AutogradGraph, walk_autograd_graph
 from app.training.code_export import export_training_script
-from app.training.config import LabConfig
+from app.training.config import LabConfig, TrainingConfig
 from app.training.phases import PhaseRecord, PhaseStepper
 from app.training.session import TrainingSession
 from app.training.surgery import Surgery
 
 # The autograd graph's shape does not depend on the batch: a few points are enough to draw it.
 GRAPH_PROBE_POINTS = 4
+# While a run plays, its listing follows its settings at most this often: with a class, some
+# learner's rate changes every few milliseconds, and each listing is written anew.
+PLAYING_CODE_REFRESH_SECONDS = 0.25
 
 
 def phase_state(record: PhaseRecord, skip_zero_grad: bool) -> PhaseState:
@@ -84,6 +90,10 @@ def autograd_frame(graph: AutogradGraph) -> AutogradGraphFrame:
     )
 
 
+def _graph_settings(training: TrainingConfig) -> tuple[object, ...]:
+    return tuple(value for name, value in training if name != "learning_rate")
+
+
 class BackpropChannel:
     """Owns a session's PhaseStepper and the latest autograd graph and code listing."""
 
@@ -97,6 +107,7 @@ class BackpropChannel:
         self._progress: object = None
         self._code: CodeListing | None = None
         self._code_config: tuple[LabConfig, tuple[Surgery, ...]] | None = None
+        self._code_written_at = -math.inf
 
     # ---- on the worker thread -----------------------------------------------------------
 
@@ -125,19 +136,23 @@ class BackpropChannel:
 
     def refresh(self, running: bool) -> PhaseState | None:
         """Bring the graph and the code up to date; the phase state for this frame."""
-        self._refresh_code()
+        self._refresh_code(running)
         self._refresh_autograd(running)
         record = self.stepper.current()
         return None if record is None else phase_state(record, self.stepper.skip_zero_grad)
 
-    def _refresh_code(self) -> None:
+    def _refresh_code(self, running: bool) -> None:
         config = self.engine.config
         # The hand edits are part of the run the script replays.
         edits = tuple(self.engine.surgery.edits)
         if (config, edits) == self._code_config:
             return
+        now = time.monotonic()
+        if running and now - self._code_written_at < PLAYING_CODE_REFRESH_SECONDS:
+            return  # a later frame writes it: a playing run has one every frame interval
         export = export_training_script(config, edits=edits)
         self._code_config = (config, edits)
+        self._code_written_at = now
         self._code = CodeListing(source=export.source, phase_lines=export.phase_lines)
         self.versions["code"] += 1
 
@@ -155,9 +170,9 @@ class BackpropChannel:
             tuple(tuple(p.shape) for p in model.parameters()),
             tuple(p.requires_grad for p in model.parameters()),
             tuple(getattr(model, "activations", ())),
-            # The object, not its JSON: a tuple compares its items by identity first, and a
-            # config is replaced on a change, never edited. Dumping it cost more than the rest.
-            self.engine.config.training,
+            # The training settings but the learning rate, which draws no node: with a class
+            # it changes every few milliseconds, and each walk of the graph took a forward.
+            _graph_settings(self.engine.config.training),
         )
         # Paused, gradient norms follow every step and phase; running, only a new structure.
         if not running:
