@@ -64,6 +64,9 @@ class Member:
     watched: bool = True
     # Its frame as its play loop builds it (a group's round asks every member for one).
     show: Callable[[], StepFrame | None] = lambda: None
+    # The group stepped since the member's last change: the change's quick burst need not
+    # train the whole group again (with a class, changes come every few milliseconds).
+    trained_since_change: bool = False
 
 
 @dataclass
@@ -244,6 +247,7 @@ class TrainingGroups:
         self._bursts += 1
         self._steps += steps * len(members)
         for m in members:
+            m.trained_since_change = True
             m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
             self._charge(m.session_id, elapsed / len(members))
         return [self._diverged(group, r) for r in diverged]

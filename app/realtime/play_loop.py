@@ -130,6 +130,7 @@ class PlayLoop:
 
         def apply() -> T:
             self._interrupt.clear()
+            self._member.trained_since_change = False
             return work()
 
         try:
@@ -273,9 +274,10 @@ class PlayLoop:
         change, a short burst of the whole group and this member's frame, the first computed
         with the change (the others' show in the next round); otherwise (the loop saw the
         member before it joined) only its frame."""
-        if quick:
+        if quick and not self._member.trained_since_change:
             # One step: with a class, changes come every few milliseconds, and each one's
-            # burst trains every member of the group.
+            # burst trains every member of the group; one such step (or a round) since the
+            # change already trained with it.
             self._groups.train(group, 0.0, first_chunk=1)
         return self._grouped_frame(watched, time.perf_counter())
 

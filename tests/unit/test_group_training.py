@@ -117,3 +117,14 @@ def test_a_diverging_member_is_rolled_back_alone_as_its_eager_run_is() -> None:
         while eager[i].step_count < runs[i].step_count:
             eager[i].train_step()
         assert_same_run(runs[i], eager[i], rtol=1e-5)
+
+
+def test_a_group_burst_tells_every_member_it_trained_since_its_change() -> None:
+    """A change's quick burst trains the whole group one step only if nothing stepped the
+    group since the change (play_loop._grouped_burst): one step serves every change before it."""
+    runs = twins([{}, {}, {}])[0]
+    groups, members, group = grouped(runs)
+    for m in members:
+        m.trained_since_change = False  # as each one's command does
+    groups.train(group, 0.0, first_chunk=1)
+    assert all(m.trained_since_change for m in members)
