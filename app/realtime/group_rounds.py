@@ -1,5 +1,6 @@
-"""A training group's rounds: one engine job trains every member, paints their pictures and
-builds every member's frame; each member's play loop awaits that round and publishes its own.
+"""A training group's rounds: one engine job trains every member, then a few jobs paint their
+pictures and build every member's frame; each member's play loop awaits that round and
+publishes its own.
 
 One job a round instead of one a member: with a job each, 100 learners' play loops took turns
 on the worker one frame at a time, each hop to the worker and back (and the group trained
@@ -59,6 +60,11 @@ class GroupRound:
         future = self.frame_of(session_id)
         if not future.done():
             future.set_result(frame)
+
+    def released(self, session_id: str) -> bool:
+        """Its frame of this round is settled already (a change released it): none to build."""
+        future = self._frames.get(session_id)
+        return future is not None and future.done()
 
     def waker(self, session_id: str) -> asyncio.Future[None]:
         """Done when the round ends, or earlier when wake() is called for this member."""
@@ -166,13 +172,24 @@ class GroupRounds:
     async def _drive(
         self, current: GroupRound, group: RunGroup, seconds: float, turn: float
     ) -> None:
-        """The round: one job trains and paints, then jobs of FRAMES_PER_JOB frames each."""
+        """The round: one job trains, then jobs of FRAMES_PER_JOB frames each (the first one
+        paints the group's pictures)."""
         try:
             train = functools.partial(self._train, group, seconds)
             members = await asyncio.wrap_future(self._scheduler.submit(train, turn=turn).future)
             for i in range(0, len(members), FRAMES_PER_JOB):
-                chunk = members[i : i + FRAMES_PER_JOB]
-                build = functools.partial(self._frames, chunk)
+                # A member whose change came during the round shows it in its own burst's
+                # frame: this one would be dropped (with a class, a change lands in most rounds).
+                chunk = [
+                    m for m in members[i : i + FRAMES_PER_JOB] if not current.released(m.session_id)
+                ]
+                to_come = [m for m in members[i:] if not current.released(m.session_id)]
+                if not chunk:
+                    continue
+                waiting = [
+                    m for m in to_come if m.watched and self._groups.group_of(m.session_id) is group
+                ]
+                build = functools.partial(self._frames, group, chunk, waiting)
                 frames = await asyncio.wrap_future(self._scheduler.submit(build, turn=turn).future)
                 for session_id, frame in frames.items():
                     current.resolve(session_id, frame)
@@ -184,19 +201,25 @@ class GroupRounds:
             current.finish()
 
     def _train(self, group: RunGroup, seconds: float) -> list[Member]:
-        """On the worker: the group's burst and every member's pictures; the members whose
-        frames the round builds (a diverged one's too, to show it)."""
+        """On the worker: the group's burst; the members whose frames the round builds (a
+        diverged one's too, to show it)."""
         groups = self._groups
         with groups.lock:
             if not group.members:  # dissolved while the job waited
                 return []
             diverged = groups.train(group, seconds)
+            return [*groups.members_of(group), *diverged]
+
+    def _frames(
+        self, group: RunGroup, members: list[Member], waiting: list[Member]
+    ) -> dict[str, StepFrame | None]:
+        """On the worker: frames of some of the round's members, from the group's pictures.
+        Painted here, not with the burst: the changes that cut the burst short and their quick
+        bursts (urgent jobs) come in between, and a step after the paint would leave it stale."""
+        groups = self._groups
+        with groups.lock:
             if group.members:
                 requested = self._settings.neuron_map_resolution
                 neurons = neuron_resolution(group.members[0], requested)
-                groups.paint(group, self._settings.boundary_resolution, neurons)
-            return [*groups.members_of(group), *diverged]
-
-    def _frames(self, members: list[Member]) -> dict[str, StepFrame | None]:
-        with self._groups.lock:
+                groups.paint_for_frames(group, self._settings.boundary_resolution, neurons, waiting)
             return {m.session_id: m.show() for m in members}

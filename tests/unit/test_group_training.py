@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
 from app.realtime.groups import Member, TrainingGroups
@@ -128,3 +130,37 @@ def test_a_group_burst_tells_every_member_it_trained_since_its_change() -> None:
         m.trained_since_change = False  # as each one's command does
     groups.train(group, 0.0, first_chunk=1)
     assert all(m.trained_since_change for m in members)
+
+
+def test_a_group_stepped_after_its_paint_is_painted_again_for_those_still_waiting() -> None:
+    """A change's quick burst steps the whole group mid-round: the members still waiting for
+    their frames get pictures of their new step (a paint of their rows only), never stale
+    ones; one or two left waiting read themselves (cheaper than a paint)."""
+    runs = twins([{} for _ in range(8)])[0]
+    groups, members, group = grouped(runs)
+    groups.paint_for_frames(group, 16, 8, members)
+    painted = [m.pictures for m in members]
+    assert all(p is not None for p in painted)
+    groups.paint_for_frames(group, 16, 8, members)  # fresh: not painted again
+    assert [m.pictures for m in members] == painted
+    for m in members[:2]:  # their frames of the round are built
+        groups.sync_out(m.session_id)
+        assert groups.pictures_of(m.session_id) is not None
+    groups.train(group, 0.0, first_chunk=1)  # someone's quick burst
+    groups.paint_for_frames(group, 16, 8, members[2:])
+    assert members[0].pictures is None and members[1].pictures is None  # not painted again
+    for m, run in zip(members[2:], runs[2:], strict=True):
+        groups.sync_out(m.session_id)
+        pictures = groups.pictures_of(m.session_id)
+        assert pictures is not None and pictures.step == run.step_count
+        np.testing.assert_allclose(pictures.boundary, run.predict_grid(16), atol=1e-6)
+        for got, want in zip(pictures.neuron_grids, run.neuron_grids(8), strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-6)
+        assert pictures.evaluation.train_loss == pytest.approx(run.evaluate().train_loss, 1e-6)
+    groups.train(group, 0.0, first_chunk=1)
+    groups.paint_for_frames(group, 16, 8, members[:3])
+    groups.train(group, 0.0, first_chunk=1)
+    groups.paint_for_frames(group, 16, 8, members[2:3])  # one left: it reads itself
+    groups.sync_out("s2")
+    assert members[2].pictures is not None  # painted, but a step ago
+    assert groups.pictures_of("s2") is None

@@ -19,6 +19,7 @@ import torch
 from app.training.evaluation import Evaluation
 from app.training.readouts import input_grid
 from app.training.stacked.group import RunGroup
+from app.training.stacked.network import StackedNetwork
 from app.training.stacked.objective import data_losses
 from app.training.trainer import TrainingSession
 
@@ -44,6 +45,15 @@ class PointStack:
     mask: torch.Tensor  # bool [K, n_max]
     lengths: torch.Tensor  # float32 [K]
 
+    def rows(self, index: torch.Tensor) -> PointStack:
+        """Only these runs' points."""
+        return PointStack(
+            self.x_t.index_select(0, index),
+            self.y.index_select(0, index),
+            self.mask.index_select(0, index),
+            self.lengths.index_select(0, index),
+        )
+
 
 def stack_points(xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor]) -> PointStack:
     k, n_max = len(xs), max(1, max(len(x) for x in xs))
@@ -64,21 +74,37 @@ class GroupPainter:
 
     @torch.no_grad()
     def paint(
-        self, group: RunGroup, boundary_resolution: int, neuron_resolution: int
+        self,
+        group: RunGroup,
+        boundary_resolution: int,
+        neuron_resolution: int,
+        rows: Sequence[int] | None = None,
     ) -> list[Pictures]:
-        """Every member's pictures at its current step, in the order of group.members."""
+        """Every member's pictures at its current step, in the order of group.members; or
+        only those of the members at `rows`, in that order (their cost is their share)."""
+        index = None if rows is None else torch.tensor(list(rows), dtype=torch.long)
+        network = group.network
         members = group.members
-        outputs = _grid_outputs(group, members[0], boundary_resolution)
-        boundary, class_grids = _boundaries(members[0], outputs[-1], boundary_resolution)
-        if neuron_resolution != boundary_resolution:
-            outputs = _grid_outputs(group, members[0], neuron_resolution)
-        neuron_grids = _neuron_grids(members[0], outputs, neuron_resolution)
+        steps = group.step_count
         train, test = self._stacks(members)
-        evaluations = _evaluations(group, train, test)
-        flat = group.network.flat_linear()
+        if index is not None:
+            network = network.with_tensors(
+                [t.detach().index_select(0, index) for t in network.tensors]
+            )
+            members = [members[k] for k in index.tolist()]
+            steps = steps.index_select(0, index)
+            train, test = train.rows(index), test.rows(index)
+        first = members[0]
+        outputs = _grid_outputs(network, len(members), first, boundary_resolution)
+        boundary, class_grids = _boundaries(first, outputs[-1], boundary_resolution)
+        if neuron_resolution != boundary_resolution:
+            outputs = _grid_outputs(network, len(members), first, neuron_resolution)
+        neuron_grids = _neuron_grids(first, outputs, neuron_resolution)
+        evaluations = _evaluations(network, members, group.shape.loss, train, test)
+        flat = network.flat_linear()
         return [
             Pictures(
-                step=int(group.step_count[k]),
+                step=int(steps[k]),
                 evaluation=evaluations[k],
                 boundary=boundary[k],
                 class_grids=None if class_grids is None else class_grids[k],
@@ -108,14 +134,15 @@ class GroupPainter:
         return stacks
 
 
-def _grid_outputs(group: RunGroup, first: TrainingSession, resolution: int) -> list[torch.Tensor]:
+def _grid_outputs(
+    network: StackedNetwork, k: int, first: TrainingSession, resolution: int
+) -> list[torch.Tensor]:
     """Every layer's activations over the plane's grid, [K, units, res²], as the runs'
     forward_all gives them (the features are the group's, so one grid serves all)."""
     grid = input_grid(resolution)
     features = first.model.features
     x = grid if features.is_identity else features(grid)
-    k = len(group.members)
-    return group.network.forward_points(x.T.unsqueeze(0).expand(k, -1, -1).contiguous())
+    return network.forward_points(x.T.unsqueeze(0).expand(k, -1, -1).contiguous())
 
 
 def _squashed(first: TrainingSession, logits: torch.Tensor) -> torch.Tensor:
@@ -144,19 +171,24 @@ def _neuron_grids(
     return [o.reshape(o.shape[0], -1, res, res).numpy() for o in layers]
 
 
-def _evaluations(group: RunGroup, train: PointStack, test: PointStack) -> list[Evaluation]:
+def _evaluations(
+    network: StackedNetwork,
+    members: Sequence[TrainingSession],
+    loss: str,
+    train: PointStack,
+    test: PointStack,
+) -> list[Evaluation]:
     """Evaluator.evaluate() of every member: data losses and accuracies on all its points,
     and the regulariser's share, which only members with a penalty pay for."""
-    loss = group.shape.loss
-    *hidden, train_logits = group.network.forward_points(train.x_t)
+    *hidden, train_logits = network.forward_points(train.x_t)
     train_out = train_logits.transpose(1, 2)
-    test_out = group.network.forward_points(test.x_t)[-1].transpose(1, 2)
+    test_out = network.forward_points(test.x_t)[-1].transpose(1, 2)
     train_loss = data_losses(loss, train_out, train.y, train.mask, train.lengths).tolist()
     test_loss = data_losses(loss, test_out, test.y, test.mask, test.lengths).tolist()
-    train_acc = _accuracies(group.members[0], train_out, train).tolist()
-    test_acc = _accuracies(group.members[0], test_out, test).tolist()
+    train_acc = _accuracies(members[0], train_out, train).tolist()
+    test_acc = _accuracies(members[0], test_out, test).tolist()
     evaluations = []
-    for k, member in enumerate(group.members):
+    for k, member in enumerate(members):
         n = int(train.lengths[k])
         hidden_k = [h[k, :, :n].T for h in hidden] if _has_penalty(member) else None
         penalty = 0.0 if hidden_k is None else member.train_penalty(hidden_k)
