@@ -98,3 +98,32 @@ def test_a_knob_change_reads_only_its_own_block_again() -> None:
     assert kept == [b.kind != "rmsprop" for b in before]
     group.train_steps(3)
     step_eagerly_and_compare(group, grouped, eager, 3, rtol=1e-5)
+
+
+def test_a_rate_change_reads_no_block_or_setting_again() -> None:
+    """Most of a class's changes are a learning rate: the schedules' row takes it, and the
+    blocks and settings rows stay as they were."""
+    grouped, eager = twins(MIXED)
+    group = RunGroup(grouped)
+    group.train_steps(2)
+    for s in eager:
+        s.train_step()
+        s.train_step()
+    blocks, settings = list(group.blocks), group.settings
+    for k in (0, 3):
+        group.sync_out(grouped[k])
+        for s in (grouped[k], eager[k]):
+            s.set_training(learning_rate=0.004 * (k + 1), schedule="cosine")
+        group.refresh(grouped[k])
+    assert group.settings is settings
+    assert all(a is b for a, b in zip(blocks, group.blocks, strict=True))
+    group.train_steps(3)
+    step_eagerly_and_compare(group, grouped, eager, 3, rtol=1e-5)
+    # A rate and a momentum at once: the block of that run is read again.
+    group.sync_out(grouped[0])
+    for s in (grouped[0], eager[0]):
+        s.set_training(learning_rate=0.02, momentum=0.3)
+    group.refresh(grouped[0])
+    assert group.settings is not settings
+    group.train_steps(2)
+    step_eagerly_and_compare(group, grouped, eager, 2, rtol=1e-5)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from app.training.change import SCHEDULE_FIELDS
 from app.training.divergence import Verdict
 from app.training.stacked.blocks import Block, blocks, kind_rank, with_block_of
 from app.training.stacked.epochs import StackedEpochs
@@ -72,6 +73,17 @@ def _gradient(t: torch.Tensor) -> torch.Tensor:
 LANES = 32
 
 
+def _knobs(session: TrainingSession) -> tuple[object, ...]:
+    """What a member's rows of settings, gradient masks and update blocks are read from:
+    its training settings but the rate and schedule (the schedules' own rows), and what it
+    freezes."""
+    training = session.config.training
+    return (
+        tuple(value for name, value in training if name not in SCHEDULE_FIELDS),
+        tuple(session.config.model.frozen_layers),
+    )
+
+
 def _kind_rank(session: TrainingSession) -> int:
     return kind_rank(session.config.training.optimizer)
 
@@ -103,6 +115,7 @@ class RunGroup:
     settings: RunSettings
     blocks: list[Block]
     has_grad: list[torch.Tensor]
+    _knobs: dict[int, tuple[object, ...]]  # id(member) → _knobs(member) its rows were read at
     epochs: StackedEpochs
 
     def __init__(self, sessions: Sequence[TrainingSession], reproducible: bool = True) -> None:
@@ -163,6 +176,10 @@ class RunGroup:
         restart = session.scheduler is not self._schedulers[k]
         self.schedules.set_row(k, Schedules([training], [session.scheduler]), restart)
         self._schedulers[k] = session.scheduler
+        knobs = _knobs(session)
+        if self._knobs.get(id(session)) == knobs:
+            return  # the rate or its schedule only (most changes): the rows' settings stay
+        self._knobs[id(session)] = knobs
         self.settings = with_row(self.settings, k, run_settings([training]))
         self._read_masks([k])
         self.blocks = with_block_of(
@@ -245,6 +262,8 @@ class RunGroup:
         self.epochs = StackedEpochs.combined([(g.epochs, taken) for g, taken in parts])
         self.judge = Judge(self.network, self.epochs, self.shape.loss, references)
         self.monitors = MemberMonitors(members, self.network.slots)
+        known = {key: knobs for g, _ in parts for key, knobs in g._knobs.items()}
+        self._knobs = {id(m): known[id(m)] for m in members if id(m) in known}
         self._masks_changed()
 
     def _stack_epochs(self) -> None:
@@ -259,6 +278,7 @@ class RunGroup:
 
     def _read_settings(self) -> None:
         self.settings = run_settings([s.config.training for s in self.members])
+        self._knobs = {id(s): _knobs(s) for s in self.members}
         k = len(self.members)
         self.has_grad = [torch.zeros(k, dtype=torch.bool) for _ in self.network.slots]
         self._read_masks(range(k))
