@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from app.protocol import StepFrame
 from app.training.change import SettingsChange
-from app.training.divergence import Divergence
+from app.training.divergence import Divergence, judge_step
 from app.training.session import TrainingSession
 from app.training.stacked import RunGroup, RunResult, RunShape, changes_shape, run_shape
 from app.training.stacked.pictures import GroupPainter, Pictures
@@ -298,6 +298,32 @@ class TrainingGroups:
             m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
             self._charge(m.session_id, elapsed / len(members))
         return [self._diverged(group, r) for r in diverged]
+
+    def step_alone(self, session_id: str) -> None:
+        """One eager step of a member, taken back into its group's rows: a change's quick
+        burst. The group does not step (a step of 100 runs costs ~4 of one), so the others'
+        pictures stay theirs; a divergence is judged and shown as the eager burst's would be."""
+        group = self._group_of[session_id]
+        member = self._members[session_id]
+        engine = member.engine
+        group.sync_out(engine)
+        if engine.rollback_point is None:  # a newcomer the group has not captured yet
+            engine.keep_rollback_point()
+        loss = engine.train_step()
+        group.take_back(engine)
+        member.trained_since_change = True
+        verdict = judge_step(
+            engine.step_count, loss, engine.model, engine.training_loss, engine.divergence_reference
+        )
+        if verdict is None:
+            return
+        self.withdraw(session_id)
+        diverged_at = restored = engine.step_count
+        point = engine.rollback_point
+        if verdict.roll_back and point is not None:  # None: weights unusable from the start
+            restore(engine, point)
+            restored = point.step
+        member.divergence = Divergence(diverged_at, restored, verdict.reason)
 
     def _keep_rollback_points(self, group: RunGroup, members: list[Member]) -> None:
         """The state a divergence rolls back to, as an eager burst keeps at its start: but at

@@ -271,14 +271,13 @@ class PlayLoop:
         self, group: RunGroup, seconds: float, quick: bool, watched: bool
     ) -> StepFrame | None:
         """A member's own burst beside its group's rounds (group_rounds.py): right after a
-        change, a short burst of the whole group and this member's frame, the first computed
-        with the change (the others' show in the next round); otherwise (the loop saw the
-        member before it joined) only its frame."""
+        change, one step of its own and its frame, the first computed with the change;
+        otherwise (the loop saw the member before it joined) only its frame."""
         if quick and not self._member.trained_since_change:
-            # One step: with a class, changes come every few milliseconds, and each one's
-            # burst trains every member of the group; one such step (or a round) since the
-            # change already trained with it.
-            self._groups.train(group, 0.0, first_chunk=1)
+            # One step of this member alone (a round since the change trained with it
+            # already): with a class, changes come every few milliseconds, and a step of the
+            # whole group for each would cost more, and leave the others' pictures stale.
+            self._groups.step_alone(self.session_id)
         return self._grouped_frame(watched, time.perf_counter())
 
     def _round_frame(self) -> StepFrame | None:

@@ -179,6 +179,19 @@ class StackedEpochs:
             y = y.squeeze(2).long()
         return Batch(x, y, mask, sizes)
 
+    def read_position(self, i: int) -> None:
+        """write_position's inverse: take run i's sampler position after it drew batches on
+        its own (next() calls), with its new epoch's order if it began one."""
+        self._settle()
+        sampler = self.samplers[i]
+        if sampler._order is not self.orders[i]:
+            self.orders[i] = sampler._order
+            self._fill([i])
+        self.epochs_drawn[i] = sampler._epochs_drawn
+        self.cursor[i] = sampler._cursor
+        self.samples_seen[i] = sampler.samples_seen
+        self._safe_steps = 0  # the cursors moved apart: the next batch looks ahead again
+
     def write_position(self, i: int) -> None:
         """Leave run i's sampler exactly where its eager next() calls would have left it."""
         self._settle()

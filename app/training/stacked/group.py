@@ -41,7 +41,7 @@ from app.training.stacked.rows import (
 from app.training.stacked.schedule import Schedules, write_schedule
 from app.training.stacked.settings import RunSettings, run_settings, with_row
 from app.training.stacked.shape import RunShape, run_shape
-from app.training.stacked.transfer import stack_state, write_state
+from app.training.stacked.transfer import read_state, stack_state, write_state
 from app.training.stacked.updates import (
     RULES,
     SlotState,
@@ -323,6 +323,28 @@ class RunGroup:
         norm = float(self.last_grad_norm[k])
         if not math.isnan(norm) and self.settings.clip_norm[k] > 0:
             session.last_grad_norm = norm
+
+    def take_back(self, session: TrainingSession) -> None:
+        """sync_out's inverse: after a member stepped on its own (its eager train_step from
+        the state sync_out gave it), its new state into its rows; the others' stay as they
+        are, and the group goes on from there."""
+        k = self._index(session)
+        for i, p in enumerate(self._params[k]):
+            stacked = self.network.tensors[i]
+            row = stacked.data[k]
+            if p.data.data_ptr() != row.data_ptr():  # replaced (a restore), not updated in place
+                row.copy_(p.data)
+                p.data = row
+            grad = stacked.grad
+            if grad is not None and p.grad is not None and bool(self.has_grad[i][k]):
+                grad[k].copy_(p.grad)
+            read_state(self.states[i], k, session.optimizer, p)
+        self.schedules.position[k] = float(session.scheduler.last_epoch)
+        self.epochs.read_position(k)
+        self.step_count[k] = session.step_count
+        self.last_loss[k] = math.nan if session.last_loss is None else session.last_loss
+        if session.last_grad_norm is not None and self.settings.clip_norm[k] > 0:
+            self.last_grad_norm[k] = session.last_grad_norm
 
     def _sync_all(self) -> None:
         for session in self.members:

@@ -69,3 +69,20 @@ def write_state(
         if bool(state.present[name][row]):
             entry[name] = state.tensors[name][row].clone()
     optimizer.state[param] = entry
+
+
+def read_state(
+    state: SlotState, row: int, optimizer: torch.optim.Optimizer, param: torch.nn.Parameter
+) -> None:
+    """write_state's inverse: run `row`'s state of one parameter taken from its torch
+    optimizer, in place (the blocks hold views of these rows), after the run stepped on its
+    own. Entries torch does not hold stay as they were, marked absent."""
+    entry = optimizer.state.get(param)
+    state.started[row] = entry is not None
+    if "step" in (entry or {}):
+        state.step[row] = float(entry["step"])  # type: ignore[index]
+    for name, rows in state.tensors.items():
+        value = None if entry is None else entry.get(name)
+        state.present[name][row] = value is not None
+        if value is not None:
+            rows[row].copy_(value)
