@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from app.realtime.groups import Member, TrainingGroups
 from app.training.config import LabConfig, ModelConfig, TrainingConfig
 from app.training.stacked import RunGroup
 from app.training.trainer import TrainingSession
@@ -73,3 +74,19 @@ def step_eagerly_and_compare(
     for a, b in zip(grouped, eager, strict=True):
         group.sync_out(a)
         assert_same_run(a, b, rtol)
+
+
+def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
+    """Every engine placed in the one group of their shape, as their play loops would: the
+    first two form it, the others join at its first burst (one chunk of steps)."""
+    groups = TrainingGroups(lambda session_id, seconds: None)
+    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(engines)]
+    for m in members:
+        groups.enrol(m)
+        groups.place(m)
+    first = groups.place(members[0])
+    assert first is not None
+    groups.train(first, 0.0)
+    group = groups.group_of("s0")
+    assert group is not None and group.members == engines
+    return groups, members, group

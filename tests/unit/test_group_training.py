@@ -8,25 +8,7 @@ import torch
 
 from app.realtime.groups import Member, TrainingGroups
 from app.training.change import SettingsChange
-from app.training.session import TrainingSession
-from app.training.stacked import RunGroup
-from tests.unit.stacked_oracle import assert_same_run, session, twins
-
-
-def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
-    """Every engine placed in the one group of their shape, as their play loops would: the
-    first two form it, the others join at its first burst (one chunk of steps)."""
-    groups = TrainingGroups(lambda session_id, seconds: None)
-    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(engines)]
-    for m in members:
-        groups.enrol(m)
-        groups.place(m)
-    first = groups.place(members[0])
-    assert first is not None
-    groups.train(first, 0.0)
-    group = groups.group_of("s0")
-    assert group is not None and group.members == engines
-    return groups, members, group
+from tests.unit.stacked_oracle import assert_same_run, grouped, session, twins
 
 
 def test_two_waiting_runs_of_one_shape_form_a_group_and_one_alone_does_not() -> None:

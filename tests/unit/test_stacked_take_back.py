@@ -8,12 +8,11 @@ from typing import Any
 
 import torch
 
-from app.realtime.groups import Member, TrainingGroups
 from app.training.change import SettingsChange
 from app.training.session import TrainingSession
 from app.training.stacked import RunGroup
 from app.training.state import capture, restore
-from tests.unit.stacked_oracle import assert_same_run, twins
+from tests.unit.stacked_oracle import assert_same_run, grouped, twins
 
 # Every optimizer, a schedule, clipping, L1, Nesterov and a frozen layer: each a piece of
 # state the rows must take back.
@@ -84,16 +83,7 @@ def test_a_run_that_has_never_stepped_starts_its_state_alone() -> None:
 
 def test_a_quick_step_leaves_the_others_pictures_theirs_and_a_divergence_shows() -> None:
     runs = twins([{}, {}, {}, {"learning_rate": 0.05}])[0]
-    groups = TrainingGroups(lambda session_id, seconds: None)
-    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
-    for m in members:
-        groups.enrol(m)
-        groups.place(m)
-    first = groups.place(members[0])
-    assert first is not None
-    groups.train(first, 0.0)
-    group = groups.group_of("s0")
-    assert group is not None and len(group.members) == 4
+    groups, members, group = grouped(runs)
     groups.paint(group, 16, 8)
     before = int(group.step_count[1])
     groups.step_alone("s0")
