@@ -28,7 +28,6 @@ from app.realtime.turns import FLOOR_BURST_SECONDS, MIN_BURST_SECONDS, PlayingSe
 from app.settings import Settings
 from app.training.change import SettingsChange
 from app.training.session import BurstResult, Divergence, Evaluation, TrainingSession
-from app.training.stacked import RunGroup
 from app.training.stacked.pictures import Pictures
 
 log = logging.getLogger(__name__)
@@ -262,14 +261,12 @@ class PlayLoop:
             else:
                 groups.withdraw(self.session_id)
             if group is not None:
-                return self._grouped_burst(group, seconds, quick, watched)
+                return self._grouped_burst(quick, watched)
             if watched:
                 return self.burst_frame(self._burst_steps(), seconds)
             return self._burst_unwatched(seconds)
 
-    def _grouped_burst(
-        self, group: RunGroup, seconds: float, quick: bool, watched: bool
-    ) -> StepFrame | None:
+    def _grouped_burst(self, quick: bool, watched: bool) -> StepFrame | None:
         """A member's own burst beside its group's rounds (group_rounds.py): right after a
         change, one step of its own and its frame, the first computed with the change;
         otherwise (the loop saw the member before it joined) only its frame."""
