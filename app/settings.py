@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     store_ttl_seconds: float = Field(default=604_800.0, gt=0, le=366 * 86_400)
     # A changed run is written at most this often: the progress a SIGKILL can cost.
     store_write_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    # And at most this many writes a second in all (the oldest first): encoding holds the GIL,
+    # so with N changing runs each is written every max(interval, N / this) seconds.
+    store_max_writes_per_second: float = Field(default=10.0, gt=0, le=10_000)
     # Larger records are thinned (rewind states) or refused (app/store/records.py).
     max_record_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     # New runs per client address: a burst of this many, then one every refill interval. A

@@ -95,6 +95,7 @@ class Persistence:
             on_lost,
             settings.store_write_interval_seconds,
             settings.max_record_bytes,
+            max_writes_per_second=settings.store_max_writes_per_second,
         )
         self.max_record_bytes = settings.max_record_bytes
         self._decoder = ThreadPoolExecutor(

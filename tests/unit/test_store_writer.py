@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from pathlib import Path
 
@@ -159,13 +160,60 @@ def test_an_unreachable_store_degrades_then_backs_off_then_catches_up() -> None:
             engine.train()
         store.down = None
         clock.now += 0.2
-        assert await writer.write_due() == 3  # back: everything pending at once
-        assert writer.health().status == "ok" and writer.health().pending == 0
+        assert await writer.write_due() == 1  # back: the pending runs catch up, paced
+        assert writer.health().status == "ok" and writer.health().pending == 2
+        assert writer.next_due() == pytest.approx(clock.now + 0.1)
+        for _ in range(2):
+            clock.now += 0.1
+            assert await writer.write_due() == 1
+        assert writer.health().pending == 0
         await writer.stop()
 
     run(scenario)
     for sid, engine in engines.items():
         assert stored_step(store, sid) == engine.session.step_count == 5
+
+
+class TimedStore(MemoryStore):
+    """Remembers when each write came, on the test's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.writes: list[tuple[float, str]] = []
+
+    async def put(self, session_id: str, record: bytes, owner: str) -> bool:
+        self.writes.append((self.clock.now, session_id))
+        return await super().put(session_id, record, owner)
+
+
+def test_writes_are_paced_the_longest_waiting_first() -> None:
+    clock = Clock()
+    store = TimedStore(clock)
+    engines = {new_session_id(): Engine() for _ in range(30)}
+
+    async def scenario() -> None:
+        writer = WriteBehind(
+            store, "replica-a", interval_seconds=2.0, clock=clock, max_writes_per_second=10
+        )
+        # Every run changes all the time (a class playing), for 9 s of 0.1 s ticks.
+        for _ in range(90):
+            for sid, engine in engines.items():
+                writer.changed(sid, engine.capture)
+            assert await writer.write_due() == 1
+            clock.now = round(clock.now + 0.1, 6)
+        await writer.stop()
+
+    run(scenario)
+    paced, flushed = store.writes[:90], store.writes[90:]
+    # Ten writes a second in all; every run once before any run twice, in the same order;
+    # so each of the 30 is written every 3 s (the pace, not the 2 s interval, sets it).
+    assert [sid for _, sid in paced] == list(engines) * 3
+    for sid in engines:
+        times = [t for t, s in paced if s == sid]
+        assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [3.0, 3.0]
+    # stop() writes at once every run changed since its last write: all but the last one.
+    assert sorted(sid for _, sid in flushed) == sorted(list(engines)[:-1])
 
 
 def test_flush_writes_everything_pending_at_once_whatever_the_interval() -> None:
@@ -176,7 +224,9 @@ def test_flush_writes_everything_pending_at_once_whatever_the_interval() -> None
         writer = WriteBehind(store, "replica-a", interval_seconds=60.0, clock=clock)
         for sid, engine in engines.items():
             writer.changed(sid, engine.capture)
-        await writer.write_due()
+        for _ in engines:  # one write per pace slot
+            assert await writer.write_due() == 1
+            clock.now += 0.1
         for engine in engines.values():
             engine.train()
         for sid, engine in list(engines.items())[:2]:
