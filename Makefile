@@ -29,7 +29,7 @@ $(NODE_STAMP): package.json package-lock.json
 	else echo "npm not found: make lint and make test need Node.js and npm"; fi
 
 run: install
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
 test: lint
 	npm run test:js

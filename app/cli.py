@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    load_settings()  # fail before binding the port, with a message naming the variable
+    settings = load_settings()  # fail before binding the port, naming the bad variable
     import uvicorn
 
     uvicorn.run(
@@ -58,4 +58,5 @@ def main(argv: list[str] | None = None) -> None:
         factory=True,
         host=getattr(args, "host", os.environ.get("HOST", "127.0.0.1")),
         port=getattr(args, "port", int(os.environ.get("PORT", "8000"))),
+        ws_per_message_deflate=settings.ws_compression,
     )

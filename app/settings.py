@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # Playing runs of one shape train as one stacked computation (app/realtime/groups.py);
     # off, every run steps alone (for comparison, or if grouping is ever suspected).
     training_groups: bool = True
+    # permessage-deflate on the websocket: frames 2.4× smaller (15 kB → 6 kB at the defaults),
+    # but at 100 learners on 2 cores it cut everyone's frames/s by ~40% (bench/bench_class.py,
+    # 2026-12-07: 3.8 → 6.2 without it), and not by its CPU: the event loop releases the
+    # interpreter lock around each compression and the training thread pays for the hand-offs.
+    # On for links slower than ~2 Mbit/s per learner.
+    ws_compression: bool = False
     # A burst is the training done between two frames; ~30 frames/s keeps the page fluid.
     frame_interval_seconds: float = Field(default=1 / 30, gt=0.001, le=1.0)
     boundary_resolution: int = Field(default=64, ge=8, le=limits.MAX_BOUNDARY_RESOLUTION)

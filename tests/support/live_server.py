@@ -43,9 +43,8 @@ class LiveServer:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
+                "app",  # as `make run` and the Docker image start it
+                "serve",
                 "--host",
                 "127.0.0.1",
                 "--port",
