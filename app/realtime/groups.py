@@ -296,7 +296,11 @@ class TrainingGroups:
         for m in members:
             m.trained_since_change = True
             m.steps_per_second = steps / elapsed if elapsed > 0 else 0.0
-            self._charge(m.session_id, elapsed / len(members))
+            # The whole burst, not a share: a group is one taker of the worker's turns, as a
+            # lone run is (GroupRounds.burst_seconds). Charged a 1/K share, members' turns
+            # stayed K times lower than a lone run's, and a run alone (the first of its shape
+            # to play, in a mixed class) waited behind every round for 15 s and more.
+            self._charge(m.session_id, elapsed)
         return [self._diverged(group, r) for r in diverged]
 
     def step_alone(self, session_id: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,27 @@ def test_a_group_stepped_after_its_paint_is_painted_again_for_those_still_waitin
     groups.sync_out("s2")
     assert members[2].pictures is not None  # painted, but a step ago
     assert groups.pictures_of("s2") is None
+
+
+def test_a_group_s_burst_counts_whole_for_each_member_s_turn() -> None:
+    """A group takes its turn on the worker as one lone run does: each member is charged the
+    whole burst, or members' turns stay lower than a lone run's and the lone run starves."""
+    charged: dict[str, float] = {}
+    runs = twins([{}, {}, {}])[0]
+    groups = TrainingGroups(
+        lambda sid, seconds: charged.__setitem__(sid, charged.get(sid, 0) + seconds)
+    )
+    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
+    for m in members:
+        groups.enrol(m)
+        groups.place(m)
+    group = groups.place(members[0])
+    assert group is not None
+    groups.train(group, 0.0)  # the first burst brings the third run in
+    charged.clear()
+    started = time.perf_counter()
+    groups.train(groups.group_of("s0"), 0.02)  # type: ignore[arg-type]
+    took = time.perf_counter() - started
+    assert sorted(charged) == ["s0", "s1", "s2"]
+    assert len(set(charged.values())) == 1  # level with each other
+    assert 0.02 <= charged["s0"] <= took  # the burst's whole time, each
