@@ -337,7 +337,11 @@ class TrainingGroups:
         due = [m for m in members if now - m.kept_at >= KEEP_EVERY_SECONDS]
         # The longest-waiting few each burst: 100 captures at once held one round up ~90 ms.
         due.sort(key=lambda m: m.kept_at)
-        for m in due[: max(1, math.ceil(len(members) / KEEPS_PER_ROUND_DIVISOR))]:
+        budget = max(1, math.ceil(len(members) / KEEPS_PER_ROUND_DIVISOR))
+        # Whatever the budget, a member with no point at all (a class that pressed Play
+        # together: nobody stepped alone first) keeps one: a divergence must go back somewhere.
+        keep = due[:budget] + [m for m in due[budget:] if m.engine.rollback_point is None]
+        for m in keep:
             group.sync_out(m.engine)
             m.engine.keep_rollback_point()
             m.kept_at = now

@@ -172,3 +172,24 @@ def test_a_group_s_burst_counts_whole_for_each_member_s_turn() -> None:
     assert sorted(charged) == ["s0", "s1", "s2"]
     assert len(set(charged.values())) == 1  # level with each other
     assert 0.02 <= charged["s0"] <= took  # the burst's whole time, each
+
+
+def test_a_class_grouped_at_once_has_every_rollback_point_after_its_first_burst() -> None:
+    """A class pressing Play together forms its group at once: no member stepped alone, so
+    none has a point a divergence goes back to, and the points kept per burst are budgeted
+    (a few members each). A member with none keeps one whatever the budget: else its
+    divergence in the next burst failed the whole round on an assertion."""
+    runs = twins([{} for _ in range(24)])[0]
+    groups = TrainingGroups(lambda session_id, seconds: None)
+    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
+    for m in members:
+        groups.enrol(m)
+        groups.place(m)
+    group = groups.place(members[0])
+    assert group is not None and all(r.rollback_point is None for r in runs)
+    starts = [r.step_count for r in runs]
+    groups.train(group, 0.0)
+    assert len(group.members) == 24
+    points = [r.rollback_point for r in runs]
+    assert all(p is not None for p in points)
+    assert [p.step for p in points if p is not None] == starts  # kept before the first step
