@@ -42,9 +42,11 @@ def render_site(upstreams: list[str], listen: str) -> str:
 
 
 class NginxServer:
-    def __init__(self, upstream_ports: list[int]) -> None:
+    def __init__(self, upstream_ports: list[int], port: int | None = None) -> None:
+        """`port`: where it listens (a free one by default): known before the upstreams start,
+        it can be among their allowed origins (nginx passes the Host without its port)."""
         self.binary = require_binary("nginx")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = Path(tempfile.mkdtemp(prefix="nginx-test-"))
         # Workers may run as another user than the master (nobody, when started as root).
