@@ -167,8 +167,13 @@ async def class_load(
     if pid is not None:
         await asyncio.sleep(seconds * 0.8)
         loaded = rss_mb(pid)
-    await asyncio.gather(*tasks, return_exceptions=True)
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    # A learner whose page failed (refused at the handshake, a protocol error) counts as one
+    # that saw nothing; the first failure is named, so a load of zeros says why.
+    failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
     result = {"mixed": mixed, "idle": idle, "seconds": seconds, **summary(learners)}
+    result["failed"] = len(failures)
+    result["first_failure"] = failures[0][:300] if failures else None
     if before is not None and loaded is not None:
         result["server_rss_mb_before"] = before
         result["server_rss_mb_loaded"] = loaded
