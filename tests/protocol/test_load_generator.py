@@ -9,8 +9,14 @@ from bench.load import class_load
 from tests.support.live_server import LiveServer, free_port
 
 
-def test_page_like_learners_report_what_they_saw(live_server: LiveServer) -> None:
-    result = asyncio.run(class_load(live_server.url, 2, 5.0, pid=live_server.process.pid))
+def test_page_like_learners_report_what_they_saw() -> None:
+    # A server of its own: the learners' runs play on after their pages leave, and on the
+    # shared server they would train beside (and in groups with) later tests' runs.
+    server = LiveServer()
+    try:
+        result = asyncio.run(class_load(server.url, 2, 5.0, pid=server.process.pid))
+    finally:
+        server.stop()
     assert result["admitted"] == 2 and result["failed"] == 0
     assert result["epochs_per_s_min"] > 0 and result["fps_min"] > 0
     assert result["epochs_per_s_total"] >= 2 * result["epochs_per_s_min"]
