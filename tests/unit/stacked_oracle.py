@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -76,16 +77,26 @@ def step_eagerly_and_compare(
         assert_same_run(a, b, rtol)
 
 
-def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
-    """Every engine placed in the one group of their shape, as their play loops would: the
-    first two form it, the others join at its first burst (one chunk of steps)."""
-    groups = TrainingGroups(lambda session_id, seconds: None)
+def placed(
+    engines: list[TrainingSession],
+    charge: Callable[[str, float], None] = lambda session_id, seconds: None,
+) -> tuple[TrainingGroups, list[Member], RunGroup]:
+    """Every engine enrolled and placed, as their play loops would: the first two form the
+    group (returned), the others wait to join at its first burst."""
+    groups = TrainingGroups(charge)
     members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(engines)]
     for m in members:
         groups.enrol(m)
         groups.place(m)
     first = groups.place(members[0])
     assert first is not None
+    return groups, members, first
+
+
+def grouped(engines: list[TrainingSession]) -> tuple[TrainingGroups, list[Member], RunGroup]:
+    """Every engine placed in the one group of their shape: placed(), then its first burst
+    (one chunk of steps) takes the others in."""
+    groups, members, first = placed(engines)
     groups.train(first, 0.0)
     group = groups.group_of("s0")
     assert group is not None and group.members == engines

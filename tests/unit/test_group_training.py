@@ -10,7 +10,7 @@ import torch
 
 from app.realtime.groups import Member, TrainingGroups
 from app.training.change import SettingsChange
-from tests.unit.stacked_oracle import assert_same_run, grouped, session, twins
+from tests.unit.stacked_oracle import assert_same_run, grouped, placed, session, twins
 
 
 def test_two_waiting_runs_of_one_shape_form_a_group_and_one_alone_does_not() -> None:
@@ -155,15 +155,9 @@ def test_a_group_s_burst_counts_whole_for_each_member_s_turn() -> None:
     whole burst, or members' turns stay lower than a lone run's and the lone run starves."""
     charged: dict[str, float] = {}
     runs = twins([{}, {}, {}])[0]
-    groups = TrainingGroups(
-        lambda sid, seconds: charged.__setitem__(sid, charged.get(sid, 0) + seconds)
+    groups, _, group = placed(
+        runs, lambda sid, seconds: charged.__setitem__(sid, charged.get(sid, 0) + seconds)
     )
-    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
-    for m in members:
-        groups.enrol(m)
-        groups.place(m)
-    group = groups.place(members[0])
-    assert group is not None
     groups.train(group, 0.0)  # the first burst brings the third run in
     charged.clear()
     started = time.perf_counter()
@@ -180,13 +174,8 @@ def test_a_class_grouped_at_once_has_every_rollback_point_after_its_first_burst(
     (a few members each). A member with none keeps one whatever the budget: else its
     divergence in the next burst failed the whole round on an assertion."""
     runs = twins([{} for _ in range(24)])[0]
-    groups = TrainingGroups(lambda session_id, seconds: None)
-    members = [Member(f"s{i}", e, lambda: False) for i, e in enumerate(runs)]
-    for m in members:
-        groups.enrol(m)
-        groups.place(m)
-    group = groups.place(members[0])
-    assert group is not None and all(r.rollback_point is None for r in runs)
+    groups, _, group = placed(runs)
+    assert all(r.rollback_point is None for r in runs)
     starts = [r.step_count for r in runs]
     groups.train(group, 0.0)
     assert len(group.members) == 24
