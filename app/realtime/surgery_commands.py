@@ -30,6 +30,8 @@ async def operate(session: LiveSession, request: EditWeightRequest | SwitchNeuro
         else:
             edit = NeuronSwitch(engine.step_count, request.layer, request.neuron, request.on)
             engine.surgery.switch_neuron(engine.model, edit)
+        # The loss the edit moved to is the learner's doing, not divergence.
+        engine.accept_current_loss()
         return surgery_frame(engine), session.loop.frame_unless_running()
 
     note, frame = await session.loop.command(apply)

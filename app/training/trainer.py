@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from app.training.batches import BatchSampler, batch_seed
+from app.training.change import SettingsChange
 from app.training.checkpoints import load_checkpoint, save_checkpoint
 from app.training.config import DataConfig, LabConfig, ModelConfig
 from app.training.datasets import Dataset, make_dataset
@@ -146,14 +147,25 @@ class TrainingSession(LiveSettings, Readouts, Evaluator):
         self.set_data(data)
         self._build_model()
 
+    def apply_change(self, change: SettingsChange) -> None:
+        """Live settings (LiveSettings.apply_change). A new activation is a new function of
+        the same weights: tanh-trained weights under ReLU can start at eight times the first
+        loss, which is the learner's change, not divergence."""
+        activations = self.config.model.activations_per_layer()
+        super().apply_change(change)
+        if self.config.model.activations_per_layer() != activations:
+            self.accept_current_loss()
+
     def edit_points(
         self, add: list[tuple[float, float, float]], remove: list[tuple[float, float]]
     ) -> None:
-        """Points drawn or removed by hand; the weights and the optimizer carry on."""
+        """Points drawn or removed by hand; the weights and the optimizer carry on (and the
+        loss they may have jumped to is not divergence)."""
         self.data = edit_points(self.data, add, remove)
         seen = self.sampler.samples_seen
         self.sampler = self._new_sampler()
         self.sampler.samples_seen = seen
+        self.accept_current_loss()
 
     def reset(self) -> None:
         """Same settings, fresh weights from the same seed: the run replays from step 0."""
@@ -253,7 +265,8 @@ class TrainingSession(LiveSettings, Readouts, Evaluator):
         return BurstResult(self.step_count - start, evaluation, divergence)
 
     def accept_current_loss(self) -> None:
-        """Going on after a divergence: only a further doubling from here counts as one again."""
+        """Going on after a divergence, or after a change by hand that moved the loss: only a
+        further doubling from here counts as divergence."""
         self.divergence_reference = max(self.divergence_reference, self.evaluate().train_loss)
 
     def _diverged(self, verdict: Verdict) -> Divergence:

@@ -67,3 +67,29 @@ def test_weights_gone_non_finite_roll_back_to_the_last_burst_start_with_usable_w
         assert session.step_count == divergence.restored_step <= start < divergence.step
         assert all(torch.isfinite(p).all() for p in session.model.parameters())
         assert math.isfinite(session.history[-1].train)
+
+
+def test_a_loss_jump_from_a_change_by_hand_is_not_divergence_but_a_doubling_after_it_is() -> None:
+    # Tanh-trained weights under ReLU: the loss starts far above twice the first one (8x here).
+    session = TrainingSession()
+    first = session.evaluate().train_loss
+    session.train_steps(3000)
+    session.set_training(learning_rate=0.0001)
+    session.set_activation("relu")
+    jumped = session.evaluate().train_loss
+    assert jumped > 2 * first, "the premise: the switch alone moves the loss past the limit"
+    assert session.burst(2 * CHECK_EVERY_STEPS).divergence is None
+    assert session.divergence_reference == pytest.approx(jumped)
+
+
+def test_points_drawn_by_hand_move_the_reference_with_the_loss() -> None:
+    session = TrainingSession()
+    session.train_steps(2000)
+    before = session.evaluate().train_loss
+    # Points of the wrong class right where the run is sure: the loss jumps at once.
+    data = session.data
+    points = zip(data.train_x[:200].tolist(), data.train_y[:200].flatten().tolist(), strict=True)
+    wrong = [(x, y, 1.0 - c) for (x, y), c in points]
+    session.edit_points(add=wrong, remove=[])
+    assert session.evaluate().train_loss > 2 * before
+    assert session.divergence_reference == pytest.approx(session.evaluate().train_loss)
