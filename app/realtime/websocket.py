@@ -54,6 +54,7 @@ router = APIRouter()
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 
@@ -331,6 +332,21 @@ class Connection:
             await self.websocket.send_text(message.model_dump_json())
 
     async def send_forever(self) -> None:
+        try:
+            await self._send_all()
+        except Exception:
+            if self.websocket.application_state != WebSocketState.CONNECTED:
+                return  # the page went away mid-send
+            # A bug in what a page is owed must not leave it connected but dark, its run
+            # training unseen: the page is told, and reconnects to its run.
+            log.exception("sending to a page of session %s failed", self.session_id())
+            with contextlib.suppress(Exception):
+                await self.websocket.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect")
+
+    def session_id(self) -> str:
+        return "?" if self.session is None else self.session.id
+
+    async def _send_all(self) -> None:
         assert self.session is not None and self.subscriber is not None
         while True:
             subscriber = self.subscriber

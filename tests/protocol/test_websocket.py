@@ -36,6 +36,7 @@ from app.protocol import (
     room,
     server_message_adapter,
 )
+from app.realtime.fanout import Pages
 from app.settings import Settings
 from app.training.config import DataConfig, LabConfig, ModelConfig
 
@@ -209,6 +210,31 @@ def test_sigmoid_at_learning_rate_ten_is_reported_as_diverged(client: TestClient
         ws.send_text(json.dumps({"type": "control", "action": "play"}))
         frames = receive_frames_until_status(ws, "diverged")
         assert "rose above twice" in frames[-1]["message"]
+
+
+def test_a_failure_building_a_page_s_messages_closes_its_socket_and_the_run_resumes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with client.websocket_connect("/ws") as ws:
+        session_id = hello(ws)["session_id"]
+        ws.send_text(json.dumps({"type": "control", "action": "step"}))
+        assert receive_until(ws, "frame")["step"] == 1
+
+        def broken(self: Pages, subscriber: object) -> list[str]:
+            raise RuntimeError("a bug in rendering")
+
+        # Connected but dark would be worse: the page is closed on, and it reconnects.
+        with monkeypatch.context() as patch:
+            patch.setattr(Pages, "render", broken)
+            ws.send_text(json.dumps({"type": "control", "action": "step"}))
+            with pytest.raises(WebSocketDisconnect) as closed:
+                for _ in range(100):
+                    ws.receive_text()
+        assert closed.value.code == 1011
+    with client.websocket_connect("/ws") as ws:
+        assert hello(ws, session_id=session_id)["resumed"] is True
+        ws.send_text(json.dumps({"type": "control", "action": "step"}))
+        assert receive_until(ws, "frame")["step"] == 3
 
 
 def test_a_reconnecting_page_resumes_the_same_run(client: TestClient) -> None:
