@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from app.realtime.group_rounds import GroupRounds
 from app.realtime.groups import GroupStats
 from app.realtime.registry import SessionRegistry
 from app.training.config import LabConfig
@@ -145,3 +148,23 @@ def test_hovering_over_the_plane_reads_a_grouped_run_without_taking_it_out(
         # forms at the next burst).
         assert group is not None and groups.group_of(session_id) is group
         pause(pages)
+
+
+def test_a_run_stopping_waits_for_no_round_of_its_group(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A class's lesson stops every member at once: each waiting for its frame of the group's
+    # round, behind the others' stops, the last of 100 took the lesson 8-14 s late.
+    with playing_runs(client, 2) as pages:
+        read_until_grouped(client, pages, 20)
+
+        async def round_never_ends(*args: object) -> None:
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(GroupRounds, "_drive", round_never_ends)
+        ws, _ = pages[0]
+        send(ws, type="control", action="pause")
+        while receive_until(ws, "frame")["status"] != "paused":
+            pass
+        monkeypatch.undo()
+        pause(pages[1:])
