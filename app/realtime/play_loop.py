@@ -111,8 +111,8 @@ class PlayLoop:
         if task is not None:
             # The loop ends after its current burst (cut short); waiting keeps commands ordered.
             # In a group it waits for no round's frame: a class's lesson stops every member,
-            # and each waiting for its frame behind the others' stops took ~20 ms more a
-            # member (the last of 100 ~2 s, measured).
+            # and each waiting for its frame behind the others' stops and rebuilds, the last
+            # of 100 took the lesson 2-14 s late (python -m bench room; now ~1 s).
             self._generation += 1
             self._rounds.release(self.session_id)
             self._cut_burst_short()
