@@ -1,0 +1,160 @@
+"""One image run: the tutorial's five-phase loop on digits, and what the views read from it.
+
+Training is in train mode (dropout drops, batch norm uses the batch and updates its running
+statistics); everything measured on the test images is in eval mode, as a PyTorch script would
+do it, so the test loss and the confusion matrix are the model a learner would deploy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from app.training.batches import BatchSampler, batch_seed
+from app.training.images.config import ImageLabConfig
+from app.training.images.digits import N_CLASSES, SIDE, ImageDataset, load_digits
+from app.training.images.network import build_image_model, first_layer, stage_outputs
+from app.training.optimizers import LRScheduler, apply_options, build_optimizer, build_scheduler
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The model in eval mode on every test image."""
+
+    test_loss: float
+    test_accuracy: float
+    predictions: torch.Tensor  # (n_test,) class ids
+    confusion: torch.Tensor  # (10, 10) int64: row = true class, column = predicted
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The weights that look at pixels, one small image each, and their ∂L/∂W (zeros before
+    any backward): conv1's kernels (C, k, k), or an MLP's first-layer rows as 8×8 images."""
+
+    weights: torch.Tensor
+    grads: torch.Tensor
+    layer: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the model makes of one image: its softmax, every stage's output, and the saliency
+    ∂L/∂pixel for the class asked (the predicted class when none is)."""
+
+    probabilities: torch.Tensor  # (10,)
+    stages: list[tuple[str, torch.Tensor]]  # one image's outputs, batch dimension removed
+    saliency: torch.Tensor  # (8, 8)
+    target: int
+
+
+def confusion_matrix(true: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    """Counts of (true, predicted) pairs as a 10×10 table."""
+    flat = true.to(torch.int64) * N_CLASSES + predicted.to(torch.int64)
+    return torch.bincount(flat, minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
+
+
+class ImageRun:
+    def __init__(self, config: ImageLabConfig, data: ImageDataset | None = None) -> None:
+        self.config = config
+        self.data = data or load_digits(config.data.train_fraction, config.data.seed)
+        self.model = build_image_model(config.model)
+        self.loss_fn = nn.CrossEntropyLoss()
+        t = config.training
+        self.optimizer = build_optimizer(t.optimizer, self.model.parameters(), t)
+        self.scheduler: LRScheduler = build_scheduler(self.optimizer, t)
+        self.sampler = BatchSampler(
+            len(self.data.train_x), t.batch_size, batch_seed(config.data.seed, config.model.seed)
+        )
+        # Dropout draws from torch's global generator: the run keeps its own state of it, so
+        # its masks (and so its losses) do not depend on what else ran on the thread.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(batch_seed(config.model.seed, config.data.seed))
+            self._rng_state = torch.get_rng_state()
+        self.step_count = 0
+        self.last_loss = math.nan
+
+    @property
+    def epoch(self) -> float:
+        return self.sampler.epoch
+
+    def step(self) -> float:
+        """One optimizer step on the next batch: zero_grad, forward, loss, backward, step."""
+        x, y = self.sampler.next_batch(self.data.train_x, self.data.train_y)
+        self.model.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self._rng_state)
+            self.optimizer.zero_grad()
+            output = self.model(x)
+            loss = self.loss_fn(output, y)
+            loss.backward()
+            self._rng_state = torch.get_rng_state()
+        if self.config.training.grad_clip_norm > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_count += 1
+        self.last_loss = loss.item()
+        return self.last_loss
+
+    def train(self, steps: int) -> list[float]:
+        return [self.step() for _ in range(steps)]
+
+    def set_training(self, config: ImageLabConfig) -> None:
+        """Live knobs (learning rate, momentum, betas, weight decay…): the weights and the
+        optimizer's state are kept; a new optimizer kind starts its state afresh."""
+        old, new = self.config.training, config.training
+        self.config = config
+        if new.optimizer != old.optimizer:
+            self.optimizer = build_optimizer(new.optimizer, self.model.parameters(), new)
+        else:
+            apply_options(self.optimizer, new.optimizer, new)
+        if new.learning_rate != old.learning_rate or new.optimizer != old.optimizer:
+            self.scheduler = build_scheduler(self.optimizer, new)
+        self.sampler.set_batch_size(new.batch_size)
+
+    @torch.no_grad()
+    def evaluate(self) -> Evaluation:
+        self.model.eval()
+        output = self.model(self.data.test_x)
+        loss = self.loss_fn(output, self.data.test_y).item()
+        predicted = output.argmax(dim=1)
+        accuracy = (predicted == self.data.test_y).float().mean().item()
+        return Evaluation(loss, accuracy, predicted, confusion_matrix(self.data.test_y, predicted))
+
+    def filters(self) -> Filters:
+        layer = first_layer(self.model)
+        weight = layer.weight.detach()
+        grad = layer.weight.grad
+        grads = torch.zeros_like(weight) if grad is None else grad.detach()
+        if isinstance(layer, nn.Conv2d):
+            # One input channel (grey pixels): each kernel is one k×k image.
+            return Filters(weight[:, 0].clone(), grads[:, 0].clone(), "conv1")
+        return Filters(
+            weight.reshape(-1, SIDE, SIDE).clone(), grads.reshape(-1, SIDE, SIDE).clone(), "first"
+        )
+
+    def inspect(self, image: torch.Tensor, target: int | None = None) -> Inspection:
+        """`image` (8, 8) in [0, 1]: eval mode, and the model's own gradients are left alone
+        (the saliency differentiates with respect to the pixels only)."""
+        self.model.eval()
+        pixels = image.reshape(1, 1, SIDE, SIDE).detach().clone().requires_grad_(True)
+        outputs = stage_outputs(self.model, pixels)
+        logits = outputs[-1][1]
+        probabilities = torch.softmax(logits, dim=1)[0].detach()
+        chosen = int(probabilities.argmax()) if target is None else target
+        loss = self.loss_fn(logits, torch.tensor([chosen]))
+        (saliency,) = torch.autograd.grad(loss, pixels)
+        stages = [(name, out[0].detach()) for name, out in outputs]
+        return Inspection(probabilities, stages, saliency.reshape(SIDE, SIDE), chosen)
+
+    def test_images_in_cell(self, true: int, predicted: int, evaluation: Evaluation) -> list[int]:
+        """Positions in the test set of the images with label `true` predicted as `predicted`."""
+        hits = (self.data.test_y == true) & (evaluation.predictions == predicted)
+        return [int(i) for i in torch.nonzero(hits).flatten()]
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
