@@ -19,6 +19,7 @@ from app.exports import router as exports_router
 from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
 from app.protocol import protocol_json_schema
+from app.realtime.image_socket import router as image_socket_router
 from app.realtime.registry import SessionRegistry
 from app.realtime.shutdown import notice_before_exit
 from app.realtime.websocket import router as websocket_router
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Backprop Lab", lifespan=lifespan)
     app.state.settings = settings
+    # The digits lab's open sockets: they count against max_sessions with the 2-D runs.
+    app.state.image_labs = set()
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     templates = Jinja2Templates(directory=ROOT / "templates")
@@ -66,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return templates.TemplateResponse(
             request, "index.html", {"limits": settings.public_limits().model_dump()}
         )
+
+    @app.get("/images", response_class=HTMLResponse, include_in_schema=False)
+    async def images(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "images.html", {})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return protocol_json_schema()
 
     app.include_router(websocket_router)
+    app.include_router(image_socket_router)
     app.include_router(vendor_router)
     app.include_router(http_api_router)
     app.include_router(history_api_router)

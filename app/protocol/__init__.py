@@ -24,6 +24,7 @@ from app.protocol.deeper import (
     SweepRequest,
     SwitchNeuronRequest,
 )
+from app.protocol.images import image_client_adapter, image_server_adapter
 from app.protocol.replies import (
     AutogradEdge,
     AutogradGraphFrame,
@@ -120,6 +121,8 @@ def protocol_json_schema() -> dict[str, Any]:
     return {
         "client": client_message_adapter.json_schema(),
         "server": server_message_adapter.json_schema(mode="serialization"),
+        "images_client": image_client_adapter.json_schema(),
+        "images_server": image_server_adapter.json_schema(mode="serialization"),
     }
 
 

@@ -177,3 +177,16 @@ def test_a_live_learning_rate_change_keeps_weights_and_adam_state() -> None:
     assert all(torch.equal(a, b) for a, b in zip(weights, run.model.parameters(), strict=True))
     assert torch.equal(run.optimizer.state[next(iter(run.model.parameters()))]["exp_avg"], state)
     assert run.optimizer.param_groups[0]["lr"] == 0.001
+
+
+def test_a_diverging_step_is_not_taken_and_the_last_finite_weights_stay() -> None:
+    training = {"optimizer": "sgd", "learning_rate": 10.0, "momentum": 0.9}
+    config = ImageLabConfig.model_validate(
+        {"model": {"conv_blocks": [], "hidden_layers": [64, 64], "activation": "elu"}}
+        | {"training": training}
+    )
+    run = ImageRun(config)
+    losses = run.train(30)
+    assert any(loss != loss for loss in losses)  # NaN: measured by the 9th step
+    assert all(bool(p.isfinite().all()) for p in run.model.parameters())
+    assert run.step_count == losses.index(next(x for x in losses if x != x))

@@ -92,13 +92,23 @@ class ImageRun:
             loss = self.loss_fn(output, y)
             loss.backward()
             self._rng_state = torch.get_rng_state()
+        self.last_loss = loss.item()
+        if not self._finite_gradients():
+            # Diverged: the step that would write NaN/inf into the weights is not taken, so the
+            # last finite weights stay (the run is over until its settings change).
+            return math.nan
         if self.config.training.grad_clip_norm > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.step_count += 1
-        self.last_loss = loss.item()
         return self.last_loss
+
+    def _finite_gradients(self) -> bool:
+        if not math.isfinite(self.last_loss):
+            return False
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return bool(torch.stack([g.abs().max() for g in grads]).isfinite().all())
 
     def train(self, steps: int) -> list[float]:
         return [self.step() for _ in range(steps)]

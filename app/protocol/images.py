@@ -1,0 +1,157 @@
+"""The image lab's websocket messages (`/ws/images`), both directions: its own two unions.
+
+The digits lab is a page of its own with its own socket, so its messages never reach the 2-D
+lab's dispatcher; they are served in /api/schema next to the 2-D lab's, as `images_client` and
+`images_server`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from app.protocol.base import RunStatus, ServerModel
+from app.protocol.replies import ErrorFrame
+from app.training.config import StrictModel
+from app.training.images.config import ImageLabConfig
+from app.training.images.digits import N_CLASSES, SIDE
+
+ImageControlAction = Literal["play", "pause", "step", "reset"]
+ClassId = Annotated[int, Field(ge=0, lt=N_CLASSES)]
+Pixel = Annotated[float, Field(ge=0.0, le=1.0)]
+# The most images a confusion-matrix cell sends back (a cell of a fresh model holds hundreds).
+MAX_CELL_IMAGES = 60
+
+
+class ImageConfigureRequest(StrictModel):
+    """New settings: a changed model or data rebuilds the run; a change of training settings
+    alone (learning rate, optimizer, batch size…) applies to the next step, weights kept."""
+
+    type: Literal["image_configure"]
+    config: ImageLabConfig
+
+
+class ImageControlRequest(StrictModel):
+    type: Literal["image_control"]
+    action: ImageControlAction
+
+
+class ImageInspectRequest(StrictModel):
+    """One image to look through: a test image by its position, or 64 drawn pixels (row by
+    row, 0 = blank, 1 = full ink). `target`: the class the saliency is for (default: the
+    predicted one)."""
+
+    type: Literal["image_inspect"]
+    test_index: Annotated[int, Field(ge=0)] | None = None
+    pixels: Annotated[list[Pixel], Field(min_length=SIDE * SIDE, max_length=SIDE * SIDE)] | None = (
+        None
+    )
+    target: ClassId | None = None
+
+    @model_validator(mode="after")
+    def _one_image(self) -> ImageInspectRequest:
+        if (self.test_index is None) == (self.pixels is None):
+            raise ValueError("give either test_index or pixels")
+        return self
+
+
+class ImageCellRequest(StrictModel):
+    """The test images behind one confusion-matrix cell."""
+
+    type: Literal["image_cell"]
+    true_class: ClassId
+    predicted_class: ClassId
+
+
+ImageClientMessage = Annotated[
+    ImageConfigureRequest | ImageControlRequest | ImageInspectRequest | ImageCellRequest,
+    Field(discriminator="type"),
+]
+image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
+
+
+class ImageStage(ServerModel):
+    """One stage of the model: its name (conv1, pool1, dense1, output…), the torch module it
+    is, and the shape of its output for one image (channels, height, width) or (width,)."""
+
+    name: str
+    module: str
+    shape: list[int]
+    parameters: int
+
+
+class ImageSessionInfo(ServerModel):
+    type: Literal["image_session"] = "image_session"
+    config: ImageLabConfig
+    stages: list[ImageStage]
+    parameter_count: int
+    n_train: int
+    n_test: int
+
+
+class FilterImages(ServerModel):
+    """The first layer's weights as small images, and their gradient from the last backward:
+    `count` images of side×side, row by row, concatenated. A gradient is null where it was not
+    a number (the backward that diverged)."""
+
+    layer: str
+    count: int
+    side: int
+    weights: list[float]
+    grads: list[float | None]
+
+
+class ImageFrame(ServerModel):
+    type: Literal["image_frame"] = "image_frame"
+    status: RunStatus
+    step: int
+    epoch: float
+    learning_rate: float
+    # The training losses of the steps since the last frame (a curve drawn without gaps);
+    # null for the loss that was not a number (the run diverged there, its step not taken).
+    train_losses: list[float | None]
+    test_loss: float | None
+    test_accuracy: float
+    # Row = true class, column = predicted, counted over the test images in eval mode.
+    confusion: list[list[int]]
+    filters: FilterImages
+
+
+class StageMaps(ServerModel):
+    """One stage's output for the inspected image, flattened (its `shape` says how)."""
+
+    name: str
+    shape: list[int]
+    values: list[float]
+
+
+class ImageInspection(ServerModel):
+    type: Literal["image_inspection"] = "image_inspection"
+    pixels: list[float]
+    label: int | None  # the test image's true class; None for a drawing
+    probabilities: list[float]
+    predicted: int
+    target: int
+    saliency: list[float]
+    stages: list[StageMaps]
+
+
+class CellImage(ServerModel):
+    test_index: int
+    pixels: list[float]
+
+
+class ImageCellFrame(ServerModel):
+    type: Literal["image_cell"] = "image_cell"
+    true_class: int
+    predicted_class: int
+    total: int
+    images: list[CellImage]
+
+
+ImageServerMessage = Annotated[
+    ImageSessionInfo | ImageFrame | ImageInspection | ImageCellFrame | ErrorFrame,
+    Field(discriminator="type"),
+]
+image_server_adapter: TypeAdapter[ImageServerMessage] = TypeAdapter(ImageServerMessage)

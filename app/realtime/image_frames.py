@@ -1,0 +1,125 @@
+"""Turns an image run's state into its messages: session info, frames, inspections, cells.
+
+Called on the engine worker (they read the model's tensors); the numbers are rounded to what a
+picture can show, so a frame stays small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from app.protocol.base import RunStatus
+from app.protocol.images import (
+    MAX_CELL_IMAGES,
+    CellImage,
+    FilterImages,
+    ImageCellFrame,
+    ImageFrame,
+    ImageInspection,
+    ImageSessionInfo,
+    ImageStage,
+    StageMaps,
+)
+from app.training.images.digits import SIDE
+from app.training.images.network import stage_outputs
+from app.training.images.run import ImageRun
+
+# Decimals kept of weights, gradients and maps: far below what a colour can show.
+DECIMALS = 6
+# A wide MLP's first layer has up to 256 neurons: the first this many are drawn.
+MAX_FILTERS = 32
+
+
+def rounded(values: torch.Tensor) -> list[float]:
+    out: list[float] = np.round(values.detach().double().numpy().ravel(), DECIMALS).tolist()
+    return out
+
+
+def rounded_or_none(values: torch.Tensor) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in rounded(values)]
+
+
+def session_info(run: ImageRun) -> ImageSessionInfo:
+    with torch.no_grad():
+        was_training = run.model.training
+        run.model.eval()
+        outputs = stage_outputs(run.model, run.data.test_x[:1])
+        run.model.train(was_training)
+    stages = [
+        ImageStage(
+            name=name,
+            module=type(run.model.get_submodule(name)).__name__,
+            shape=list(out.shape[1:]),
+            parameters=sum(p.numel() for p in run.model.get_submodule(name).parameters()),
+        )
+        for name, out in outputs
+    ]
+    return ImageSessionInfo(
+        config=run.config,
+        stages=stages,
+        parameter_count=run.parameter_count(),
+        n_train=len(run.data.train_x),
+        n_test=len(run.data.test_x),
+    )
+
+
+def frame(run: ImageRun, status: RunStatus, train_losses: list[float]) -> ImageFrame:
+    evaluation = run.evaluate()
+    filters = run.filters()
+    count = min(MAX_FILTERS, len(filters.weights))
+    return ImageFrame(
+        status=status,
+        step=run.step_count,
+        epoch=run.epoch,
+        learning_rate=float(run.optimizer.param_groups[0]["lr"]),
+        train_losses=[loss if math.isfinite(loss) else None for loss in train_losses],
+        test_loss=evaluation.test_loss if math.isfinite(evaluation.test_loss) else None,
+        test_accuracy=evaluation.test_accuracy,
+        confusion=evaluation.confusion.tolist(),
+        filters=FilterImages(
+            layer=filters.layer,
+            count=count,
+            side=filters.weights.shape[-1],
+            weights=rounded(filters.weights[:count]),
+            grads=rounded_or_none(filters.grads[:count]),
+        ),
+    )
+
+
+def drawn_image(pixels: list[float]) -> torch.Tensor:
+    """64 pixels row by row (as the draw pad sends them) as one 8×8 image."""
+    return torch.tensor(pixels, dtype=torch.float32).reshape(SIDE, SIDE)
+
+
+def inspection(
+    run: ImageRun, image: torch.Tensor, label: int | None, target: int | None
+) -> ImageInspection:
+    seen = run.inspect(image, target)
+    return ImageInspection(
+        pixels=rounded(image),
+        label=label,
+        probabilities=rounded(seen.probabilities),
+        predicted=int(seen.probabilities.argmax()),
+        target=seen.target,
+        saliency=rounded(seen.saliency),
+        stages=[
+            StageMaps(name=name, shape=list(out.shape), values=rounded(out))
+            for name, out in seen.stages
+        ],
+    )
+
+
+def cell(run: ImageRun, true_class: int, predicted_class: int) -> ImageCellFrame:
+    positions = run.test_images_in_cell(true_class, predicted_class, run.evaluate())
+    return ImageCellFrame(
+        true_class=true_class,
+        predicted_class=predicted_class,
+        total=len(positions),
+        images=[
+            CellImage(test_index=i, pixels=rounded(run.data.test_x[i]))
+            for i in positions[:MAX_CELL_IMAGES]
+        ],
+    )

@@ -1,0 +1,159 @@
+"""The digits lab's websocket, driven the way its page drives it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from app.protocol.images import image_server_adapter
+from tests.protocol.helpers import strict_loads
+
+
+def receive(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
+    """The next message of `kind`, checked against the server union (frames may come first)."""
+    for _ in range(500):
+        text = ws.receive_text()
+        image_server_adapter.validate_json(text)
+        message = strict_loads(text)
+        if message["type"] == kind:
+            return message
+        assert message["type"] in ("image_frame", "image_session"), message
+    raise AssertionError(f"no {kind} message")
+
+
+def control(ws: WebSocketTestSession, action: str) -> None:
+    ws.send_json({"type": "image_control", "action": action})
+
+
+def test_a_page_opens_a_cnn_on_the_digits_and_steps_it(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        info = receive(ws, "image_session")
+        assert [s["name"] for s in info["stages"]][:3] == ["conv1", "act1", "pool1"]
+        assert info["stages"][0]["module"] == "Conv2d" and info["stages"][0]["shape"] == [8, 8, 8]
+        assert info["n_train"] + info["n_test"] == 1797
+        first = receive(ws, "image_frame")
+        assert first["step"] == 0 and first["status"] == "paused"
+        assert sum(map(sum, first["confusion"])) == info["n_test"]
+        assert first["filters"]["count"] == 8 and first["filters"]["side"] == 3
+        control(ws, "step")
+        stepped = receive(ws, "image_frame")
+        assert stepped["step"] == 1
+        assert any(g != 0 for g in stepped["filters"]["grads"])
+
+
+def test_play_trains_until_paused_and_the_accuracy_climbs(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        control(ws, "play")
+        accuracy, step = 0.0, 0
+        for _ in range(400):
+            frame = receive(ws, "image_frame")
+            assert frame["step"] >= step and frame["status"] == "running"
+            assert len(frame["train_losses"]) == frame["step"] - step
+            accuracy, step = frame["test_accuracy"], frame["step"]
+            if accuracy >= 0.9:
+                break
+        assert accuracy >= 0.9
+        control(ws, "pause")
+        paused = receive(ws, "image_frame")
+        while paused["status"] != "paused":
+            paused = receive(ws, "image_frame")
+        control(ws, "step")
+        assert receive(ws, "image_frame")["step"] == paused["step"] + 1
+
+
+def test_a_learning_rate_change_keeps_the_run_and_a_model_change_rebuilds_it(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        info = receive(ws, "image_session")
+        receive(ws, "image_frame")
+        for _ in range(3):
+            control(ws, "step")
+            receive(ws, "image_frame")
+        config = info["config"]
+        config["training"]["learning_rate"] = 0.002
+        ws.send_json({"type": "image_configure", "config": config})
+        kept = receive(ws, "image_frame")
+        assert kept["step"] == 3 and kept["learning_rate"] == 0.002
+        config["model"] = {"conv_blocks": [], "hidden_layers": [32], "dropout": 0.2}
+        ws.send_json({"type": "image_configure", "config": config})
+        rebuilt = receive(ws, "image_session")
+        assert [s["module"] for s in rebuilt["stages"]] == [
+            "Flatten",
+            "DenseBlock",
+            "Dropout",
+            "Linear",
+        ]
+        frame = receive(ws, "image_frame")
+        assert frame["step"] == 0 and frame["filters"]["side"] == 8
+
+
+def test_a_drawing_and_a_test_image_are_inspected_layer_by_layer(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        pixels = [0.0] * 64
+        for row in range(1, 7):
+            pixels[row * 8 + 4] = 1.0  # a stroke down the middle: a 1
+        ws.send_json({"type": "image_inspect", "pixels": pixels})
+        drawn = receive(ws, "image_inspection")
+        assert drawn["label"] is None and drawn["pixels"] == pixels
+        assert abs(sum(drawn["probabilities"]) - 1) < 1e-4 and len(drawn["saliency"]) == 64
+        maps = {s["name"]: s for s in drawn["stages"]}
+        assert maps["conv1"]["shape"] == [8, 8, 8] and len(maps["conv1"]["values"]) == 512
+        ws.send_json({"type": "image_inspect", "test_index": 5, "target": 2})
+        chosen = receive(ws, "image_inspection")
+        assert chosen["label"] in range(10) and chosen["target"] == 2
+
+
+def test_a_confusion_cell_lists_its_images(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        frame = receive(ws, "image_frame")
+        confusion = frame["confusion"]
+        true, predicted = max(
+            ((t, p) for t in range(10) for p in range(10)), key=lambda c: confusion[c[0]][c[1]]
+        )
+        ws.send_json({"type": "image_cell", "true_class": true, "predicted_class": predicted})
+        cell = receive(ws, "image_cell")
+        assert cell["total"] == confusion[true][predicted]
+        assert len(cell["images"]) == min(60, cell["total"])
+        assert all(len(image["pixels"]) == 64 for image in cell["images"])
+
+
+def test_bad_messages_get_an_error_and_the_run_goes_on(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        ws.send_text("{not json")
+        assert "malformed JSON" in receive(ws, "error")["message"]
+        ws.send_json({"type": "image_inspect", "pixels": [2.0] * 64})
+        assert receive(ws, "error")["field"].startswith("pixels")
+        ws.send_json({"type": "image_inspect", "test_index": 99999})
+        assert "test images" in receive(ws, "error")["message"]
+        blocks = [{"kernel_size": 5, "padding": False}, {}, {}]
+        ws.send_json({"type": "image_configure", "config": {"model": {"conv_blocks": blocks}}})
+        assert "conv block 3" in receive(ws, "error")["message"]
+        control(ws, "step")
+        assert receive(ws, "image_frame")["step"] == 1
+
+
+def test_a_learning_rate_that_blows_up_stops_the_run_with_valid_json(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        info = receive(ws, "image_session")
+        config = info["config"]
+        # Measured: this MLP's loss is NaN by its 9th step.
+        config["training"] = {"optimizer": "sgd", "learning_rate": 10.0, "momentum": 0.9}
+        config["model"] = {"conv_blocks": [], "hidden_layers": [64, 64], "activation": "elu"}
+        ws.send_json({"type": "image_configure", "config": config})
+        receive(ws, "image_frame")
+        control(ws, "play")
+        for _ in range(400):
+            frame = receive(ws, "image_frame")  # strict JSON: a NaN would fail here
+            if frame["status"] == "diverged":
+                break
+        assert frame["status"] == "diverged"
+        assert frame["train_losses"][-1] is None  # NaN went out as null
+        assert all(value is not None for value in frame["filters"]["weights"])  # last finite
+        control(ws, "step")  # the page can still ask: the answer is valid JSON too
+        assert receive(ws, "image_frame")["status"] == "diverged"
