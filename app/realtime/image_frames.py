@@ -27,14 +27,19 @@ from app.training.images.digits import SIDE
 from app.training.images.network import stage_outputs
 from app.training.images.run import ImageRun
 
-# Decimals kept of weights, gradients and maps: far below what a colour can show.
-DECIMALS = 6
+# Significant digits kept of weights, gradients, maps and saliencies: far more than a colour
+# can show (decimals would not do: a confident model's saliency is ~1e-9 everywhere).
+SIGNIFICANT_DIGITS = 6
 # A wide MLP's first layer has up to 256 neurons: the first this many are drawn.
 MAX_FILTERS = 32
 
 
 def rounded(values: torch.Tensor) -> list[float]:
-    out: list[float] = np.round(values.detach().double().numpy().ravel(), DECIMALS).tolist()
+    v = values.detach().double().numpy().ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.where(np.isfinite(v) & (v != 0), np.abs(v), 1.0)
+        scale = 10.0 ** (SIGNIFICANT_DIGITS - 1 - np.floor(np.log10(magnitude)))
+        out: list[float] = (np.round(v * scale) / scale).tolist()
     return out
 
 

@@ -13,12 +13,17 @@ from app.protocol import (
     message_types,
     server_message_adapter,
 )
+from app.protocol.images import (
+    ImageControlRequest,
+    image_client_adapter,
+    image_server_adapter,
+)
 
 JS = Path(__file__).resolve().parents[2] / "static" / "js"
 
 
-def frozen_object(name: str) -> dict[str, str]:
-    source = (JS / "protocol.js").read_text()
+def frozen_object(name: str, module: str = "protocol.js") -> dict[str, str]:
+    source = (JS / module).read_text()
     body = re.search(rf"export const {name} = Object\.freeze\(\{{(.*?)\}}\)", source, re.S)
     assert body, f"protocol.js defines no {name}"
     return dict(re.findall(r'(\w+):\s*"([^"]+)"', body.group(1)))
@@ -56,3 +61,20 @@ def test_every_field_the_page_sends_in_set_and_configure_exists() -> None:
     assert set_fields <= set(SetRequest.model_fields)
     configure_keys = set(re.findall(r"ClientMessage\.CONFIGURE,\s*\{\s*(\w+):", source))
     assert configure_keys and configure_keys <= set(ConfigureRequest.model_fields)
+
+
+def test_the_digits_lab_s_message_names_match_its_schema() -> None:
+    module = "images/protocol.js"
+    sent = set(frozen_object("ImageClientMessage", module).values())
+    assert sent == message_types(image_client_adapter)
+    handled = set(frozen_object("ImageServerMessage", module).values())
+    assert handled == message_types(image_server_adapter)
+    actions = ImageControlRequest.model_json_schema()["properties"]["action"]["enum"]
+    assert set(frozen_object("ImageControlAction", module).values()) == set(actions)
+
+
+def test_the_digits_lab_sends_only_named_messages() -> None:
+    source = "\n".join(p.read_text() for p in sorted((JS / "images").glob("*.js")))
+    calls = re.findall(r"channel\.send\(([^,)]+)", source)
+    assert calls, "the digits lab sends nothing?"
+    assert all(call.startswith("ImageClientMessage.") for call in calls), calls

@@ -1,0 +1,116 @@
+// The digits lab: a CNN (or an MLP on the pixels) learning the 8×8 digits live, its filters,
+// feature maps, confusion matrix, a draw pad and the saliency of what it sees.
+import { openChannel } from "./channel.js";
+import { createConfusionView } from "./confusionView.js";
+import { createDrawPad } from "./drawPad.js";
+import { createFiltersView } from "./filtersView.js";
+import { createInspectionView } from "./inspectionView.js";
+import { createModelForm } from "./modelForm.js";
+import { paintGrey } from "./pictures.js";
+import { ImageClientMessage, ImageControlAction, ImageServerMessage } from "./protocol.js";
+
+const $ = (id) => document.querySelector(`[data-testid=${id}]`);
+// Maps of the image being looked at follow the training, a few times a second.
+const INSPECT_EVERY_MS = 250;
+const CURVE_POINTS = 2000;
+
+const losses = [];
+let looking = { test_index: 0 };
+let lastInspect = 0;
+
+const channel = openChannel({ onMessage, onState });
+const filters = createFiltersView($("filters"));
+const confusion = createConfusionView($("confusion-matrix"), {
+  onCell: (t, p) => channel.send(ImageClientMessage.CELL, { true_class: t, predicted_class: p }),
+});
+const inspectionView = createInspectionView(document.querySelector("[data-role=inspection]"));
+const pad = createDrawPad($("draw-pad"), {
+  onDrawn: (pixels) => {
+    looking = { pixels };
+    inspect();
+  },
+});
+const form = createModelForm(document.querySelector("[data-role=model-form]"), {
+  onChange: (config) => channel.send(ImageClientMessage.CONFIGURE, { config }),
+});
+
+for (const action of Object.values(ImageControlAction)) {
+  $(action).addEventListener("click", () => channel.send(ImageClientMessage.CONTROL, { action }));
+}
+$("clear-pad").addEventListener("click", () => pad.clear());
+$("test-image").addEventListener("change", (event) => {
+  looking = { test_index: Number(event.target.value) };
+  inspect();
+});
+
+function inspect() {
+  lastInspect = performance.now();
+  channel.send(ImageClientMessage.INSPECT, looking);
+}
+
+function onState(state) {
+  $("connection").textContent = state === "open" ? "" : `disconnected (${state}); reconnecting…`;
+}
+
+function onMessage(message) {
+  if (message.type === ImageServerMessage.SESSION) showSession(message);
+  else if (message.type === ImageServerMessage.FRAME) showFrame(message);
+  else if (message.type === ImageServerMessage.INSPECTION) inspectionView.draw(message);
+  else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
+  else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
+}
+
+function showSession(info) {
+  form.show(info.config);
+  losses.length = 0;
+  $("error").textContent = "";
+  $("test-image").max = info.n_test - 1;
+  $("model-summary").textContent = `${info.parameter_count.toLocaleString()} parameters · ${info.n_train} training, ${info.n_test} test images`;
+  $("model-blocks").replaceChildren(
+    ...info.stages.map((stage) => {
+      const block = document.createElement("div");
+      block.className = `block ${stage.module.toLowerCase()}`;
+      block.dataset.stage = stage.name;
+      block.innerHTML = `<b></b><span></span>`;
+      block.querySelector("b").textContent = stage.name;
+      block.querySelector("span").textContent = `${stage.module} → ${stage.shape.join("×")}${stage.parameters ? ` · ${stage.parameters} params` : ""}`;
+      return block;
+    }),
+  );
+  inspect();
+}
+
+function showFrame(frame) {
+  for (const loss of frame.train_losses) losses.push(loss);
+  if (losses.length > CURVE_POINTS) losses.splice(0, losses.length - CURVE_POINTS);
+  $("step-count").textContent = frame.step;
+  $("epoch-count").textContent = frame.epoch.toFixed(2);
+  $("test-accuracy").textContent = `${(frame.test_accuracy * 100).toFixed(1)} %`;
+  $("test-loss").textContent = frame.test_loss === null ? "—" : frame.test_loss.toFixed(4);
+  $("status").textContent = frame.status === "diverged" ? "Diverged: the loss is not a number. Lower the learning rate, then Reset." : frame.status;
+  document.body.classList.toggle("running", frame.status === "running");
+  filters.draw(frame.filters);
+  confusion.draw(frame.confusion);
+  drawCurve();
+  if (performance.now() - lastInspect > INSPECT_EVERY_MS) inspect();
+}
+
+function drawCurve() {
+  const canvas = $("loss-chart");
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const finite = losses.filter((v) => v !== null);
+  if (finite.length < 2) return;
+  const high = Math.max(...finite);
+  ctx.strokeStyle = "#0877bd";
+  ctx.beginPath();
+  losses.forEach((v, i) => {
+    if (v === null) return;
+    const x = (i / (losses.length - 1)) * canvas.width;
+    const y = canvas.height - (v / high) * (canvas.height - 4) - 2;
+    if (i === 0) ctx.moveTo(x, y);
+    else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+  canvas.title = `training loss of the last ${losses.length} steps, 0 to ${high.toPrecision(3)}`;
+}

@@ -1,0 +1,23 @@
+// The digits lab's websocket message names (/ws/images). A test checks these against the
+// server's /api/schema (images_client, images_server): every send and handler uses them.
+export const ImageClientMessage = Object.freeze({
+  CONFIGURE: "image_configure",
+  CONTROL: "image_control",
+  INSPECT: "image_inspect",
+  CELL: "image_cell",
+});
+
+export const ImageServerMessage = Object.freeze({
+  SESSION: "image_session",
+  FRAME: "image_frame",
+  INSPECTION: "image_inspection",
+  CELL: "image_cell",
+  ERROR: "error",
+});
+
+export const ImageControlAction = Object.freeze({
+  PLAY: "play",
+  PAUSE: "pause",
+  STEP: "step",
+  RESET: "reset",
+});

@@ -1,0 +1,136 @@
+"""The digits lab in a real browser: a CNN learns the 8×8 digits, and what the page draws is
+what the model holds (checked against the same run computed here, independently)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import torch
+from playwright.sync_api import Page, expect
+
+from app.training.images.config import ImageLabConfig
+from app.training.images.run import ImageRun
+from tests.conftest import LiveServer
+from tests.e2e.conftest import screenshot
+
+
+@pytest.fixture
+def digits(page: Page, live_server: LiveServer) -> Iterator[Page]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto("/images")
+    expect(page.get_by_test_id("filter")).to_have_count(8)
+    yield page
+    assert errors == []
+
+
+def step_to(page: Page, steps: int) -> None:
+    for n in range(1, steps + 1):
+        page.get_by_test_id("step").click()
+        expect(page.get_by_test_id("step-count")).to_have_text(str(n))
+
+
+def drawn_filters(page: Page) -> list[list[float]]:
+    return [
+        json.loads(canvas.get_attribute("data-values") or "[]")
+        for canvas in page.get_by_test_id("filter").all()
+    ]
+
+
+def confusion_on_page(page: Page) -> list[list[int]]:
+    rows = page.locator("[data-testid=confusion-matrix] tbody tr")
+    return [[int(t) for t in row.locator("td").all_text_contents()] for row in rows.all()]
+
+
+def test_the_filters_and_the_confusion_matrix_drawn_are_the_models(digits: Page) -> None:
+    page = digits
+    step_to(page, 3)
+    reference = ImageRun(ImageLabConfig())  # the page's run: same defaults, same seeds
+    torch.set_num_threads(1)
+    reference.train(3)
+    weights = reference.filters().weights.reshape(8, 9)
+    shown = torch.tensor(drawn_filters(page), dtype=torch.float32)
+    assert torch.allclose(shown, weights, rtol=1e-5, atol=1e-7)
+
+    # The colour says the sign: blue for the largest weight, orange for the most negative.
+    flat = weights.flatten()
+    for index, blue in ((int(flat.argmax()), True), (int(flat.argmin()), False)):
+        r, _, b = page.evaluate(
+            """([f, cell]) => {
+                const canvas = document.querySelectorAll('[data-testid=filter]')[f];
+                const scale = canvas.width / 3;
+                const x = (cell % 3 + 0.5) * scale, y = (Math.floor(cell / 3) + 0.5) * scale;
+                return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data);
+            }""",
+            [index // 9, index % 9],
+        )[:3]
+        assert (b > r) == blue
+
+    page.get_by_test_id("filters-show-grads").check()
+    grads = reference.filters().grads.reshape(8, 9)
+    assert torch.allclose(torch.tensor(drawn_filters(page)), grads, rtol=1e-5, atol=1e-9)
+
+    expected = reference.evaluate().confusion.tolist()
+    assert confusion_on_page(page) == expected
+    true, predicted = max(
+        ((t, p) for t in range(10) for p in range(10) if t != p), key=lambda c: expected[c[0]][c[1]]
+    )
+    page.locator(f"td[data-true='{true}'][data-predicted='{predicted}']").click()
+    images = page.get_by_test_id("confusion-images").locator("canvas")
+    expect(images).to_have_count(min(60, expected[true][predicted]))
+    screenshot(page, "digits-stepped")
+
+
+def test_play_learns_the_digits_and_a_drawing_is_read_layer_by_layer(digits: Page) -> None:
+    page = digits
+    page.get_by_test_id("play").click()
+    # A deadline for a broken run, not a speed target (that is `make bench`).
+    page.wait_for_function(
+        "() => parseFloat(document.querySelector('[data-testid=test-accuracy]').textContent) >= 95",
+        timeout=90_000,
+    )
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("status")).to_have_text("paused")
+
+    pad = page.get_by_test_id("draw-pad").bounding_box()
+    assert pad is not None
+    x = pad["x"] + pad["width"] * 0.55
+    page.mouse.move(x, pad["y"] + pad["height"] * 0.1)
+    page.mouse.down()
+    for i in range(12):
+        page.mouse.move(x, pad["y"] + pad["height"] * (0.1 + 0.07 * i))
+    page.mouse.up()
+    expect(page.locator("[data-role=inspected-caption]")).to_have_text("your drawing")
+    bars = page.get_by_test_id("prediction").locator(".bar")
+    expect(bars).to_have_count(10)
+    probabilities = [float(b.get_attribute("data-probability") or "nan") for b in bars.all()]
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+    predicted = int(page.get_by_test_id("prediction").get_attribute("data-predicted") or "-1")
+    assert probabilities[predicted] == max(probabilities)
+    conv1 = page.get_by_test_id("feature-maps").locator("[data-stage=conv1] canvas")
+    expect(conv1).to_have_count(8)
+    saliency = json.loads(
+        page.get_by_test_id("saliency").locator("canvas").get_attribute("data-values") or "[]"
+    )
+    assert len(saliency) == 64 and any(v != 0 for v in saliency)
+    screenshot(page, "digits-drawn")
+
+
+def test_a_conv_block_added_on_the_page_rebuilds_the_model(digits: Page) -> None:
+    page = digits
+    page.get_by_test_id("add-conv-layer").click()
+    blocks = page.get_by_test_id("model-blocks")
+    expect(blocks.locator("[data-stage=conv3]")).to_have_text("conv3Conv2d → 16×2×2 · 2320 params")
+    page.get_by_test_id("dense-layers").fill("32")
+    page.get_by_test_id("dense-layers").dispatch_event("change")
+    expect(blocks.locator("[data-stage=dense1]")).to_be_visible()
+    page.get_by_test_id("conv-block").nth(2).get_by_role("button").click()
+    expect(blocks.locator("[data-stage=conv3]")).to_have_count(0)
+    page.get_by_test_id("learning-rate").fill("0.003")
+    page.get_by_test_id("learning-rate").dispatch_event("change")
+    step_to(page, 1)
+    expect(page.get_by_test_id("error")).to_have_text("")
