@@ -77,7 +77,11 @@ export function bindControls({ store, commands, network }) {
   });
   $("batch-size").addEventListener("input", (e) => ($("batch-size-value").textContent = e.target.value));
   $("batch-size").addEventListener("change", (e) => setLive({ batch_size: Number(e.target.value) }));
-  $("dataset").addEventListener("change", (e) => configureData({ dataset: e.target.value }));
+  $("dataset").addEventListener("change", (e) => {
+    // Images are a page of their own (/images): a CNN on the digits, with its own views.
+    if (e.target.value === "digits") location.assign("/images");
+    else configureData({ dataset: e.target.value });
+  });
   $("noise").addEventListener("input", (e) => ($("noise-value").textContent = e.target.value));
   $("noise").addEventListener("change", (e) => configureData({ noise: Number(e.target.value) / 100 }));
   $("train-fraction").addEventListener("input", (e) => ($("train-fraction-value").textContent = `${e.target.value}%`));

@@ -134,3 +134,10 @@ def test_a_conv_block_added_on_the_page_rebuilds_the_model(digits: Page) -> None
     page.get_by_test_id("learning-rate").dispatch_event("change")
     step_to(page, 1)
     expect(page.get_by_test_id("error")).to_have_text("")
+
+
+def test_the_plane_lab_s_dataset_picker_opens_the_digits_lab(lab: Page) -> None:
+    lab.get_by_test_id("dataset").select_option("digits")
+    lab.wait_for_url("**/images")
+    expect(lab.get_by_test_id("filter")).to_have_count(8)
+    expect(lab.get_by_test_id("dataset")).to_have_value("digits")
