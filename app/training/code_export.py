@@ -17,7 +17,7 @@ import torch
 
 from app.training import datasets
 from app.training.batches import batch_seed
-from app.training.config import LabConfig
+from app.training.config import LabConfig, TrainingConfig
 from app.training.optimizers import build_optimizer, build_scheduler
 from app.training.phases import PHASES, Phase
 from app.training.surgery import NeuronSwitch, Surgery, WeightEdit
@@ -230,18 +230,12 @@ def _activation_penalty(config: LabConfig) -> bool:
 
 def _training_section(config: LabConfig) -> str:
     t = config.training
-    probe = [torch.nn.Parameter(torch.zeros(1))]
-    optimizer = build_optimizer(t.optimizer, probe, t)
-    scheduler = build_scheduler(optimizer, t)
     task = TASKS[datasets.task_of(config.data.dataset)]
     lines = [
         "# ---- loss, optimizer, schedule ----",
         f"loss_fn = nn.{task.loss_name}()",
-        f"optimizer = torch.optim.{_call(optimizer, optimizer.defaults, 'model.parameters()')}",
+        *optimizer_lines(t),
     ]
-    scheduler_call = _scheduler_call(scheduler)
-    if scheduler_call:
-        lines.append(f"scheduler = torch.optim.lr_scheduler.{scheduler_call}")
     seed = batch_seed(config.data.seed, config.model.seed)
     lines += [
         "",
@@ -322,7 +316,20 @@ def _loop_section(config: LabConfig, steps: int, edits: Sequence[Surgery]) -> st
     )
 
 
-def _call(instance: object, values: dict[str, object], first: str) -> str:
+def optimizer_lines(t: TrainingConfig) -> list[str]:
+    """`optimizer = …` and, unless the rate is constant, `scheduler = …`: read back from the
+    objects the app builds, so every keyword the app passes is in the script."""
+    probe = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer = build_optimizer(t.optimizer, probe, t)
+    call = constructor_call(optimizer, optimizer.defaults, "model.parameters()")
+    lines = [f"optimizer = torch.optim.{call}"]
+    schedule = scheduler_call(build_scheduler(optimizer, t))
+    if schedule:
+        lines.append(f"scheduler = torch.optim.lr_scheduler.{schedule}")
+    return lines
+
+
+def constructor_call(instance: object, values: dict[str, object], first: str) -> str:
     """`Class(first, k=v, …)` with every keyword whose value differs from the class default."""
     cls = type(instance)
     arguments = [first]
@@ -339,7 +346,7 @@ def _call(instance: object, values: dict[str, object], first: str) -> str:
     return f"{cls.__name__}({', '.join(arguments)})"
 
 
-def _scheduler_call(scheduler: object) -> str | None:
+def scheduler_call(scheduler: object) -> str | None:
     if type(scheduler).__name__ == "ConstantLR" and getattr(scheduler, "factor", None) == 1.0:
         return None  # a constant learning rate: no scheduler at all
     names = inspect.signature(type(scheduler).__init__).parameters
@@ -347,4 +354,4 @@ def _scheduler_call(scheduler: object) -> str | None:
     values = {
         n: getattr(scheduler, n) for n in names if hasattr(scheduler, n) and n != "last_epoch"
     }
-    return _call(scheduler, values, "optimizer")
+    return constructor_call(scheduler, values, "optimizer")

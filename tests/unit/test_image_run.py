@@ -190,3 +190,25 @@ def test_a_diverging_step_is_not_taken_and_the_last_finite_weights_stay() -> Non
     assert any(loss != loss for loss in losses)  # NaN: measured by the 9th step
     assert all(bool(p.isfinite().all()) for p in run.model.parameters())
     assert run.step_count == losses.index(next(x for x in losses if x != x))
+
+
+def test_five_phases_are_one_step_bit_for_bit() -> None:
+    config = lab(hidden_layers=[16], dropout=0.4, batchnorm=True)
+    played, phased = ImageRun(config), ImageRun(config)
+    losses = played.train(4)
+    seen = []
+    for _ in range(4):
+        for expected in ("zero_grad", "forward", "loss", "backward", "step"):
+            assert phased.step_phase() == expected
+        seen.append(phased.last_loss)
+    assert seen == losses
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            played.model.state_dict().values(), phased.model.state_dict().values(), strict=True
+        )
+    )
+    phased.step_phase()
+    phased.step_phase()  # mid-step: Step finishes this one
+    assert phased.mid_step and phased.next_phase == "loss"
+    assert phased.step() == played.step() and not phased.mid_step

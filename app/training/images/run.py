@@ -18,6 +18,7 @@ from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE, ImageDataset, load_digits
 from app.training.images.network import build_image_model, first_layer, stage_outputs
 from app.training.optimizers import LRScheduler, apply_options, build_optimizer, build_scheduler
+from app.training.phases import PHASES, Phase
 
 
 @dataclass(frozen=True)
@@ -76,39 +77,94 @@ class ImageRun:
             self._rng_state = torch.get_rng_state()
         self.step_count = 0
         self.last_loss = math.nan
+        # The step in progress, phase by phase (phase_done None: none begun yet).
+        self.phase_done: Phase | None = None
+        self._batch: tuple[torch.Tensor, torch.Tensor] = (
+            self.data.train_x[:0],
+            self.data.train_y[:0],
+        )
+        self._output: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None
+        self._stepped = False
 
     @property
     def epoch(self) -> float:
         return self.sampler.epoch
 
     def step(self) -> float:
-        """One optimizer step on the next batch: zero_grad, forward, loss, backward, step."""
-        x, y = self.sampler.next_batch(self.data.train_x, self.data.train_y)
+        """One optimizer step: the phases left of the step in progress, or all five."""
+        while True:
+            phase = self.step_phase()
+            if phase == "step":
+                return self.last_loss if self._stepped else math.nan
+
+    def step_phase(self) -> Phase:
+        """Run the next phase of the tutorial's loop; returns which one ran. Step() is these
+        five in order, so a run stepped phase by phase is bit for bit the run played."""
+        phase = self.next_phase
+        {
+            "zero_grad": self._zero_grad,
+            "forward": self._forward,
+            "loss": self._compute_loss,
+            "backward": self._backward,
+            "step": self._optimizer_step,
+        }[phase]()
+        self.phase_done = phase
+        return phase
+
+    @property
+    def next_phase(self) -> Phase:
+        if self.phase_done in (None, "step"):
+            return PHASES[0]
+        return PHASES[PHASES.index(self.phase_done) + 1]
+
+    @property
+    def mid_step(self) -> bool:
+        return self.phase_done not in (None, "step")
+
+    def _zero_grad(self) -> None:
+        self._batch = self.sampler.next_batch(self.data.train_x, self.data.train_y)
+        self.optimizer.zero_grad()
+        self._output = self._loss = None
+
+    def _forward(self) -> None:
         self.model.train()
+        # Dropout draws from torch's global generator: the run keeps its own state of it.
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
-            self.optimizer.zero_grad()
-            output = self.model(x)
-            loss = self.loss_fn(output, y)
-            loss.backward()
+            self._output = self.model(self._batch[0])
             self._rng_state = torch.get_rng_state()
-        self.last_loss = loss.item()
-        if not self._finite_gradients():
+
+    def _compute_loss(self) -> None:
+        assert self._output is not None
+        self._loss = self.loss_fn(self._output, self._batch[1])
+        self.last_loss = self._loss.item()
+
+    def _backward(self) -> None:
+        assert self._loss is not None
+        self._loss.backward()  # type: ignore[no-untyped-call]
+
+    def _optimizer_step(self) -> None:
+        self._stepped = self._finite_gradients()
+        if not self._stepped:
             # Diverged: the step that would write NaN/inf into the weights is not taken, so the
             # last finite weights stay (the run is over until its settings change).
-            return math.nan
+            return
         if self.config.training.grad_clip_norm > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.step_count += 1
-        return self.last_loss
 
     def _finite_gradients(self) -> bool:
         if not math.isfinite(self.last_loss):
             return False
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         return bool(torch.stack([g.abs().max() for g in grads]).isfinite().all())
+
+    def current_loss(self) -> torch.Tensor | None:
+        """The loss of the step in progress (after its loss phase), graph and all."""
+        return self._loss
 
     def train(self, steps: int) -> list[float]:
         return [self.step() for _ in range(steps)]
