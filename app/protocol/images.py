@@ -12,12 +12,13 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, model_validator
 
 from app.protocol.base import RunStatus, ServerModel
-from app.protocol.replies import ErrorFrame
+from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame
 from app.training.config import StrictModel
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE
+from app.training.phases import Phase
 
-ImageControlAction = Literal["play", "pause", "step", "reset"]
+ImageControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
 ClassId = Annotated[int, Field(ge=0, lt=N_CLASSES)]
 Pixel = Annotated[float, Field(ge=0.0, le=1.0)]
 # The most images a confusion-matrix cell sends back (a cell of a fresh model holds hundreds).
@@ -102,6 +103,14 @@ class FilterImages(ServerModel):
     grads: list[float | None]
 
 
+class ImagePhase(ServerModel):
+    """Where a step taken phase by phase stands: `done` just ran, `next` runs next."""
+
+    step: int
+    done: Phase
+    next: Phase
+
+
 class ImageFrame(ServerModel):
     type: Literal["image_frame"] = "image_frame"
     status: RunStatus
@@ -116,6 +125,8 @@ class ImageFrame(ServerModel):
     # Row = true class, column = predicted, counted over the test images in eval mode.
     confusion: list[list[int]]
     filters: FilterImages
+    # Set while stepping phase by phase, for the code panel's highlighted line.
+    phase: ImagePhase | None = None
 
 
 class StageMaps(ServerModel):
@@ -151,7 +162,13 @@ class ImageCellFrame(ServerModel):
 
 
 ImageServerMessage = Annotated[
-    ImageSessionInfo | ImageFrame | ImageInspection | ImageCellFrame | ErrorFrame,
+    ImageSessionInfo
+    | ImageFrame
+    | ImageInspection
+    | ImageCellFrame
+    | CodeListing
+    | AutogradGraphFrame
+    | ErrorFrame,
     Field(discriminator="type"),
 ]
 image_server_adapter: TypeAdapter[ImageServerMessage] = TypeAdapter(ImageServerMessage)

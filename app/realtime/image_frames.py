@@ -19,10 +19,15 @@ from app.protocol.images import (
     ImageCellFrame,
     ImageFrame,
     ImageInspection,
+    ImagePhase,
     ImageSessionInfo,
     ImageStage,
     StageMaps,
 )
+from app.protocol.replies import AutogradGraphFrame, CodeListing
+from app.realtime.backprop import autograd_frame
+from app.training.autograd_graph import walk_autograd_graph
+from app.training.images.code_export import export_image_script
 from app.training.images.digits import SIDE
 from app.training.images.network import stage_outputs
 from app.training.images.run import ImageRun
@@ -71,7 +76,20 @@ def session_info(run: ImageRun) -> ImageSessionInfo:
     )
 
 
-def frame(run: ImageRun, status: RunStatus, train_losses: list[float]) -> ImageFrame:
+def code_listing(run: ImageRun) -> CodeListing:
+    export = export_image_script(run.config)
+    return CodeListing(source=export.source, phase_lines=export.phase_lines)
+
+
+def autograd(run: ImageRun) -> AutogradGraphFrame | None:
+    """The graph of the step in progress (after its loss phase), with gradients after backward."""
+    loss = run.current_loss()
+    return None if loss is None else autograd_frame(walk_autograd_graph(loss, run.model))
+
+
+def frame(
+    run: ImageRun, status: RunStatus, train_losses: list[float], phase: ImagePhase | None = None
+) -> ImageFrame:
     evaluation = run.evaluate()
     filters = run.filters()
     count = min(MAX_FILTERS, len(filters.weights))
@@ -91,6 +109,7 @@ def frame(run: ImageRun, status: RunStatus, train_losses: list[float]) -> ImageF
             weights=rounded(filters.weights[:count]),
             grads=rounded_or_none(filters.grads[:count]),
         ),
+        phase=phase,
     )
 
 

@@ -22,8 +22,17 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlAction,
     ImageInspectRequest,
+    ImagePhase,
 )
-from app.realtime.image_frames import cell, drawn_image, frame, inspection, session_info
+from app.realtime.image_frames import (
+    autograd,
+    cell,
+    code_listing,
+    drawn_image,
+    frame,
+    inspection,
+    session_info,
+)
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
@@ -68,16 +77,22 @@ class ImageLive:
         await self._show_run()
 
     async def _show_run(self) -> None:
-        info, first = await self._engine(
-            lambda: (session_info(self.run), frame(self.run, self.status, []))
+        info, code, first = await self._engine(
+            lambda: (
+                session_info(self.run),
+                code_listing(self.run),
+                frame(self.run, self.status, []),
+            )
         )
         await self._emit(info)
+        await self._emit(code)
         await self._emit(first)
 
     async def configure(self, request: ImageConfigureRequest) -> None:
         new, old = request.config, self.run.config
         if new.model == old.model and new.data == old.data:
             await self._engine(lambda: self.run.set_training(new))
+            await self._emit(await self._engine(lambda: code_listing(self.run)))
             await self._emit(await self._engine(lambda: frame(self.run, self.status, [])))
             return
         playing = self._player is not None
@@ -96,6 +111,9 @@ class ImageLive:
         if action == "step":
             loss = await self._engine(self.run.step)
             self.status = "paused" if math.isfinite(loss) else "diverged"
+        elif action == "step_phase":
+            await self._step_phase()
+            return
         elif action == "reset":
             config = self.run.config
             self._run = await self._engine(lambda: ImageRun(config))
@@ -105,6 +123,25 @@ class ImageLive:
         elif self.status == "running":
             self.status = "paused"
         await self._emit(await self._engine(lambda: frame(self.run, self.status, [])))
+
+    async def _step_phase(self) -> None:
+        """One phase; after the loss and backward phases the autograd graph goes out too."""
+
+        def one_phase() -> tuple[ServerModel, ServerModel | None]:
+            run = self.run
+            done = run.step_phase()
+            if done == "step" and not math.isfinite(run.last_loss):
+                self.status = "diverged"
+            elif self.status != "diverged":
+                self.status = "paused"
+            graph = autograd(run) if done in ("loss", "backward") else None
+            phase = ImagePhase(step=run.step_count, done=done, next=run.next_phase)
+            return frame(run, self.status, [run.last_loss] if done == "step" else [], phase), graph
+
+        shown, graph = await self._engine(one_phase)
+        if graph is not None:
+            await self._emit(graph)
+        await self._emit(shown)
 
     async def inspect(self, request: ImageInspectRequest) -> None:
         def look() -> ServerModel:

@@ -141,3 +141,17 @@ def test_the_plane_lab_s_dataset_picker_opens_the_digits_lab(lab: Page) -> None:
     lab.wait_for_url("**/images")
     expect(lab.get_by_test_id("filter")).to_have_count(8)
     expect(lab.get_by_test_id("dataset")).to_have_value("digits")
+
+
+def test_phase_by_phase_the_code_line_and_the_autograd_graph_follow(digits: Page) -> None:
+    page = digits
+    for phase in ("zero_grad", "forward", "loss"):
+        page.get_by_test_id("step-phase").click()
+        expect(page.locator(f".code-listing .line.current[data-phase={phase}]")).to_have_count(1)
+    graph = page.get_by_test_id("autograd")
+    expect(graph).to_contain_text("ConvolutionBackward0")
+    expect(graph).to_contain_text("MaxPool2DWithIndicesBackward0")
+    page.get_by_test_id("step-phase").click()
+    page.get_by_test_id("step-phase").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("1")
+    expect(page.locator(".code-listing .line.current[data-phase=step]")).to_have_count(1)

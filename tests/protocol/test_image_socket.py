@@ -19,7 +19,7 @@ def receive(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
         message = strict_loads(text)
         if message["type"] == kind:
             return message
-        assert message["type"] in ("image_frame", "image_session"), message
+        assert message["type"] in ("image_frame", "image_session", "code", "autograd"), message
     raise AssertionError(f"no {kind} message")
 
 
@@ -157,3 +157,24 @@ def test_a_learning_rate_that_blows_up_stops_the_run_with_valid_json(client: Tes
         assert all(value is not None for value in frame["filters"]["weights"])  # last finite
         control(ws, "step")  # the page can still ask: the answer is valid JSON too
         assert receive(ws, "image_frame")["status"] == "diverged"
+
+
+def test_phase_by_phase_the_loop_s_lines_and_the_autograd_graph_follow(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        code = receive(ws, "code")
+        assert "output = model(x)" in code["source"]
+        receive(ws, "image_frame")
+        done = []
+        for _ in range(5):
+            control(ws, "step_phase")
+            if len(done) in (2, 3):  # after the loss and the backward phases
+                graph = receive(ws, "autograd")
+                names = {node["name"] for node in graph["nodes"]}
+                assert {"ConvolutionBackward0", "MaxPool2DWithIndicesBackward0"} <= names
+                assert graph["has_gradients"] == (len(done) == 3)
+            frame = receive(ws, "image_frame")
+            done.append(frame["phase"]["done"])
+        assert done == ["zero_grad", "forward", "loss", "backward", "step"]
+        assert frame["step"] == 1 and frame["phase"]["next"] == "zero_grad"

@@ -8,6 +8,8 @@ import { createInspectionView } from "./inspectionView.js";
 import { createModelForm } from "./modelForm.js";
 import { paintGrey } from "./pictures.js";
 import { ImageClientMessage, ImageControlAction, ImageServerMessage } from "./protocol.js";
+import { createAutogradView } from "../views/autograd.js";
+import { createCodePanel } from "../views/code.js";
 
 const $ = (id) => document.querySelector(`[data-testid=${id}]`);
 // Maps of the image being looked at follow the training, a few times a second.
@@ -34,8 +36,12 @@ const form = createModelForm(document.querySelector("[data-role=model-form]"), {
   onChange: (config) => channel.send(ImageClientMessage.CONFIGURE, { config }),
 });
 
+const code = createCodePanel($("code"));
+const autogradView = createAutogradView($("autograd"));
+let listing = null;
+
 for (const action of Object.values(ImageControlAction)) {
-  $(action).addEventListener("click", () => channel.send(ImageClientMessage.CONTROL, { action }));
+  $(action.replace("_", "-")).addEventListener("click", () => channel.send(ImageClientMessage.CONTROL, { action }));
 }
 $("clear-pad").addEventListener("click", () => pad.clear());
 $("test-image").addEventListener("change", (event) => {
@@ -57,6 +63,10 @@ function onMessage(message) {
   else if (message.type === ImageServerMessage.FRAME) showFrame(message);
   else if (message.type === ImageServerMessage.INSPECTION) inspectionView.draw(message);
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
+  else if (message.type === ImageServerMessage.CODE) {
+    listing = message;
+    code.update({ listing, phase: null });
+  } else if (message.type === ImageServerMessage.AUTOGRAD) autogradView.update({ graph: message });
   else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
 }
 
@@ -90,6 +100,8 @@ function showFrame(frame) {
   $("status").textContent = frame.status === "diverged" ? "Diverged: the loss is not a number. Lower the learning rate, then Reset." : frame.status;
   document.body.classList.toggle("running", frame.status === "running");
   filters.draw(frame.filters);
+  const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
+  code.update({ listing, phase });
   confusion.draw(frame.confusion);
   drawCurve();
   if (performance.now() - lastInspect > INSPECT_EVERY_MS) inspect();

@@ -12,6 +12,8 @@ export const ImageServerMessage = Object.freeze({
   FRAME: "image_frame",
   INSPECTION: "image_inspection",
   CELL: "image_cell",
+  CODE: "code",
+  AUTOGRAD: "autograd",
   ERROR: "error",
 });
 
@@ -19,5 +21,6 @@ export const ImageControlAction = Object.freeze({
   PLAY: "play",
   PAUSE: "pause",
   STEP: "step",
+  STEP_PHASE: "step_phase",
   RESET: "reset",
 });
