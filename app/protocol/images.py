@@ -65,8 +65,23 @@ class ImageCellRequest(StrictModel):
     predicted_class: ClassId
 
 
+class ImageSampleRequest(StrictModel):
+    """One sample by hand: ∂L/∂w of the first layer's weight [unit, row, col] for training
+    image `sample`, by autograd and by a finite difference."""
+
+    type: Literal["image_sample"]
+    sample: Annotated[int, Field(ge=0)]
+    unit: Annotated[int, Field(ge=0)]
+    row: Annotated[int, Field(ge=0, lt=SIDE)]
+    col: Annotated[int, Field(ge=0, lt=SIDE)]
+
+
 ImageClientMessage = Annotated[
-    ImageConfigureRequest | ImageControlRequest | ImageInspectRequest | ImageCellRequest,
+    ImageConfigureRequest
+    | ImageControlRequest
+    | ImageInspectRequest
+    | ImageCellRequest
+    | ImageSampleRequest,
     Field(discriminator="type"),
 ]
 image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
@@ -161,6 +176,18 @@ class ImageCellFrame(ServerModel):
     images: list[CellImage]
 
 
+class ImageSampleCheck(ServerModel):
+    type: Literal["image_sample_check"] = "image_sample_check"
+    sample: int
+    label: int
+    weight: str
+    value: float
+    loss: float | None
+    autograd: float | None
+    numeric: float | None
+    step_size: float
+
+
 ImageServerMessage = Annotated[
     ImageSessionInfo
     | ImageFrame
@@ -168,6 +195,7 @@ ImageServerMessage = Annotated[
     | ImageCellFrame
     | CodeListing
     | AutogradGraphFrame
+    | ImageSampleCheck
     | ErrorFrame,
     Field(discriminator="type"),
 ]

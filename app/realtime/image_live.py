@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import secrets
 import threading
@@ -23,6 +24,8 @@ from app.protocol.images import (
     ImageControlAction,
     ImageInspectRequest,
     ImagePhase,
+    ImageSampleCheck,
+    ImageSampleRequest,
 )
 from app.realtime.image_frames import (
     autograd,
@@ -162,6 +165,22 @@ class ImageLive:
             lambda: cell(self.run, request.true_class, request.predicted_class)
         )
         await self._emit(answer)
+
+    async def check_sample(self, request: ImageSampleRequest) -> None:
+        def check() -> ServerModel:
+            run = self.run
+            n_train, units = len(run.data.train_x), len(run.filters().weights)
+            side = run.filters().weights.shape[-1]
+            if request.sample >= n_train:
+                raise ValueError(f"sample {request.sample}: there are {n_train} training images")
+            if request.unit >= units or request.row >= side or request.col >= side:
+                raise ValueError(f"the first layer has {units} filters of {side}×{side}")
+            found = run.check_first_layer_weight(
+                request.sample, request.unit, request.row, request.col
+            )
+            return ImageSampleCheck(**dataclasses.asdict(found))
+
+        await self._emit(await self._engine(check))
 
     async def close(self) -> None:
         await self._stop_playing()

@@ -16,6 +16,7 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlRequest,
     ImageInspectRequest,
+    ImageSampleRequest,
     image_client_adapter,
 )
 from app.realtime.image_live import ImageLive
@@ -95,6 +96,8 @@ class ImageConnection:
                 await self.live.inspect(request)
             elif isinstance(request, ImageCellRequest):
                 await self.live.open_cell(request)
+            elif isinstance(request, ImageSampleRequest):
+                await self.live.check_sample(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:

@@ -155,3 +155,17 @@ def test_phase_by_phase_the_code_line_and_the_autograd_graph_follow(digits: Page
     page.get_by_test_id("step-phase").click()
     expect(page.get_by_test_id("step-count")).to_have_text("1")
     expect(page.locator(".code-listing .line.current[data-phase=step]")).to_have_count(1)
+
+
+def test_a_click_on_a_filter_weight_checks_it_by_hand(digits: Page) -> None:
+    page = digits
+    step_to(page, 2)
+    page.get_by_test_id("sample-index").fill("11")
+    page.get_by_test_id("filter").nth(4).click(position={"x": 2, "y": 2})  # its top-left weight
+    check = page.get_by_test_id("sample-check")
+    expect(check).to_contain_text("training image 11")
+    expect(check).to_contain_text("conv1.weight[4, 0, 0, 0]")
+    expect(check).to_contain_text("they agree")
+    autograd = float(check.get_attribute("data-autograd") or "nan")
+    numeric = float(check.get_attribute("data-numeric") or "nan")
+    assert autograd == pytest.approx(numeric, rel=1e-3, abs=1e-6)

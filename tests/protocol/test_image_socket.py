@@ -178,3 +178,16 @@ def test_phase_by_phase_the_loop_s_lines_and_the_autograd_graph_follow(
             done.append(frame["phase"]["done"])
         assert done == ["zero_grad", "forward", "loss", "backward", "step"]
         assert frame["step"] == 1 and frame["phase"]["next"] == "zero_grad"
+
+
+def test_one_sample_by_hand_checks_a_filter_weight(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        control(ws, "step")
+        receive(ws, "image_frame")
+        ws.send_json({"type": "image_sample", "sample": 4, "unit": 2, "row": 1, "col": 0})
+        check = receive(ws, "image_sample_check")
+        assert check["weight"] == "conv1.weight[2, 0, 1, 0]"
+        assert abs(check["autograd"] - check["numeric"]) <= 1e-3 * abs(check["numeric"]) + 1e-6
+        ws.send_json({"type": "image_sample", "sample": 4, "unit": 8, "row": 1, "col": 0})
+        assert "8 filters of 3×3" in receive(ws, "error")["message"]

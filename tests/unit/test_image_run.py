@@ -212,3 +212,19 @@ def test_five_phases_are_one_step_bit_for_bit() -> None:
     phased.step_phase()  # mid-step: Step finishes this one
     assert phased.mid_step and phased.next_phase == "loss"
     assert phased.step() == played.step() and not phased.mid_step
+
+
+@pytest.mark.parametrize("model", [{}, {"conv_blocks": [], "hidden_layers": [16]}])
+def test_one_sample_by_hand_autograd_agrees_with_a_finite_difference(
+    model: dict[str, object],
+) -> None:
+    run = ImageRun(lab(**model))
+    run.train(40)
+    side = 3 if not model else 8
+    for sample, unit, row, col in [(0, 1, 1, 1), (7, 3, 0, side - 1), (20, 0, side - 1, 0)]:
+        check = run.check_first_layer_weight(sample, unit, row, col)
+        assert check.label == int(run.data.train_y[sample])
+        assert check.autograd == pytest.approx(check.numeric, rel=1e-3, abs=1e-6)
+        layer = run.model.get_submodule("conv1" if not model else "dense1.linear").weight
+        where = (unit, 0, row, col) if not model else (unit, row * 8 + col)
+        assert check.value == float(layer.detach()[where])

@@ -7,6 +7,7 @@ do it, so the test loss and the confusion matrix are the model a learner would d
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -50,6 +51,26 @@ class Inspection:
     stages: list[tuple[str, torch.Tensor]]  # one image's outputs, batch dimension removed
     saliency: torch.Tensor  # (8, 8)
     target: int
+
+
+@dataclass(frozen=True)
+class WeightCheck:
+    """∂L/∂w of one first-layer weight for one training image, by autograd (float32, as
+    training computes it) and by a central finite difference (float64). In eval mode: one image
+    has no batch statistics, and dropout would make the loss a different function each call."""
+
+    sample: int
+    label: int
+    weight: str
+    value: float
+    loss: float
+    autograd: float
+    numeric: float
+    step_size: float
+
+
+# Central difference step in float64: truncation ~1e-12, rounding ~1e-10 here.
+FINITE_DIFFERENCE_STEP = 1e-6
 
 
 def confusion_matrix(true: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -221,6 +242,47 @@ class ImageRun:
         """Positions in the test set of the images with label `true` predicted as `predicted`."""
         hits = (self.data.test_y == true) & (evaluation.predictions == predicted)
         return [int(i) for i in torch.nonzero(hits).flatten()]
+
+    def check_first_layer_weight(self, sample: int, unit: int, row: int, col: int) -> WeightCheck:
+        """One sample by hand: weight [unit, row, col] of conv1's kernels (or of an MLP's
+        first-layer row drawn as an 8×8 image)."""
+        layer_name = "conv1" if self.config.model.conv_blocks else "dense1.linear"
+        if not self.config.model.conv_blocks and not self.config.model.hidden_layers:
+            layer_name = "output"
+        x = self.data.train_x[sample : sample + 1]
+        y = self.data.train_y[sample : sample + 1]
+
+        def index_in(weight: torch.Tensor) -> tuple[int, ...]:
+            if weight.dim() == 4:
+                return (unit, 0, row, col)
+            return (unit, row * SIDE + col)
+
+        model = copy.deepcopy(self.model).eval()
+        weight = model.get_parameter(f"{layer_name}.weight")
+        where = index_in(weight)
+        loss = self.loss_fn(model(x), y)
+        (grad,) = torch.autograd.grad(loss, weight)
+        wide = copy.deepcopy(self.model).double().eval()
+        wide_weight = wide.get_parameter(f"{layer_name}.weight")
+
+        def loss_at(value: float) -> float:
+            with torch.no_grad():
+                wide_weight[where] = value
+                return float(self.loss_fn(wide(x.double()), y))
+
+        original = float(wide_weight.detach()[where])
+        h = FINITE_DIFFERENCE_STEP
+        numeric = (loss_at(original + h) - loss_at(original - h)) / (2 * h)
+        return WeightCheck(
+            sample=sample,
+            label=int(y[0]),
+            weight=f"{layer_name}.weight[{', '.join(map(str, where))}]",
+            value=float(weight.detach()[where]),
+            loss=loss.item(),
+            autograd=float(grad[where]),
+            numeric=numeric,
+            step_size=h,
+        )
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

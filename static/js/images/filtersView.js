@@ -3,7 +3,7 @@
 // a reader — or a test — can check the picture against the model.
 import { largestMagnitude, paintDiverging } from "./pictures.js";
 
-export function createFiltersView(root) {
+export function createFiltersView(root, { onWeight }) {
   const grid = root.querySelector("[data-role=filter-grid]");
   const caption = root.querySelector("[data-role=filter-caption]");
   const showGrads = root.querySelector("[data-testid=filters-show-grads]");
@@ -20,6 +20,14 @@ export function createFiltersView(root) {
       const canvas = document.createElement("canvas");
       canvas.className = "filter";
       canvas.dataset.testid = "filter";
+      // A click on a cell: that weight, one sample by hand.
+      canvas.addEventListener("click", (event) => {
+        const side = last.side;
+        const box = canvas.getBoundingClientRect();
+        const col = Math.min(side - 1, Math.floor(((event.clientX - box.left) / box.width) * side));
+        const row = Math.min(side - 1, Math.floor(((event.clientY - box.top) / box.height) * side));
+        onWeight([...grid.children].indexOf(canvas), row, col);
+      });
       grid.append(canvas);
     }
     const scale = Math.max(4, Math.floor(48 / filters.side));

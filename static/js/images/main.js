@@ -21,7 +21,10 @@ let looking = { test_index: 0 };
 let lastInspect = 0;
 
 const channel = openChannel({ onMessage, onState });
-const filters = createFiltersView($("filters"));
+const filters = createFiltersView($("filters"), {
+  onWeight: (unit, row, col) =>
+    channel.send(ImageClientMessage.SAMPLE, { sample: Number($("sample-index").value), unit, row, col }),
+});
 const confusion = createConfusionView($("confusion-matrix"), {
   onCell: (t, p) => channel.send(ImageClientMessage.CELL, { true_class: t, predicted_class: p }),
 });
@@ -63,6 +66,7 @@ function onMessage(message) {
   else if (message.type === ImageServerMessage.FRAME) showFrame(message);
   else if (message.type === ImageServerMessage.INSPECTION) inspectionView.draw(message);
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
+  else if (message.type === ImageServerMessage.SAMPLE_CHECK) showSampleCheck(message);
   else if (message.type === ImageServerMessage.CODE) {
     listing = message;
     code.update({ listing, phase: null });
@@ -125,4 +129,14 @@ function drawCurve() {
   });
   ctx.stroke();
   canvas.title = `training loss of the last ${losses.length} steps, 0 to ${high.toPrecision(3)}`;
+}
+
+function showSampleCheck(check) {
+  const agree = Math.abs(check.autograd - check.numeric) <= 1e-3 * Math.abs(check.numeric) + 1e-6;
+  $("sample-check").textContent =
+    `training image ${check.sample} (label ${check.label}), ${check.weight} = ${check.value.toPrecision(4)}: ` +
+    `loss ${check.loss.toPrecision(5)}; ∂L/∂w by autograd ${check.autograd.toPrecision(6)}, ` +
+    `by finite difference (h = ${check.step_size}) ${check.numeric.toPrecision(6)}: ${agree ? "they agree" : "they differ (a max-pool tie or a ReLU kink)"}`;
+  $("sample-check").dataset.autograd = check.autograd;
+  $("sample-check").dataset.numeric = check.numeric;
 }

@@ -5,6 +5,7 @@ export const ImageClientMessage = Object.freeze({
   CONTROL: "image_control",
   INSPECT: "image_inspect",
   CELL: "image_cell",
+  SAMPLE: "image_sample",
 });
 
 export const ImageServerMessage = Object.freeze({
@@ -12,6 +13,7 @@ export const ImageServerMessage = Object.freeze({
   FRAME: "image_frame",
   INSPECTION: "image_inspection",
   CELL: "image_cell",
+  SAMPLE_CHECK: "image_sample_check",
   CODE: "code",
   AUTOGRAD: "autograd",
   ERROR: "error",
