@@ -126,6 +126,15 @@ class ImagePhase(ServerModel):
     next: Phase
 
 
+class NormStatistics(ServerModel):
+    """A batch-norm layer's running statistics: what eval mode normalises with."""
+
+    name: str
+    running_mean: list[float]
+    running_var: list[float]
+    batches_tracked: int
+
+
 class ImageFrame(ServerModel):
     type: Literal["image_frame"] = "image_frame"
     status: RunStatus
@@ -140,6 +149,7 @@ class ImageFrame(ServerModel):
     # Row = true class, column = predicted, counted over the test images in eval mode.
     confusion: list[list[int]]
     filters: FilterImages
+    norms: list[NormStatistics] = []
     # Set while stepping phase by phase, for the code panel's highlighted line.
     phase: ImagePhase | None = None
 

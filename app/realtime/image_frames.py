@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
 
 from app.protocol.base import RunStatus
 from app.protocol.images import (
@@ -22,6 +23,7 @@ from app.protocol.images import (
     ImagePhase,
     ImageSessionInfo,
     ImageStage,
+    NormStatistics,
     StageMaps,
 )
 from app.protocol.replies import AutogradGraphFrame, CodeListing
@@ -109,8 +111,25 @@ def frame(
             weights=rounded(filters.weights[:count]),
             grads=rounded_or_none(filters.grads[:count]),
         ),
+        norms=norm_statistics(run),
         phase=phase,
     )
+
+
+def norm_statistics(run: ImageRun) -> list[NormStatistics]:
+    return [
+        NormStatistics(
+            name=name,
+            running_mean=rounded(module.running_mean),
+            running_var=rounded(module.running_var),
+            batches_tracked=int(module.num_batches_tracked),
+        )
+        for name, module in run.model.named_modules()
+        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d)
+        and module.running_mean is not None
+        and module.running_var is not None
+        and module.num_batches_tracked is not None
+    ]
 
 
 def drawn_image(pixels: list[float]) -> torch.Tensor:

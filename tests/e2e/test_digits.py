@@ -117,6 +117,9 @@ def test_play_learns_the_digits_and_a_drawing_is_read_layer_by_layer(digits: Pag
         page.get_by_test_id("saliency").locator("canvas").get_attribute("data-values") or "[]"
     )
     assert len(saliency) == 64 and any(v != 0 for v in saliency)
+    other = (predicted + 3) % 10
+    page.get_by_test_id("prediction").locator(f"[data-digit='{other}']").click()
+    expect(page.locator("[data-role=saliency-caption]")).to_contain_text(f"for class {other}")
     screenshot(page, "digits-drawn")
 
 
@@ -169,3 +172,20 @@ def test_a_click_on_a_filter_weight_checks_it_by_hand(digits: Page) -> None:
     autograd = float(check.get_attribute("data-autograd") or "nan")
     numeric = float(check.get_attribute("data-numeric") or "nan")
     assert autograd == pytest.approx(numeric, rel=1e-3, abs=1e-6)
+
+
+def test_batch_norm_s_running_statistics_are_shown_as_they_move(digits: Page) -> None:
+    page = digits
+    stats = page.get_by_test_id("batchnorm-stats")
+    expect(stats).to_be_hidden()
+    page.get_by_test_id("batchnorm").check()
+    expect(stats.locator("[data-layer=bn1]")).to_contain_text("after 0 batches")
+    step_to(page, 2)
+    row = stats.locator("[data-layer=bn1]")
+    expect(row).to_contain_text("after 2 batches")
+    reference = ImageRun(ImageLabConfig.model_validate({"model": {"batchnorm": True}}))
+    reference.train(2)
+    norm = reference.model.get_submodule("bn1")
+    assert isinstance(norm, torch.nn.BatchNorm2d)
+    shown = torch.tensor(json.loads(row.get_attribute("data-running-mean") or "[]"))
+    assert torch.allclose(shown, norm.running_mean, rtol=1e-5, atol=1e-9)

@@ -2,7 +2,7 @@
 // digits, every stage's maps, and the saliency ∂L/∂pixel for the class it is asked about.
 import { largestMagnitude, paintDiverging, paintGrey } from "./pictures.js";
 
-export function createInspectionView(root) {
+export function createInspectionView(root, { onTarget }) {
   const prediction = root.querySelector("[data-testid=prediction]");
   const saliency = root.querySelector("[data-testid=saliency] canvas");
   const saliencyCaption = root.querySelector("[data-role=saliency-caption]");
@@ -27,6 +27,9 @@ export function createInspectionView(root) {
         row.className = "bar" + (digit === seen.predicted ? " predicted" : "");
         row.dataset.digit = digit;
         row.dataset.probability = p;
+        // A click asks for the saliency of this digit: what ink would make it more so.
+        row.title = `saliency for ${digit}`;
+        row.addEventListener("click", () => onTarget(digit));
         const label = document.createElement("span");
         label.textContent = digit;
         const bar = document.createElement("span");

@@ -28,7 +28,12 @@ const filters = createFiltersView($("filters"), {
 const confusion = createConfusionView($("confusion-matrix"), {
   onCell: (t, p) => channel.send(ImageClientMessage.CELL, { true_class: t, predicted_class: p }),
 });
-const inspectionView = createInspectionView(document.querySelector("[data-role=inspection]"));
+const inspectionView = createInspectionView(document.querySelector("[data-role=inspection]"), {
+  onTarget: (digit) => {
+    looking = { ...looking, target: digit };
+    inspect();
+  },
+});
 const pad = createDrawPad($("draw-pad"), {
   onDrawn: (pixels) => {
     looking = { pixels };
@@ -104,6 +109,7 @@ function showFrame(frame) {
   $("status").textContent = frame.status === "diverged" ? "Diverged: the loss is not a number. Lower the learning rate, then Reset." : frame.status;
   document.body.classList.toggle("running", frame.status === "running");
   filters.draw(frame.filters);
+  showNorms(frame.norms);
   const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
   code.update({ listing, phase });
   confusion.draw(frame.confusion);
@@ -139,4 +145,21 @@ function showSampleCheck(check) {
     `by finite difference (h = ${check.step_size}) ${check.numeric.toPrecision(6)}: ${agree ? "they agree" : "they differ (a max-pool tie or a ReLU kink)"}`;
   $("sample-check").dataset.autograd = check.autograd;
   $("sample-check").dataset.numeric = check.numeric;
+}
+
+// Batch norm's running statistics: what eval mode (the test loss) normalises with.
+function showNorms(norms) {
+  const root = $("batchnorm-stats");
+  root.hidden = norms.length === 0;
+  const shown = (values) => values.slice(0, 8).map((v) => v.toPrecision(3)).join(", ") + (values.length > 8 ? ", …" : "");
+  root.querySelector("[data-role=norm-rows]").replaceChildren(
+    ...norms.map((norm) => {
+      const row = document.createElement("p");
+      row.className = "muted";
+      row.dataset.layer = norm.name;
+      row.dataset.runningMean = JSON.stringify(norm.running_mean);
+      row.textContent = `${norm.name} after ${norm.batches_tracked} batches: mean [${shown(norm.running_mean)}], variance [${shown(norm.running_var)}]`;
+      return row;
+    }),
+  );
 }
