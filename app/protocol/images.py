@@ -135,6 +135,16 @@ class NormStatistics(ServerModel):
     batches_tracked: int
 
 
+class LayerGradients(ServerModel):
+    """One weight layer's last step: ‖∂L/∂W‖, mean and max |∂L/∂W|, and ‖Δw‖/‖w‖."""
+
+    name: str
+    grad_norm: float | None
+    mean_abs_grad: float | None
+    max_abs_grad: float | None
+    update_ratio: float | None
+
+
 class ImageFrame(ServerModel):
     type: Literal["image_frame"] = "image_frame"
     status: RunStatus
@@ -150,6 +160,9 @@ class ImageFrame(ServerModel):
     confusion: list[list[int]]
     filters: FilterImages
     norms: list[NormStatistics] = []
+    # Gradient health: per weight layer, and what looks wrong (vanishing, exploding…).
+    gradients: list[LayerGradients] = []
+    gradient_flags: list[str] = []
     # Set while stepping phase by phase, for the code panel's highlighted line.
     phase: ImagePhase | None = None
 

@@ -7,6 +7,7 @@ picture can show, so a frame stays small.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,12 +24,14 @@ from app.protocol.images import (
     ImagePhase,
     ImageSessionInfo,
     ImageStage,
+    LayerGradients,
     NormStatistics,
     StageMaps,
 )
 from app.protocol.replies import AutogradGraphFrame, CodeListing
 from app.realtime.backprop import autograd_frame
 from app.training.autograd_graph import walk_autograd_graph
+from app.training.grad_health import gradient_flags
 from app.training.images.code_export import export_image_script
 from app.training.images.digits import SIDE
 from app.training.images.network import stage_outputs
@@ -112,8 +115,34 @@ def frame(
             grads=rounded_or_none(filters.grads[:count]),
         ),
         norms=norm_statistics(run),
+        **gradient_health(run),
         phase=phase,
     )
+
+
+def finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def gradient_health(run: ImageRun) -> dict[str, Any]:
+    stats = run.gradient_stats()
+    if stats is None:
+        return {"gradients": [], "gradient_flags": []}
+    names = [name for name, _ in run.weight_layers()]
+    layers = [
+        LayerGradients(
+            name=name,
+            grad_norm=finite(float(stats.grad_norm[i])),
+            mean_abs_grad=finite(float(stats.mean_abs_grad[i])),
+            max_abs_grad=finite(float(stats.max_abs_grad[i])),
+            update_ratio=finite(float(stats.update_ratio[i])),
+        )
+        for i, name in enumerate(names)
+    ]
+    return {
+        "gradients": layers,
+        "gradient_flags": [flag.message for flag in gradient_flags(stats, names)],
+    }
 
 
 def norm_statistics(run: ImageRun) -> list[NormStatistics]:

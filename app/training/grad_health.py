@@ -10,6 +10,7 @@ as TensorBoard-style layer health plots usually do, since their gradient is a di
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,10 +148,17 @@ def _name(layer: int) -> str:
     return f"layers[{layer}]"
 
 
-def gradient_flags(stats: GradientStats | None) -> list[HealthFlag]:
-    """Vanishing, exploding and large-update flags, each saying what it measured."""
+def gradient_flags(
+    stats: GradientStats | None, names: Sequence[str] | None = None
+) -> list[HealthFlag]:
+    """Vanishing, exploding and large-update flags, each saying what it measured. `names`: the
+    layers' own names (conv1, …) where they are not an MLP's `layers[i]`."""
     if stats is None:
         return []
+
+    def _name(layer: int) -> str:
+        return names[layer] if names is not None else f"layers[{layer}]"
+
     flags: list[HealthFlag] = []
     mean = stats.mean_abs_grad
     n = len(mean)

@@ -189,3 +189,17 @@ def test_batch_norm_s_running_statistics_are_shown_as_they_move(digits: Page) ->
     assert isinstance(norm, torch.nn.BatchNorm2d)
     shown = torch.tensor(json.loads(row.get_attribute("data-running-mean") or "[]"))
     assert torch.allclose(shown, norm.running_mean, rtol=1e-5, atol=1e-9)
+
+
+def test_gradient_health_shows_each_weight_layer_after_a_step(digits: Page) -> None:
+    page = digits
+    step_to(page, 1)
+    rows = page.get_by_test_id("gradient-health").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    assert [r.get_attribute("data-layer") for r in rows.all()] == ["conv1", "conv2", "output"]
+    reference = ImageRun(ImageLabConfig())
+    reference.step()
+    for row, (_, weight) in zip(rows.all(), reference.weight_layers(), strict=True):
+        assert weight.grad is not None
+        shown = float(row.get_attribute("data-grad-norm") or "nan")
+        assert shown == pytest.approx(float(weight.grad.norm()), rel=1e-5)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from app.protocol.images import image_server_adapter
+from app.training.images.config import ImageLabConfig
+from app.training.images.run import ImageRun
 from tests.protocol.helpers import strict_loads
 
 
@@ -191,3 +194,32 @@ def test_one_sample_by_hand_checks_a_filter_weight(client: TestClient) -> None:
         assert abs(check["autograd"] - check["numeric"]) <= 1e-3 * abs(check["numeric"]) + 1e-6
         ws.send_json({"type": "image_sample", "sample": 4, "unit": 8, "row": 1, "col": 0})
         assert "8 filters of 3×3" in receive(ws, "error")["message"]
+
+
+def test_gradient_health_names_the_image_model_s_layers(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        assert receive(ws, "image_frame")["gradients"] == []
+        control(ws, "step")
+        frame = receive(ws, "image_frame")
+        names = [layer["name"] for layer in frame["gradients"]]
+        assert names == ["conv1", "conv2", "output"]
+        reference = ImageRun(ImageLabConfig())
+        reference.step()
+        for layer, (_, weight) in zip(frame["gradients"], reference.weight_layers(), strict=True):
+            assert weight.grad is not None
+            assert layer["grad_norm"] == pytest.approx(float(weight.grad.norm()), rel=1e-5)
+        config = receive_config(ws)
+        config["training"] = {"optimizer": "sgd", "learning_rate": 5.0}
+        ws.send_json({"type": "image_configure", "config": config})
+        control(ws, "step")
+        frame = receive(ws, "image_frame")
+        while frame["step"] != 1:
+            frame = receive(ws, "image_frame")
+        flags = frame["gradient_flags"]
+        assert any(flag.startswith("large updates") and "conv1" in flag for flag in flags), flags
+
+
+def receive_config(ws: WebSocketTestSession) -> dict[str, Any]:
+    ws.send_json({"type": "image_control", "action": "reset"})
+    config: dict[str, Any] = receive(ws, "image_session")["config"]
+    return config

@@ -11,10 +11,12 @@ import copy
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from app.training.batches import BatchSampler, batch_seed
+from app.training.grad_monitor import GradientStats
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE, ImageDataset, load_digits
 from app.training.images.network import build_image_model, first_layer, stage_outputs
@@ -107,6 +109,7 @@ class ImageRun:
         self._output: torch.Tensor | None = None
         self._loss: torch.Tensor | None = None
         self._stepped = False
+        self._weights_before: list[torch.Tensor] = []
 
     @property
     def epoch(self) -> float:
@@ -173,6 +176,8 @@ class ImageRun:
             return
         if self.config.training.grad_clip_norm > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip_norm)
+        # For ‖Δw‖/‖w‖ (a few thousand numbers: ~1 % of a step).
+        self._weights_before = [w.detach().clone() for _, w in self.weight_layers()]
         self.optimizer.step()
         self.scheduler.step()
         self.step_count += 1
@@ -282,6 +287,33 @@ class ImageRun:
             autograd=float(grad[where]),
             numeric=numeric,
             step_size=h,
+        )
+
+    def weight_layers(self) -> list[tuple[str, torch.Tensor]]:
+        """Every Conv2d's and Linear's weight, in order, named as the page names the stages."""
+        return [
+            (name.removesuffix(".linear"), module.weight)
+            for name, module in self.model.named_modules()
+            if isinstance(module, nn.Conv2d | nn.Linear)
+        ]
+
+    def gradient_stats(self) -> GradientStats | None:
+        """The last step's figures per weight layer (None before any step)."""
+        layers = self.weight_layers()
+        if len(self._weights_before) != len(layers) or any(w.grad is None for _, w in layers):
+            return None
+        grads = [w.grad.detach() for _, w in layers if w.grad is not None]
+        with torch.no_grad():
+            update = [
+                float((w - before).norm() / w.norm().clamp_min(1e-12))
+                for (_, w), before in zip(layers, self._weights_before, strict=True)
+            ]
+        return GradientStats(
+            steps=1,
+            grad_norm=np.array([float(g.norm()) for g in grads]),
+            mean_abs_grad=np.array([float(g.abs().mean()) for g in grads]),
+            max_abs_grad=np.array([float(g.abs().max()) for g in grads]),
+            update_ratio=np.array(update),
         )
 
     def parameter_count(self) -> int:

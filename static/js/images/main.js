@@ -110,6 +110,7 @@ function showFrame(frame) {
   document.body.classList.toggle("running", frame.status === "running");
   filters.draw(frame.filters);
   showNorms(frame.norms);
+  showGradients(frame.gradients, frame.gradient_flags);
   const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
   code.update({ listing, phase });
   confusion.draw(frame.confusion);
@@ -160,6 +161,33 @@ function showNorms(norms) {
       row.dataset.runningMean = JSON.stringify(norm.running_mean);
       row.textContent = `${norm.name} after ${norm.batches_tracked} batches: mean [${shown(norm.running_mean)}], variance [${shown(norm.running_var)}]`;
       return row;
+    }),
+  );
+}
+
+// Gradient health per weight layer, from the last step; flags say what looks wrong and why.
+function showGradients(layers, flags) {
+  const root = $("gradient-health");
+  if (layers.length === 0) return;
+  const number = (v) => (v === null ? "not a number" : v.toExponential(2));
+  root.querySelector("tbody").replaceChildren(
+    ...layers.map((layer) => {
+      const row = document.createElement("tr");
+      row.dataset.layer = layer.name;
+      row.dataset.gradNorm = layer.grad_norm;
+      for (const text of [layer.name, number(layer.grad_norm), number(layer.mean_abs_grad), number(layer.update_ratio)]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+  root.querySelector("[data-role=flags]").replaceChildren(
+    ...flags.map((message) => {
+      const item = document.createElement("li");
+      item.textContent = message;
+      return item;
     }),
   );
 }
