@@ -203,3 +203,18 @@ def test_gradient_health_shows_each_weight_layer_after_a_step(digits: Page) -> N
         assert weight.grad is not None
         shown = float(row.get_attribute("data-grad-norm") or "nan")
         assert shown == pytest.approx(float(weight.grad.norm()), rel=1e-5)
+
+
+def test_the_settings_live_in_the_url_and_survive_a_reload(digits: Page) -> None:
+    page = digits
+    page.get_by_test_id("dense-layers").fill("24")
+    page.get_by_test_id("dense-layers").dispatch_event("change")
+    expect(page.get_by_test_id("model-blocks").locator("[data-stage=dense1]")).to_be_visible()
+    page.get_by_test_id("learning-rate").fill("0.004")
+    page.get_by_test_id("learning-rate").dispatch_event("change")
+    assert "config=" in page.url
+    page.reload()
+    expect(page.get_by_test_id("model-blocks").locator("[data-stage=dense1]")).to_contain_text(
+        "DenseBlock → 24"
+    )
+    expect(page.get_by_test_id("learning-rate")).to_have_value("0.004")

@@ -41,8 +41,28 @@ const pad = createDrawPad($("draw-pad"), {
   },
 });
 const form = createModelForm(document.querySelector("[data-role=model-form]"), {
-  onChange: (config) => channel.send(ImageClientMessage.CONFIGURE, { config }),
+  onChange: (config) => {
+    channel.send(ImageClientMessage.CONFIGURE, { config });
+    remember(config);
+  },
 });
+
+// The settings live in the URL (#config=…): a link, a reload or a reconnect rebuilds the same
+// model with the same seeds (the weights start afresh: image runs are not kept).
+function remember(config) {
+  history.replaceState(null, "", `#${new URLSearchParams({ config: JSON.stringify(config) })}`);
+}
+
+function rememberedConfig() {
+  const text = new URLSearchParams(location.hash.slice(1)).get("config");
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    $("error").textContent = "the link's settings are not valid JSON; the defaults are used";
+    return null;
+  }
+}
 
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
@@ -63,6 +83,8 @@ function inspect() {
 }
 
 function onState(state) {
+  const remembered = state === "open" ? rememberedConfig() : null;
+  if (remembered) channel.send(ImageClientMessage.CONFIGURE, { config: remembered });
   $("connection").textContent = state === "open" ? "" : `disconnected (${state}); reconnecting…`;
 }
 
