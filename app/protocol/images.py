@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
 
+from app import limits
 from app.protocol.base import RunStatus, ServerModel
 from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame
 from app.training.config import StrictModel
@@ -76,12 +77,27 @@ class ImageSampleRequest(StrictModel):
     col: Annotated[int, Field(ge=0, lt=SIDE)]
 
 
+class ImageSaveRequest(StrictModel):
+    """The run's model file (settings, weights, step), for the page to download."""
+
+    type: Literal["image_save"]
+
+
+class ImageLoadRequest(StrictModel):
+    """A model file the page read, base64: the run is rebuilt with its settings and weights."""
+
+    type: Literal["image_load"]
+    data: Annotated[str, Field(max_length=4 * (limits.MAX_CHECKPOINT_BYTES // 3 + 1))]
+
+
 ImageClientMessage = Annotated[
     ImageConfigureRequest
     | ImageControlRequest
     | ImageInspectRequest
     | ImageCellRequest
-    | ImageSampleRequest,
+    | ImageSampleRequest
+    | ImageSaveRequest
+    | ImageLoadRequest,
     Field(discriminator="type"),
 ]
 image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
@@ -211,6 +227,12 @@ class ImageSampleCheck(ServerModel):
     step_size: float
 
 
+class ImageModelFile(ServerModel):
+    type: Literal["image_model_file"] = "image_model_file"
+    filename: str
+    data: str  # base64 of the torch file
+
+
 ImageServerMessage = Annotated[
     ImageSessionInfo
     | ImageFrame
@@ -219,6 +241,7 @@ ImageServerMessage = Annotated[
     | CodeListing
     | AutogradGraphFrame
     | ImageSampleCheck
+    | ImageModelFile
     | ErrorFrame,
     Field(discriminator="type"),
 ]

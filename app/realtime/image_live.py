@@ -8,6 +8,7 @@ The run takes its turns on the same workers, in the same round, as the 2-D lab's
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import math
@@ -23,6 +24,8 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlAction,
     ImageInspectRequest,
+    ImageLoadRequest,
+    ImageModelFile,
     ImagePhase,
     ImageSampleCheck,
     ImageSampleRequest,
@@ -39,6 +42,7 @@ from app.realtime.image_frames import (
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
+from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
 
 T = TypeVar("T")
@@ -181,6 +185,29 @@ class ImageLive:
             return ImageSampleCheck(**dataclasses.asdict(found))
 
         await self._emit(await self._engine(check))
+
+    async def save(self) -> None:
+        run = self.run
+        raw = await self._engine(lambda: save_model_file(run.config, run.model, run.step_count))
+        name = f"digits-step{run.step_count}.pt"
+        await self._emit(ImageModelFile(filename=name, data=base64.b64encode(raw).decode()))
+
+    async def load(self, request: ImageLoadRequest) -> None:
+        try:
+            raw = base64.b64decode(request.data, validate=True)
+        except ValueError as error:
+            raise ModelFileError("the model file did not arrive as base64") from error
+        config, state, step = load_model_file(raw)
+        await self._stop_playing()
+
+        def rebuilt() -> ImageRun:
+            run = ImageRun(config)
+            run.load_weights(state, step)
+            return run
+
+        self._run = await self._engine(rebuilt)
+        self.status = "paused"
+        await self._show_run()
 
     async def close(self) -> None:
         await self._stop_playing()

@@ -16,7 +16,9 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlRequest,
     ImageInspectRequest,
+    ImageLoadRequest,
     ImageSampleRequest,
+    ImageSaveRequest,
     image_client_adapter,
 )
 from app.realtime.image_live import ImageLive
@@ -98,6 +100,10 @@ class ImageConnection:
                 await self.live.open_cell(request)
             elif isinstance(request, ImageSampleRequest):
                 await self.live.check_sample(request)
+            elif isinstance(request, ImageSaveRequest):
+                await self.live.save()
+            elif isinstance(request, ImageLoadRequest):
+                await self.live.load(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:

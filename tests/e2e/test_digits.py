@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -218,3 +219,21 @@ def test_the_settings_live_in_the_url_and_survive_a_reload(digits: Page) -> None
         "DenseBlock → 24"
     )
     expect(page.get_by_test_id("learning-rate")).to_have_value("0.004")
+
+
+def test_save_model_downloads_a_file_that_load_model_brings_back(
+    digits: Page, tmp_path: Path
+) -> None:
+    page = digits
+    step_to(page, 2)
+    weights = drawn_filters(page)
+    with page.expect_download() as download:
+        page.get_by_test_id("save-model").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "digits-step2.pt"
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("0")
+    page.get_by_test_id("load-model").set_input_files(str(path))
+    expect(page.get_by_test_id("step-count")).to_have_text("2")
+    assert drawn_filters(page) == weights

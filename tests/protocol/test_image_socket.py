@@ -223,3 +223,33 @@ def receive_config(ws: WebSocketTestSession) -> dict[str, Any]:
     ws.send_json({"type": "image_control", "action": "reset"})
     config: dict[str, Any] = receive(ws, "image_session")["config"]
     return config
+
+
+def test_a_saved_model_file_loads_back_with_its_settings_weights_and_step(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        config = receive(ws, "image_session")["config"]
+        config["model"]["hidden_layers"] = [12]
+        ws.send_json({"type": "image_configure", "config": config})
+        receive(ws, "image_session")
+        for _ in range(3):
+            control(ws, "step")
+        frame = receive(ws, "image_frame")
+        while frame["step"] != 3:
+            frame = receive(ws, "image_frame")
+        ws.send_json({"type": "image_save"})
+        saved = receive(ws, "image_model_file")
+        assert saved["filename"] == "digits-step3.pt"
+        control(ws, "reset")
+        assert receive(ws, "image_frame")["step"] == 0
+        ws.send_json({"type": "image_load", "data": saved["data"]})
+        loaded = receive(ws, "image_session")
+        assert loaded["config"]["model"]["hidden_layers"] == [12]
+        again = receive(ws, "image_frame")
+        assert again["step"] == 3 and again["filters"]["weights"] == frame["filters"]["weights"]
+        assert again["test_loss"] == frame["test_loss"]
+        ws.send_json({"type": "image_load", "data": "bm90IGEgdG9yY2ggZmlsZQ=="})
+        assert "not a model file" in receive(ws, "error")["message"]
+        control(ws, "step")
+        assert receive(ws, "image_frame")["step"] == 4

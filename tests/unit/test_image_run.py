@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.training.images.config import ConvBlockConfig, ImageLabConfig, ImageModelConfig
 from app.training.images.digits import load_digits
+from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.network import DenseBlock
 from app.training.images.run import ImageRun, confusion_matrix
 
@@ -228,3 +229,21 @@ def test_one_sample_by_hand_autograd_agrees_with_a_finite_difference(
         layer = run.model.get_submodule("conv1" if not model else "dense1.linear").weight
         where = (unit, 0, row, col) if not model else (unit, row * 8 + col)
         assert check.value == float(layer.detach()[where])
+
+
+def test_a_model_file_whose_weights_do_not_fit_its_settings_is_refused() -> None:
+    run = ImageRun(ImageLabConfig())
+    raw = save_model_file(run.config, run.model, 0)
+    config, state, step = load_model_file(raw)
+    assert config == run.config and step == 0
+    other = ImageRun(lab(conv_blocks=[{"channels": 4}, {"channels": 16}]))
+    mismatched = save_model_file(run.config, other.model, 0)
+    with pytest.raises(ModelFileError, match="shape differs"):
+        load_model_file(mismatched)
+    with pytest.raises(ModelFileError, match="at most"):
+        load_model_file(raw, max_bytes=100)
+    broken = copy.deepcopy(run.model)
+    with torch.no_grad():
+        broken.get_parameter("output.bias")[0] = float("nan")
+    with pytest.raises(ModelFileError, match="not a finite number"):
+        load_model_file(save_model_file(run.config, broken, 0))

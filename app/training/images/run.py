@@ -289,6 +289,11 @@ class ImageRun:
             step_size=h,
         )
 
+    def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
+        """Weights from a model file (checked by model_file.py); the optimizer starts afresh."""
+        self.model.load_state_dict(state)
+        self.step_count = step
+
     def weight_layers(self) -> list[tuple[str, torch.Tensor]]:
         """Every Conv2d's and Linear's weight, in order, named as the page names the stages."""
         return [

@@ -71,6 +71,16 @@ let listing = null;
 for (const action of Object.values(ImageControlAction)) {
   $(action.replace("_", "-")).addEventListener("click", () => channel.send(ImageClientMessage.CONTROL, { action }));
 }
+$("save-model").addEventListener("click", () => channel.send(ImageClientMessage.SAVE));
+$("load-model").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  channel.send(ImageClientMessage.LOAD, { data: btoa(text) });
+  event.target.value = "";
+});
 $("clear-pad").addEventListener("click", () => pad.clear());
 $("test-image").addEventListener("change", (event) => {
   looking = { test_index: Number(event.target.value) };
@@ -93,6 +103,7 @@ function onMessage(message) {
   else if (message.type === ImageServerMessage.FRAME) showFrame(message);
   else if (message.type === ImageServerMessage.INSPECTION) inspectionView.draw(message);
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
+  else if (message.type === ImageServerMessage.MODEL_FILE) download(message);
   else if (message.type === ImageServerMessage.SAMPLE_CHECK) showSampleCheck(message);
   else if (message.type === ImageServerMessage.CODE) {
     listing = message;
@@ -212,4 +223,13 @@ function showGradients(layers, flags) {
       return item;
     }),
   );
+}
+
+function download(file) {
+  const bytes = Uint8Array.from(atob(file.data), (c) => c.charCodeAt(0));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+  link.download = file.filename;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }

@@ -6,6 +6,8 @@ export const ImageClientMessage = Object.freeze({
   INSPECT: "image_inspect",
   CELL: "image_cell",
   SAMPLE: "image_sample",
+  SAVE: "image_save",
+  LOAD: "image_load",
 });
 
 export const ImageServerMessage = Object.freeze({
@@ -14,6 +16,7 @@ export const ImageServerMessage = Object.freeze({
   INSPECTION: "image_inspection",
   CELL: "image_cell",
   SAMPLE_CHECK: "image_sample_check",
+  MODEL_FILE: "image_model_file",
   CODE: "code",
   AUTOGRAD: "autograd",
   ERROR: "error",
