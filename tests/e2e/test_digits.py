@@ -237,3 +237,22 @@ def test_save_model_downloads_a_file_that_load_model_brings_back(
     page.get_by_test_id("load-model").set_input_files(str(path))
     expect(page.get_by_test_id("step-count")).to_have_text("2")
     assert drawn_filters(page) == weights
+
+
+def test_the_why_convolutions_lesson_compares_an_mlp_and_a_smaller_cnn(digits: Page) -> None:
+    page = digits
+    lesson = page.get_by_test_id("lesson-why-convolutions")
+    step_to(page, 2)  # the CNN is already training: its lesson run still starts at step 0
+    for kind in ("cnn", "mlp"):
+        page.get_by_test_id(f"lesson-{kind}").click()
+        expect(page.get_by_test_id("step-count")).to_have_text("0")
+        page.get_by_test_id("play").click()
+        row = lesson.locator(f"tr[data-model={kind}]")
+        expect(row).to_have_attribute("data-done", "1", timeout=60_000)
+        page.get_by_test_id("pause").click()
+        expect(page.get_by_test_id("status")).to_have_text("paused")
+    mlp, cnn = (lesson.locator(f"tr[data-model={k}]") for k in ("mlp", "cnn"))
+    assert int(cnn.get_attribute("data-parameters") or 0) == 1898
+    assert int(mlp.get_attribute("data-parameters") or 0) == 64 * 32 + 32 + 32 * 10 + 10
+    for row in (mlp, cnn):
+        assert float(row.get_attribute("data-accuracy") or 0) > 0.8

@@ -5,6 +5,7 @@ import { createConfusionView } from "./confusionView.js";
 import { createDrawPad } from "./drawPad.js";
 import { createFiltersView } from "./filtersView.js";
 import { createInspectionView } from "./inspectionView.js";
+import { createLesson } from "./lesson.js";
 import { createModelForm } from "./modelForm.js";
 import { paintGrey } from "./pictures.js";
 import { ImageClientMessage, ImageControlAction, ImageServerMessage } from "./protocol.js";
@@ -64,6 +65,15 @@ function rememberedConfig() {
   }
 }
 
+const lesson = createLesson($("lesson-why-convolutions"), {
+  configure: (model) => {
+    const config = { ...form.read(), model };
+    channel.send(ImageClientMessage.CONFIGURE, { config });
+    // From step 0 even when that model is already the one training: a fair comparison.
+    channel.send(ImageClientMessage.CONTROL, { action: ImageControlAction.RESET });
+    remember(config);
+  },
+});
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
@@ -114,6 +124,7 @@ function onMessage(message) {
 
 function showSession(info) {
   form.show(info.config);
+  lesson.session(info);
   losses.length = 0;
   $("error").textContent = "";
   $("test-image").max = info.n_test - 1;
@@ -142,6 +153,7 @@ function showFrame(frame) {
   $("status").textContent = frame.status === "diverged" ? "Diverged: the loss is not a number. Lower the learning rate, then Reset." : frame.status;
   document.body.classList.toggle("running", frame.status === "running");
   filters.draw(frame.filters);
+  lesson.frame(frame);
   showNorms(frame.norms);
   showGradients(frame.gradients, frame.gradient_flags);
   const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
