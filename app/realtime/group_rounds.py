@@ -144,9 +144,14 @@ class GroupRounds:
         the change, it would be dropped) and goes on to the change's own short burst."""
         group = self._groups.group_of(session_id)
         current = None if group is None else self._rounds.get(id(group))
-        if current is not None:
-            current.resolve(session_id, None)
-            current.wake(session_id)
+        # And any round still under way that the member waits on: when another member left,
+        # its group may have been dissolved or re-formed since, and then group_of no longer
+        # leads to that round (a stop waited for its end; a test's never-ending round hung).
+        waited_on = [r for r in self._rounds.values() if session_id in r.taken]
+        for held in {id(r): r for r in [*([current] if current else []), *waited_on]}.values():
+            if not held.finished.done():
+                held.resolve(session_id, None)
+                held.wake(session_id)
 
     def _start(
         self, group: RunGroup, turn: float, frame_seconds: float, playing: int

@@ -14,6 +14,7 @@ from app.protocol import (
     server_message_adapter,
 )
 from app.protocol.images import (
+    ImageConfigureRequest,
     ImageControlRequest,
     image_client_adapter,
     image_server_adapter,
@@ -59,7 +60,7 @@ def test_every_field_the_page_sends_in_set_and_configure_exists() -> None:
     set_fields = set(re.findall(r"setLive\(\{\s*(\w+):", source))
     assert set_fields, "main.js sends no live settings?"
     assert set_fields <= set(SetRequest.model_fields)
-    configure_keys = set(re.findall(r"ClientMessage\.CONFIGURE,\s*\{\s*(\w+):", source))
+    configure_keys = set(re.findall(r"(?<!Image)ClientMessage\.CONFIGURE,\s*\{\s*(\w+):", source))
     assert configure_keys and configure_keys <= set(ConfigureRequest.model_fields)
 
 
@@ -78,3 +79,9 @@ def test_the_digits_lab_sends_only_named_messages() -> None:
     calls = re.findall(r"channel\.send\(([^,)]+)", source)
     assert calls, "the digits lab sends nothing?"
     assert all(call.startswith("ImageClientMessage.") for call in calls), calls
+
+
+def test_the_digits_lab_configures_with_fields_its_schema_has() -> None:
+    source = "\n".join(p.read_text() for p in sorted((JS / "images").glob("*.js")))
+    keys = set(re.findall(r"ImageClientMessage\.CONFIGURE,\s*\{\s*(\w+)", source))
+    assert keys and keys <= set(ImageConfigureRequest.model_fields)
