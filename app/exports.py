@@ -28,7 +28,7 @@ def _filename(config: LabConfig, suffix: str) -> str:
     return f"backprop-lab-{config.data.dataset}-{config.training.optimizer}.{suffix}"
 
 
-def _download(body: str, media_type: str, filename: str) -> Response:
+def download_response(body: str, media_type: str, filename: str) -> Response:
     return Response(
         body,
         media_type=media_type,
@@ -82,7 +82,7 @@ async def download_script(request: Request, session_id: str) -> Response:
     session = live_session(request, session_id)
     config = session.config
     source = export_training_script(config, edits=list(session.engine.surgery.edits)).source
-    return _download(source, "text/x-python; charset=utf-8", _filename(config, "py"))
+    return download_response(source, "text/x-python; charset=utf-8", _filename(config, "py"))
 
 
 @router.get("/{session_id}/code.ipynb")
@@ -92,7 +92,7 @@ async def download_notebook(request: Request, session_id: str) -> Response:
     config = session.config
     edits = list(session.engine.surgery.edits)
     notebook = notebook_from_script(export_training_script(config, edits=edits).source)
-    return _download(
+    return download_response(
         json.dumps(notebook, indent=1, ensure_ascii=False),
         "application/x-ipynb+json",
         _filename(config, "ipynb"),

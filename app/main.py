@@ -18,6 +18,7 @@ from app.allocator import tune_allocator
 from app.exports import router as exports_router
 from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
+from app.image_exports import router as image_exports_router
 from app.protocol import protocol_json_schema
 from app.realtime.image_socket import router as image_socket_router
 from app.realtime.registry import SessionRegistry
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(http_api_router)
     app.include_router(history_api_router)
     app.include_router(exports_router)
+    app.include_router(image_exports_router)
     app.include_router(room_router)
     return app

@@ -4,6 +4,9 @@ what the model holds (checked against the same run computed here, independently)
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,3 +259,48 @@ def test_the_why_convolutions_lesson_compares_an_mlp_and_a_smaller_cnn(digits: P
     assert int(mlp.get_attribute("data-parameters") or 0) == 64 * 32 + 32 + 32 * 10 + 10
     for row in (mlp, cnn):
         assert float(row.get_attribute("data-accuracy") or 0) > 0.8
+
+
+def test_the_script_and_notebook_downloaded_replay_the_settings_shown(
+    digits: Page, tmp_path: Path
+) -> None:
+    page = digits
+    page.get_by_test_id("optimizer").select_option("sgd")
+    page.get_by_test_id("learning-rate").fill("0.2")
+    page.get_by_test_id("learning-rate").dispatch_event("change")
+    page.get_by_test_id("batch-size").fill("20")
+    page.get_by_test_id("batch-size").dispatch_event("change")
+    step_to(page, 1)  # the run took the settings: the files must carry the same ones
+    config = ImageLabConfig.model_validate(
+        {"training": {"optimizer": "sgd", "learning_rate": 0.2, "batch_size": 20}}
+    )
+    torch.set_num_threads(1)
+    expected = ImageRun(config).train(10)
+
+    def downloaded(test_id: str) -> Path:
+        with page.expect_download() as download:
+            page.get_by_test_id(test_id).click()
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        return path
+
+    def printed_losses(source: Path, *args: str) -> list[float]:
+        result = subprocess.run(
+            [sys.executable, str(source), *args],
+            cwd=tmp_path,  # away from the project: torch, numpy and scikit-learn only
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return [float(v) for v in re.findall(r"step \d+: loss (\S+)", result.stdout)]
+
+    script = downloaded("export-code")
+    assert script.name == "backprop-lab-digits-cnn-sgd.py"
+    assert printed_losses(script, "10") == pytest.approx(expected, abs=1e-6)
+
+    notebook = json.loads(downloaded("export-notebook").read_text())
+    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    cells = tmp_path / "notebook_cells.py"
+    cells.write_text(code)
+    assert printed_losses(cells)[:10] == pytest.approx(expected, abs=1e-6)

@@ -53,3 +53,32 @@ def test_every_lesson_is_a_configuration_the_server_accepts() -> None:
         config = lesson["config"]
         LabConfig.model_validate(config)  # raises, naming the field, if a lesson is off limits
         SetRequest.model_validate({"type": "set", **config["training"], "skip_zero_grad": True})
+
+
+def test_the_digits_lab_s_script_and_notebook_follow_the_settings_sent(
+    client: TestClient,
+) -> None:
+    from app.training.images.code_export import export_image_script
+    from app.training.images.config import ImageLabConfig
+
+    config = ImageLabConfig.model_validate(
+        {"model": {"conv_blocks": [], "hidden_layers": [24]}, "training": {"optimizer": "sgd"}}
+    )
+    query = {"config": config.model_dump_json()}
+    script = client.get("/api/images/code.py", params=query)
+    notebook = client.get("/api/images/code.ipynb", params=query)
+    assert script.status_code == 200
+    assert script.text == export_image_script(config).source
+    assert 'filename="backprop-lab-digits-mlp-sgd.py"' in script.headers["content-disposition"]
+    cells = json.loads(notebook.text)["cells"]
+    code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "DenseBlock(64, 24" in code and "sys.argv[1]" not in code
+
+
+def test_settings_that_are_not_a_digits_config_get_a_clear_422(client: TestClient) -> None:
+    bad = {"model": {"conv_blocks": [{"channels": 99}]}}
+    answer = client.get("/api/images/code.py", params={"config": json.dumps(bad)})
+    assert answer.status_code == 422
+    assert "channels" in answer.json()["detail"]
+    assert client.get("/api/images/code.ipynb", params={"config": "not json"}).status_code == 422
+    assert client.get("/api/images/code.py").status_code == 422  # no settings at all

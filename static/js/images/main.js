@@ -92,6 +92,13 @@ $("load-model").addEventListener("change", async (event) => {
   event.target.value = "";
 });
 $("clear-pad").addEventListener("click", () => pad.clear());
+// The files are built from the settings alone (an image run is a function of them), so the
+// link carries the settings shown, whatever the server remembers.
+for (const [id, file] of [["export-code", "code.py"], ["export-notebook", "code.ipynb"]]) {
+  $(id).addEventListener("click", (event) => {
+    event.currentTarget.href = `/api/images/${file}?${new URLSearchParams({ config: JSON.stringify(form.read()) })}`;
+  });
+}
 $("test-image").addEventListener("change", (event) => {
   looking = { test_index: Number(event.target.value) };
   inspect();
