@@ -147,8 +147,25 @@ export function lessonOutcome(lesson) {
   return lesson.steps ? `Run ${lesson.steps} steps: ${lesson.outcome}` : `What happens: ${lesson.outcome}`;
 }
 
+// Lessons that live on a page of their own (the digits lab): the menu opens that page.
+export const PAGE_LESSONS = Object.freeze([
+  {
+    id: "why-convolutions",
+    title: "Why convolutions: an MLP and a smaller CNN on the digits",
+    href: "/images#lesson=why-convolutions",
+  },
+]);
+
+export function findPageLesson(id) {
+  return PAGE_LESSONS.find((lesson) => lesson.id === id) || null;
+}
+
 export function fillLessonMenu(select) {
   for (const lesson of LESSONS) select.add(new Option(lesson.title, lesson.id));
+  const elsewhere = document.createElement("optgroup");
+  elsewhere.label = "On the digits page";
+  for (const lesson of PAGE_LESSONS) elsewhere.append(new Option(lesson.title, lesson.id));
+  select.append(elsewhere);
 }
 
 // The card under the topbar: title, explanation, what to try, and a close button.

@@ -23,7 +23,7 @@ import { createInspectionView } from "./views/inspection.js";
 import { createPlaneInput } from "./views/planeInput.js";
 import { bindKeyboard } from "./keyboard.js";
 import { createClassroom, PAGE_KEYS, showUrlNotice } from "./classroom.js";
-import { fillLessonMenu, findLesson, lessonConfig, showLessonCard } from "./lessons.js";
+import { fillLessonMenu, findLesson, findPageLesson, lessonConfig, showLessonCard } from "./lessons.js";
 import { lossChartData } from "./lossSeries.js";
 import { bindExports } from "./exports.js";
 import { createGradientHealthView } from "./views/gradientHealth.js";
@@ -340,6 +340,8 @@ function showLesson(lesson) {
 function bindTeaching() {
   fillLessonMenu($("lessons"));
   $("lessons").addEventListener("change", (e) => {
+    const elsewhere = findPageLesson(e.target.value);
+    if (elsewhere) return location.assign(elsewhere.href);
     const lesson = findLesson(e.target.value);
     if (lesson) applyLesson(lesson);
     showLesson(lesson);

@@ -150,6 +150,18 @@ def test_the_plane_lab_s_dataset_picker_opens_the_digits_lab(lab: Page) -> None:
     expect(lab.get_by_test_id("dataset")).to_have_value("digits")
 
 
+def test_the_plane_lab_s_lesson_menu_opens_why_convolutions_on_the_digits_page(
+    lab: Page,
+) -> None:
+    lab.get_by_test_id("lessons").select_option("why-convolutions")
+    lab.wait_for_url("**/images#lesson=why-convolutions")
+    lesson = lab.get_by_test_id("lesson-why-convolutions")
+    expect(lesson).to_have_attribute("data-open", "1")
+    expect(lesson).to_be_in_viewport()
+    expect(lab.get_by_test_id("lesson-mlp")).to_be_focused()
+    expect(lab.get_by_test_id("filter")).to_have_count(8)
+
+
 def test_phase_by_phase_the_code_line_and_the_autograd_graph_follow(digits: Page) -> None:
     page = digits
     for phase in ("zero_grad", "forward", "loss"):

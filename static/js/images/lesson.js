@@ -31,6 +31,12 @@ export function createLesson(root, { configure }) {
   }
 
   return {
+    // Opened from the plane lab's lesson menu (#lesson=why-convolutions): shown and focused.
+    open() {
+      root.dataset.open = "1";
+      root.scrollIntoView({ block: "center" });
+      root.querySelector("[data-testid=lesson-mlp]").focus();
+    },
     session(info) {
       const kind = Object.keys(LESSON_MODELS).find((k) => sameModel(info.config.model, LESSON_MODELS[k]));
       current = kind && kind === current ? kind : null;

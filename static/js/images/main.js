@@ -74,6 +74,7 @@ const lesson = createLesson($("lesson-why-convolutions"), {
     remember(config);
   },
 });
+if (new URLSearchParams(location.hash.slice(1)).get("lesson") === "why-convolutions") lesson.open();
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
