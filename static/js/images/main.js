@@ -18,6 +18,10 @@ const INSPECT_EVERY_MS = 250;
 const CURVE_POINTS = 2000;
 
 const losses = [];
+// Each frame drawn: when and how long its views took (bench/bench_digits.py reads it).
+const timing = { frames: [] };
+const TIMING_KEPT = 2000;
+window.digitsLab = { timing };
 let looking = { test_index: 0 };
 let lastInspect = 0;
 
@@ -152,6 +156,14 @@ function showSession(info) {
 }
 
 function showFrame(frame) {
+  const started = performance.now();
+  drawFrame(frame);
+  const at = performance.now();
+  timing.frames.push({ at, ms: at - started, step: frame.step, accuracy: frame.test_accuracy });
+  if (timing.frames.length > TIMING_KEPT) timing.frames.splice(0, timing.frames.length - TIMING_KEPT);
+}
+
+function drawFrame(frame) {
   for (const loss of frame.train_losses) losses.push(loss);
   if (losses.length > CURVE_POINTS) losses.splice(0, losses.length - CURVE_POINTS);
   $("step-count").textContent = frame.step;
