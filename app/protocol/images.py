@@ -24,6 +24,9 @@ ClassId = Annotated[int, Field(ge=0, lt=N_CLASSES)]
 Pixel = Annotated[float, Field(ge=0.0, le=1.0)]
 # The most images a confusion-matrix cell sends back (a cell of a fresh model holds hundreds).
 MAX_CELL_IMAGES = 60
+# A model file of the largest size allowed, as base64; its load message is that much longer
+# than the socket's usual limit, so the socket admits it (image_socket.py).
+MAX_MODEL_FILE_BASE64 = 4 * (limits.MAX_CHECKPOINT_BYTES // 3 + 1)
 
 
 class ImageConfigureRequest(StrictModel):
@@ -87,7 +90,7 @@ class ImageLoadRequest(StrictModel):
     """A model file the page read, base64: the run is rebuilt with its settings and weights."""
 
     type: Literal["image_load"]
-    data: Annotated[str, Field(max_length=4 * (limits.MAX_CHECKPOINT_BYTES // 3 + 1))]
+    data: Annotated[str, Field(max_length=MAX_MODEL_FILE_BASE64)]
 
 
 ImageClientMessage = Annotated[
@@ -120,6 +123,8 @@ class ImageSessionInfo(ServerModel):
     parameter_count: int
     n_train: int
     n_test: int
+    # The largest model file Load accepts: the page refuses a larger one before sending it.
+    max_model_file_bytes: int = limits.MAX_CHECKPOINT_BYTES
 
 
 class FilterImages(ServerModel):

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.protocol import ErrorFrame
 from app.protocol.images import (
+    MAX_MODEL_FILE_BASE64,
     ImageCellRequest,
     ImageConfigureRequest,
     ImageControlRequest,
@@ -44,6 +45,9 @@ class ImageConnection:
         self.websocket = websocket
         self.settings = settings
         self.bucket = TokenBucket(settings.max_messages_per_second)
+        # A model file's load message (≤ 200 kB as base64, ~267 kB) must arrive whole, to be
+        # answered with the model or a clear error rather than a closed socket.
+        self.max_message_bytes = max(settings.max_message_bytes, MAX_MODEL_FILE_BASE64 + 256)
         # Frames, answers and errors come from several tasks: one writes at a time.
         self._writing = asyncio.Lock()
         self.live = ImageLive(registry.scheduler, registry.playing, self.send)
@@ -79,8 +83,8 @@ class ImageConnection:
             if text is None:
                 await self.error(None, "send JSON text, not binary")
                 continue
-            if len(text.encode()) > self.settings.max_message_bytes:
-                limit = self.settings.max_message_bytes
+            if len(text.encode()) > self.max_message_bytes:
+                limit = self.max_message_bytes
                 await self.websocket.close(CLOSE_MESSAGE_TOO_BIG, f"message over {limit} bytes")
                 return None
             if self.bucket.allow():

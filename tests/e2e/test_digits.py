@@ -316,3 +316,15 @@ def test_the_script_and_notebook_downloaded_replay_the_settings_shown(
     cells = tmp_path / "notebook_cells.py"
     cells.write_text(code)
     assert printed_losses(cells)[:10] == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_model_file_over_the_limit_is_refused_on_the_page(digits: Page, tmp_path: Path) -> None:
+    page = digits
+    big = tmp_path / "huge.pt"
+    big.write_bytes(bytes(300_000))
+    page.get_by_test_id("load-model").set_input_files(str(big))
+    expect(page.get_by_test_id("error")).to_have_text(
+        "huge.pt is 300 kB: a model file is at most 200 kB"
+    )
+    step_to(page, 1)  # still connected, the run goes on
+    expect(page.get_by_test_id("connection")).to_have_text("")

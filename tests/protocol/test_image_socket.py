@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
+from app import limits
 from app.protocol.images import image_server_adapter
 from app.training.images.config import ImageLabConfig
 from app.training.images.run import ImageRun
@@ -253,3 +256,18 @@ def test_a_saved_model_file_loads_back_with_its_settings_weights_and_step(
         assert "not a model file" in receive(ws, "error")["message"]
         control(ws, "step")
         assert receive(ws, "image_frame")["step"] == 4
+
+
+def test_a_model_file_at_the_size_limit_arrives_and_gets_a_clear_answer(
+    client: TestClient,
+) -> None:
+    too_big = base64.b64encode(bytes(limits.MAX_CHECKPOINT_BYTES)).decode()
+    assert len(json.dumps({"type": "image_load", "data": too_big})) > 256 * 1024
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        ws.send_json({"type": "image_load", "data": too_big})
+        assert "not a model file" in receive(ws, "error")["message"]
+        ws.send_json({"type": "image_load", "data": too_big + "AAAA"})
+        assert "data" in (receive(ws, "error").get("field") or "")
+        control(ws, "step")  # the socket stayed open and the run goes on
+        assert receive(ws, "image_frame")["step"] == 1

@@ -82,6 +82,7 @@ if (new URLSearchParams(location.hash.slice(1)).get("lesson") === "why-convoluti
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
+let maxModelFileBytes = Infinity; // until the server says (its session message)
 
 for (const action of Object.values(ImageControlAction)) {
   $(action.replace("_", "-")).addEventListener("click", () => channel.send(ImageClientMessage.CONTROL, { action }));
@@ -90,6 +91,11 @@ $("save-model").addEventListener("click", () => channel.send(ImageClientMessage.
 $("load-model").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (!file) return;
+  if (file.size > maxModelFileBytes) {
+    $("error").textContent = `${file.name} is ${Math.ceil(file.size / 1000)} kB: a model file is at most ${maxModelFileBytes / 1000} kB`;
+    event.target.value = "";
+    return;
+  }
   const bytes = new Uint8Array(await file.arrayBuffer());
   let text = "";
   for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -136,6 +142,7 @@ function onMessage(message) {
 
 function showSession(info) {
   form.show(info.config);
+  maxModelFileBytes = info.max_model_file_bytes;
   lesson.session(info);
   losses.length = 0;
   $("error").textContent = "";
