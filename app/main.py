@@ -20,6 +20,7 @@ from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
 from app.image_exports import router as image_exports_router
 from app.protocol import protocol_json_schema
+from app.realtime.image_book import ImageRunBook
 from app.realtime.image_socket import router as image_socket_router
 from app.realtime.registry import SessionRegistry
 from app.realtime.shutdown import notice_before_exit
@@ -59,8 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Backprop Lab", lifespan=lifespan)
     app.state.settings = settings
-    # The digits lab's open sockets: they count against max_sessions with the 2-D runs.
-    app.state.image_labs = set()
+    # The digits lab's runs: attached ones count against max_sessions with the 2-D runs.
+    app.state.image_runs = ImageRunBook(settings.session_ttl_seconds, settings.max_sessions)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     templates = Jinja2Templates(directory=ROOT / "templates")

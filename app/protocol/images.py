@@ -118,6 +118,8 @@ class ImageStage(ServerModel):
 
 class ImageSessionInfo(ServerModel):
     type: Literal["image_session"] = "image_session"
+    # The key a reconnecting page asks for its run by (`/ws/images?run=…`); unguessable.
+    run_id: str
     config: ImageLabConfig
     stages: list[ImageStage]
     parameter_count: int

@@ -54,7 +54,7 @@ BURST_SECONDS = 0.045
 
 class ImageLive:
     def __init__(self, scheduler: EngineScheduler, playing: PlayingSessions, send: Send) -> None:
-        self.id = f"images-{secrets.token_hex(6)}"
+        self.id = f"images-{secrets.token_urlsafe(16)}"
         self._scheduler = scheduler
         self._playing = playing
         self._send = send
@@ -86,7 +86,7 @@ class ImageLive:
     async def _show_run(self) -> None:
         info, code, first = await self._engine(
             lambda: (
-                session_info(self.run),
+                session_info(self.run, self.id),
                 code_listing(self.run),
                 frame(self.run, self.status, []),
             )
@@ -94,6 +94,17 @@ class ImageLive:
         await self._emit(info)
         await self._emit(code)
         await self._emit(first)
+
+    async def attach(self, send: Send) -> None:
+        """A page again (it reconnected): it gets the run as it stands, paused."""
+        self._send = send
+        await self._show_run()
+
+    async def detach(self) -> None:
+        """Its page is gone: the run pauses where it is, to be attached again."""
+        await self._stop_playing()
+        if self.status == "running":
+            self.status = "paused"
 
     async def configure(self, request: ImageConfigureRequest) -> None:
         new, old = request.config, self.run.config
@@ -208,9 +219,6 @@ class ImageLive:
         self._run = await self._engine(rebuilt)
         self.status = "paused"
         await self._show_run()
-
-    async def close(self) -> None:
-        await self._stop_playing()
 
     def _start_playing(self) -> None:
         if self._player is None:

@@ -22,6 +22,7 @@ from app.protocol.images import (
     ImageSaveRequest,
     image_client_adapter,
 )
+from app.realtime.image_book import ImageRunBook
 from app.realtime.image_live import ImageLive
 from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionRegistry
@@ -37,20 +38,31 @@ from app.training.images.config import ImageLabConfig
 from app.training.images.digits import DigitsUnavailable
 
 log = logging.getLogger(__name__)
+# A reloaded page asks for its run while the server may not yet have seen the old page's
+# socket close: it waits this long for the run to be let go.
+RESUME_WAIT_SECONDS = 2.0
 router = APIRouter()
 
 
 class ImageConnection:
-    def __init__(self, websocket: WebSocket, registry: SessionRegistry, settings: Settings):
+    def __init__(
+        self,
+        websocket: WebSocket,
+        registry: SessionRegistry,
+        settings: Settings,
+        book: ImageRunBook,
+    ):
         self.websocket = websocket
         self.settings = settings
+        self.book = book
         self.bucket = TokenBucket(settings.max_messages_per_second)
         # A model file's load message (≤ 200 kB as base64, ~267 kB) must arrive whole, to be
         # answered with the model or a clear error rather than a closed socket.
         self.max_message_bytes = max(settings.max_message_bytes, MAX_MODEL_FILE_BASE64 + 256)
         # Frames, answers and errors come from several tasks: one writes at a time.
         self._writing = asyncio.Lock()
-        self.live = ImageLive(registry.scheduler, registry.playing, self.send)
+        self._registry = registry
+        self.live: ImageLive | None = None
 
     async def send(self, text: str) -> None:
         async with self._writing:
@@ -59,20 +71,31 @@ class ImageConnection:
     async def error(self, field: str | None, message: str) -> None:
         await self.send(ErrorFrame(field=field, message=message).model_dump_json())
 
-    async def serve(self) -> None:
+    async def serve(self, run_id: str | None) -> None:
+        """The page's run: the one it asks for if it is kept and free, else a new one."""
         try:
-            await self.live.open(ImageLabConfig())
+            resumed = await self.book.take(run_id, RESUME_WAIT_SECONDS)
+            if resumed is not None:
+                self.live = resumed
+                await resumed.attach(self.send)
+            else:
+                live = ImageLive(self._registry.scheduler, self._registry.playing, self.send)
+                await live.open(ImageLabConfig())
+                self.live = live
+                self.book.add(live)
             while (text := await self.receive()) is not None:
                 try:
                     request = image_client_adapter.validate_json(text)
                 except ValidationError as error:
                     await self.send(describe_validation_error(error, text).model_dump_json())
                     continue
-                await self.dispatch(request)
+                await self.dispatch(self.live, request)
         except WebSocketDisconnect:
             return
         finally:
-            await self.live.close()
+            if self.live is not None:
+                await self.live.detach()
+                self.book.release(self.live)
 
     async def receive(self) -> str | None:
         while True:
@@ -92,22 +115,22 @@ class ImageConnection:
             limit_rate = self.settings.max_messages_per_second
             await self.error(None, f"too many messages: at most {limit_rate:g} a second; dropped")
 
-    async def dispatch(self, request: BaseModel) -> None:
+    async def dispatch(self, live: ImageLive, request: BaseModel) -> None:
         try:
             if isinstance(request, ImageConfigureRequest):
-                await self.live.configure(request)
+                await live.configure(request)
             elif isinstance(request, ImageControlRequest):
-                await self.live.control(request.action)
+                await live.control(request.action)
             elif isinstance(request, ImageInspectRequest):
-                await self.live.inspect(request)
+                await live.inspect(request)
             elif isinstance(request, ImageCellRequest):
-                await self.live.open_cell(request)
+                await live.open_cell(request)
             elif isinstance(request, ImageSampleRequest):
-                await self.live.check_sample(request)
+                await live.check_sample(request)
             elif isinstance(request, ImageSaveRequest):
-                await self.live.save()
+                await live.save()
             elif isinstance(request, ImageLoadRequest):
-                await self.live.load(request)
+                await live.load(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:
@@ -128,17 +151,14 @@ async def image_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY_VIOLATION, "origin not allowed")
         return
     await websocket.accept()
-    labs: set[ImageConnection] = websocket.app.state.image_labs
-    if registry.attached() + len(labs) >= settings.max_sessions:
+    book: ImageRunBook = websocket.app.state.image_runs
+    if registry.attached() + book.attached() >= settings.max_sessions:
         busy = f"server busy: this server is full, all {settings.max_sessions} runs are in use"
         await websocket.send_text(ErrorFrame(field=None, message=busy).model_dump_json())
         await websocket.close(CLOSE_TRY_AGAIN_LATER, "server busy")
         return
-    connection = ImageConnection(websocket, registry, settings)
-    labs.add(connection)
+    connection = ImageConnection(websocket, registry, settings, book)
     try:
-        await connection.serve()
+        await connection.serve(websocket.query_params.get("run"))
     except DigitsUnavailable as error:
         await connection.error(None, str(error))
-    finally:
-        labs.discard(connection)

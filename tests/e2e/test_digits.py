@@ -234,6 +234,15 @@ def test_the_settings_live_in_the_url_and_survive_a_reload(digits: Page) -> None
         "DenseBlock → 24"
     )
     expect(page.get_by_test_id("learning-rate")).to_have_value("0.004")
+    # The link in another tab (a run of its own, not this tab's) builds the same model.
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.get_by_test_id("model-blocks").locator("[data-stage=dense1]")).to_contain_text(
+        "DenseBlock → 24"
+    )
+    expect(other.get_by_test_id("learning-rate")).to_have_value("0.004")
+    expect(other.get_by_test_id("step-count")).to_have_text("0")
+    other.close()
 
 
 def test_save_model_downloads_a_file_that_load_model_brings_back(
@@ -328,3 +337,14 @@ def test_a_model_file_over_the_limit_is_refused_on_the_page(digits: Page, tmp_pa
     )
     step_to(page, 1)  # still connected, the run goes on
     expect(page.get_by_test_id("connection")).to_have_text("")
+
+
+def test_a_reload_finds_the_run_where_it_was(digits: Page) -> None:
+    page = digits
+    step_to(page, 3)
+    weights = drawn_filters(page)
+    page.reload()
+    expect(page.get_by_test_id("step-count")).to_have_text("3")
+    assert drawn_filters(page) == weights
+    page.get_by_test_id("step").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("4")

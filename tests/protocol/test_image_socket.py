@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from app import limits
+from app.main import create_app
 from app.protocol.images import image_server_adapter
+from app.settings import Settings
 from app.training.images.config import ImageLabConfig
 from app.training.images.run import ImageRun
 from tests.protocol.helpers import strict_loads
@@ -271,3 +274,44 @@ def test_a_model_file_at_the_size_limit_arrives_and_gets_a_clear_answer(
         assert "data" in (receive(ws, "error").get("field") or "")
         control(ws, "step")  # the socket stayed open and the run goes on
         assert receive(ws, "image_frame")["step"] == 1
+
+
+def test_a_page_that_reconnects_gets_its_run_back_as_it_was(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        run_id = receive(ws, "image_session")["run_id"]
+        for _ in range(3):
+            control(ws, "step")
+        frame = receive(ws, "image_frame")
+        while frame["step"] != 3:
+            frame = receive(ws, "image_frame")
+    book = client.app.state.image_runs  # type: ignore[attr-defined]
+    with client.websocket_connect(f"/ws/images?run={run_id}") as ws:
+        assert receive(ws, "image_session")["run_id"] == run_id
+        again = receive(ws, "image_frame")
+        assert again["step"] == 3 and again["status"] == "paused"
+        assert again["filters"] == frame["filters"] and again["test_loss"] == frame["test_loss"]
+        control(ws, "step")
+        assert receive(ws, "image_frame")["step"] == 4
+        # While this page has the run, another asking for it gets a run of its own.
+        with client.websocket_connect(f"/ws/images?run={run_id}") as other:
+            assert receive(other, "image_session")["run_id"] != run_id
+            assert receive(other, "image_frame")["step"] == 0
+    assert book.kept() == 2
+    with client.websocket_connect("/ws/images?run=no-such-run") as ws:
+        assert receive(ws, "image_session")["run_id"] != run_id
+        assert receive(ws, "image_frame")["step"] == 0
+
+
+def test_a_kept_run_is_forgotten_after_the_time_to_live() -> None:
+    settings = Settings(max_messages_per_second=1000, session_ttl_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        with client.websocket_connect("/ws/images") as ws:
+            run_id = receive(ws, "image_session")["run_id"]
+        book = client.app.state.image_runs  # type: ignore[attr-defined]
+        for _ in range(600):  # the timer runs on the server's loop: wait for it, not a clock
+            if run_id not in book:
+                break
+            time.sleep(0.05)
+        assert run_id not in book
+        with client.websocket_connect(f"/ws/images?run={run_id}") as ws:
+            assert receive(ws, "image_session")["run_id"] != run_id

@@ -1,6 +1,10 @@
-// The digits lab's socket: connects, reconnects with backoff (a fresh run: image runs are not
-// kept across a disconnect), and sends messages named in protocol.js.
+// The digits lab's socket: connects, reconnects with backoff, and sends messages named in
+// protocol.js. The tab remembers its run's id (sessionStorage), so a reconnect or a reload asks
+// for the same run and finds it where it was, while the server keeps it.
+import { ImageServerMessage } from "./protocol.js";
+
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
+const RUN_KEY = "backprop-lab-digits-run";
 
 export function openChannel({ onMessage, onState }) {
   let ws = null;
@@ -8,12 +12,25 @@ export function openChannel({ onMessage, onState }) {
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(`${scheme}//${location.host}/ws/images`);
+    const asked = sessionStorage.getItem(RUN_KEY);
+    const query = asked ? `?${new URLSearchParams({ run: asked })}` : "";
+    let first = true;
+    ws = new WebSocket(`${scheme}//${location.host}/ws/images${query}`);
     ws.addEventListener("open", () => {
       attempt = 0;
       onState("open");
     });
-    ws.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
+    ws.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      // The first session of a connection says whether the run asked for was found.
+      let arrival = null;
+      if (message.type === ImageServerMessage.SESSION) {
+        arrival = { first, resumed: first && message.run_id === asked };
+        first = false;
+        sessionStorage.setItem(RUN_KEY, message.run_id);
+      }
+      onMessage(message, arrival);
+    });
     ws.addEventListener("close", (event) => {
       onState(event.reason || "closed");
       const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];

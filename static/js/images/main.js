@@ -52,8 +52,8 @@ const form = createModelForm(document.querySelector("[data-role=model-form]"), {
   },
 });
 
-// The settings live in the URL (#config=…): a link, a reload or a reconnect rebuilds the same
-// model with the same seeds (the weights start afresh: image runs are not kept).
+// The settings live in the URL (#config=…): a link, or a reload after the server forgot the
+// run, rebuilds the same model with the same seeds (a kept run is resumed as it was).
 function remember(config) {
   history.replaceState(null, "", `#${new URLSearchParams({ config: JSON.stringify(config) })}`);
 }
@@ -121,13 +121,11 @@ function inspect() {
 }
 
 function onState(state) {
-  const remembered = state === "open" ? rememberedConfig() : null;
-  if (remembered) channel.send(ImageClientMessage.CONFIGURE, { config: remembered });
   $("connection").textContent = state === "open" ? "" : `disconnected (${state}); reconnecting…`;
 }
 
-function onMessage(message) {
-  if (message.type === ImageServerMessage.SESSION) showSession(message);
+function onMessage(message, arrival) {
+  if (message.type === ImageServerMessage.SESSION) showSession(message, arrival);
   else if (message.type === ImageServerMessage.FRAME) showFrame(message);
   else if (message.type === ImageServerMessage.INSPECTION) inspectionView.draw(message);
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
@@ -140,7 +138,12 @@ function onMessage(message) {
   else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
 }
 
-function showSession(info) {
+function showSession(info, arrival) {
+  // A new run (not the one this tab had) starts from the link's settings, if it has any;
+  // otherwise the URL follows the run, a loaded model file's settings included.
+  const wanted = arrival?.first && !arrival.resumed ? rememberedConfig() : null;
+  if (wanted) channel.send(ImageClientMessage.CONFIGURE, { config: wanted });
+  else remember(info.config);
   form.show(info.config);
   maxModelFileBytes = info.max_model_file_bytes;
   lesson.session(info);
