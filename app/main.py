@@ -20,6 +20,7 @@ from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
 from app.image_exports import router as image_exports_router
 from app.protocol import protocol_json_schema
+from app.protocol.replies import ShutdownNotice
 from app.realtime.image_book import ImageRunBook
 from app.realtime.image_socket import router as image_socket_router
 from app.realtime.registry import SessionRegistry
@@ -31,6 +32,11 @@ from app.settings import Settings, get_settings
 from app.vendor import router as vendor_router
 
 ROOT = Path(__file__).resolve().parent.parent
+# Digits runs live in memory only (app/realtime/image_book.py): the page is told what it loses.
+IMAGE_SHUTDOWN_NOTICE = ShutdownNotice(
+    message="The server is restarting: this page reconnects when it is back, and the digits "
+    "run starts again from its settings (its weights are not kept; Save model keeps them)."
+)
 
 
 def _warm_torch() -> None:
@@ -53,7 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         await registry.start()
         try:
-            with notice_before_exit(registry.announce_shutdown, asyncio.get_running_loop()):
+
+            def announce() -> None:
+                registry.announce_shutdown()
+                app.state.image_runs.announce(IMAGE_SHUTDOWN_NOTICE)
+
+            with notice_before_exit(announce, asyncio.get_running_loop()):
                 yield
         finally:
             await registry.stop()

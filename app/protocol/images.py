@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter, model_validator
 
 from app import limits
 from app.protocol.base import RunStatus, ServerModel
-from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame
+from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame, ShutdownNotice
 from app.training.config import StrictModel
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE
@@ -249,6 +249,7 @@ ImageServerMessage = Annotated[
     | AutogradGraphFrame
     | ImageSampleCheck
     | ImageModelFile
+    | ShutdownNotice
     | ErrorFrame,
     Field(discriminator="type"),
 ]

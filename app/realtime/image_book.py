@@ -4,7 +4,8 @@ its run where it left it: weights, optimizer state and step.
 A run is attached to at most one page. When its page goes, the run is paused and kept for
 `session_ttl_seconds`, as the 2-D lab keeps its sessions; the page's tab remembers the id
 (sessionStorage) and asks for it when it connects again. Runs are held in memory only: a
-restart of the server starts the digits lab afresh from the settings in the page's URL.
+restart of the server starts the digits lab afresh from the settings in the page's URL, and
+the page is told so before its socket closes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+from app.protocol.base import ServerModel
 from app.realtime.image_live import ImageLive
 
 
@@ -33,6 +35,7 @@ class ImageRunBook:
         # many pages come and go within the time to live.
         self._max_kept = max_kept
         self._entries: dict[str, _Entry] = {}
+        self._announcing: set[asyncio.Task[None]] = set()
 
     def attached(self) -> int:
         """Runs a page is connected to: what counts against the server's session limit."""
@@ -81,6 +84,14 @@ class ImageRunBook:
             if entry.expiry is not None:
                 entry.expiry.cancel()
             del self._entries[run_id]
+
+    def announce(self, notice: ServerModel) -> None:
+        """Tell every attached page (the server is stopping); its socket closes next."""
+        for entry in self._entries.values():
+            if entry.attached:
+                task = asyncio.create_task(entry.live.notify(notice))
+                self._announcing.add(task)
+                task.add_done_callback(self._announcing.discard)
 
     def __contains__(self, run_id: object) -> bool:
         return run_id in self._entries

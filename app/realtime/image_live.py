@@ -95,6 +95,12 @@ class ImageLive:
         await self._emit(code)
         await self._emit(first)
 
+    async def notify(self, message: ServerModel) -> None:
+        """A message from outside the run (the server is stopping); a page already gone is
+        no error."""
+        with contextlib.suppress(Exception):
+            await self._emit(message)
+
     async def attach(self, send: Send) -> None:
         """A page again (it reconnected): it gets the run as it stands, paused."""
         self._send = send

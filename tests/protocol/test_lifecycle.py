@@ -260,6 +260,25 @@ def test_on_sigterm_each_page_is_told_and_the_server_exits_within_seconds() -> N
 
 
 @pytest.mark.slow
+def test_on_sigterm_a_digits_page_is_told_what_a_restart_loses() -> None:
+    server = LiveServer()
+    try:
+        with connect(ws_url(server).replace("/ws", "/ws/images")) as ws:
+            receive(ws, "image_frame")
+            ws.send(json.dumps({"type": "image_control", "action": "play"}))
+            receive(ws, "image_frame")
+            server.process.send_signal(signal.SIGTERM)
+            notice = receive(ws, "shutdown")
+            assert "restarting" in notice["message"] and "Save model" in notice["message"]
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    ws.recv(timeout=PATIENCE_SECONDS)
+        server.process.wait(timeout=PATIENCE_SECONDS)
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
 def test_sigterm_does_not_wait_forever_for_a_page_that_stopped_reading() -> None:
     server = LiveServer(BIG_FRAMES)
     try:

@@ -120,8 +120,12 @@ function inspect() {
   channel.send(ImageClientMessage.INSPECT, looking);
 }
 
+// The server's last word before it stopped (a restart), shown until the socket is back.
+let shutdownNotice = "";
+
 function onState(state) {
-  $("connection").textContent = state === "open" ? "" : `disconnected (${state}); reconnecting…`;
+  if (state === "open") shutdownNotice = "";
+  $("connection").textContent = state === "open" ? "" : shutdownNotice || `disconnected (${state}); reconnecting…`;
 }
 
 function onMessage(message, arrival) {
@@ -135,6 +139,7 @@ function onMessage(message, arrival) {
     listing = message;
     code.update({ listing, phase: null });
   } else if (message.type === ImageServerMessage.AUTOGRAD) autogradView.update({ graph: message });
+  else if (message.type === ImageServerMessage.SHUTDOWN) $("connection").textContent = shutdownNotice = message.message;
   else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
 }
 

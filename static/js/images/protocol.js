@@ -19,6 +19,7 @@ export const ImageServerMessage = Object.freeze({
   MODEL_FILE: "image_model_file",
   CODE: "code",
   AUTOGRAD: "autograd",
+  SHUTDOWN: "shutdown",
   ERROR: "error",
 });
 
