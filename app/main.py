@@ -32,10 +32,10 @@ from app.settings import Settings, get_settings
 from app.vendor import router as vendor_router
 
 ROOT = Path(__file__).resolve().parent.parent
-# Digits runs live in memory only (app/realtime/image_book.py): the page is told what it loses.
+# The digits runs are written to the store as the server stops (app/realtime/image_book.py).
 IMAGE_SHUTDOWN_NOTICE = ShutdownNotice(
-    message="The server is restarting: this page reconnects when it is back, and the digits "
-    "run starts again from its settings (its weights are not kept; Save model keeps them)."
+    message="The server is restarting: this page reconnects when it is back and the digits "
+    "run resumes where it stopped."
 )
 
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = SessionRegistry(settings)
         app.state.registry = registry
         await registry.start()
+        app.state.image_runs.start(registry)
         try:
 
             def announce() -> None:
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with notice_before_exit(announce, asyncio.get_running_loop()):
                 yield
         finally:
+            await app.state.image_runs.stop()  # written before the store closes
             await registry.stop()
 
     app = FastAPI(title="Backprop Lab", lifespan=lifespan)

@@ -118,8 +118,11 @@ class ImageStage(ServerModel):
 
 class ImageSessionInfo(ServerModel):
     type: Literal["image_session"] = "image_session"
-    # The key a reconnecting page asks for its run by (`/ws/images?run=…`); unguessable.
+    # The key a reconnecting page asks for its run by (`/ws/images?session=…`, the query
+    # parameter nginx keeps a run on one replica by); unguessable.
     run_id: str
+    # True when the page got back a run it had (after a reconnect, a reload or a restart).
+    resumed: bool = False
     config: ImageLabConfig
     stages: list[ImageStage]
     parameter_count: int

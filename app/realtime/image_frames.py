@@ -57,7 +57,7 @@ def rounded_or_none(values: torch.Tensor) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in rounded(values)]
 
 
-def session_info(run: ImageRun, run_id: str) -> ImageSessionInfo:
+def session_info(run: ImageRun, run_id: str, resumed: bool = False) -> ImageSessionInfo:
     with torch.no_grad():
         was_training = run.model.training
         run.model.eval()
@@ -74,6 +74,7 @@ def session_info(run: ImageRun, run_id: str) -> ImageSessionInfo:
     ]
     return ImageSessionInfo(
         run_id=run_id,
+        resumed=resumed,
         config=run.config,
         stages=stages,
         parameter_count=run.parameter_count(),

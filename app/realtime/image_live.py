@@ -44,6 +44,7 @@ from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
+from app.training.images.run_state import encode_run
 
 T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
@@ -53,8 +54,14 @@ BURST_SECONDS = 0.045
 
 
 class ImageLive:
-    def __init__(self, scheduler: EngineScheduler, playing: PlayingSessions, send: Send) -> None:
-        self.id = f"images-{secrets.token_urlsafe(16)}"
+    def __init__(
+        self,
+        scheduler: EngineScheduler,
+        playing: PlayingSessions,
+        send: Send,
+        run_id: str | None = None,
+    ) -> None:
+        self.id = run_id or f"images-{secrets.token_urlsafe(16)}"
         self._scheduler = scheduler
         self._playing = playing
         self._send = send
@@ -83,10 +90,10 @@ class ImageLive:
         self._run = await self._engine(lambda: ImageRun(config))
         await self._show_run()
 
-    async def _show_run(self) -> None:
+    async def _show_run(self, resumed: bool = False) -> None:
         info, code, first = await self._engine(
             lambda: (
-                session_info(self.run, self.id),
+                session_info(self.run, self.id, resumed),
                 code_listing(self.run),
                 frame(self.run, self.status, []),
             )
@@ -94,6 +101,17 @@ class ImageLive:
         await self._emit(info)
         await self._emit(code)
         await self._emit(first)
+
+    def adopt(self, run: ImageRun) -> None:
+        """A run read back from the store, paused, for a page to attach to."""
+        self._run = run
+        self.status = "paused"
+
+    async def encoded(self) -> bytes | None:
+        """The run as the store keeps it (None halfway through a step, or before open)."""
+        if self._run is None:
+            return None
+        return await self._engine(lambda: encode_run(self.run), urgent=False)
 
     async def notify(self, message: ServerModel) -> None:
         """A message from outside the run (the server is stopping); a page already gone is
@@ -104,7 +122,15 @@ class ImageLive:
     async def attach(self, send: Send) -> None:
         """A page again (it reconnected): it gets the run as it stands, paused."""
         self._send = send
-        await self._show_run()
+        await self._show_run(resumed=True)
+
+    async def pause_for_exit(self) -> None:
+        """The server is stopping: paused, and the page (if one is there) sees the last step
+        taken, so that what it saw is what the store keeps."""
+        was_playing = self._player is not None
+        await self.detach()
+        if was_playing and self._run is not None:
+            await self.notify(await self._engine(lambda: frame(self.run, self.status, [])))
 
     async def detach(self) -> None:
         """Its page is gone: the run pauses where it is, to be attached again."""

@@ -79,7 +79,12 @@ class ImageConnection:
                 self.live = resumed
                 await resumed.attach(self.send)
             else:
-                live = ImageLive(self._registry.scheduler, self._registry.playing, self.send)
+                # A new run under the id the page chose (so a balancer's affinity holds from
+                # the first connect), unless that id is taken or not a token.
+                fresh_id = self.book.free_id(run_id)
+                live = ImageLive(
+                    self._registry.scheduler, self._registry.playing, self.send, run_id=fresh_id
+                )
                 await live.open(ImageLabConfig())
                 self.live = live
                 self.book.add(live)
@@ -159,6 +164,6 @@ async def image_socket(websocket: WebSocket) -> None:
         return
     connection = ImageConnection(websocket, registry, settings, book)
     try:
-        await connection.serve(websocket.query_params.get("run"))
+        await connection.serve(websocket.query_params.get("session"))
     except DigitsUnavailable as error:
         await connection.error(None, str(error))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from app import limits
 from app.main import create_app
 from app.protocol.images import image_server_adapter
 from app.settings import Settings
+from app.store.keys import new_session_id
 from app.training.images.config import ImageLabConfig
 from app.training.images.run import ImageRun
 from tests.protocol.helpers import strict_loads
@@ -277,41 +279,85 @@ def test_a_model_file_at_the_size_limit_arrives_and_gets_a_clear_answer(
 
 
 def test_a_page_that_reconnects_gets_its_run_back_as_it_was(client: TestClient) -> None:
-    with client.websocket_connect("/ws/images") as ws:
-        run_id = receive(ws, "image_session")["run_id"]
+    run_id = new_session_id()  # the page chooses its run's id (a balancer's affinity key)
+    with client.websocket_connect(f"/ws/images?session={run_id}") as ws:
+        info = receive(ws, "image_session")
+        assert (info["run_id"], info["resumed"]) == (run_id, False)
         for _ in range(3):
             control(ws, "step")
         frame = receive(ws, "image_frame")
         while frame["step"] != 3:
             frame = receive(ws, "image_frame")
     book = client.app.state.image_runs  # type: ignore[attr-defined]
-    with client.websocket_connect(f"/ws/images?run={run_id}") as ws:
-        assert receive(ws, "image_session")["run_id"] == run_id
+    with client.websocket_connect(f"/ws/images?session={run_id}") as ws:
+        info = receive(ws, "image_session")
+        assert (info["run_id"], info["resumed"]) == (run_id, True)
         again = receive(ws, "image_frame")
         assert again["step"] == 3 and again["status"] == "paused"
         assert again["filters"] == frame["filters"] and again["test_loss"] == frame["test_loss"]
         control(ws, "step")
         assert receive(ws, "image_frame")["step"] == 4
         # While this page has the run, another asking for it gets a run of its own.
-        with client.websocket_connect(f"/ws/images?run={run_id}") as other:
-            assert receive(other, "image_session")["run_id"] != run_id
+        with client.websocket_connect(f"/ws/images?session={run_id}") as other:
+            info = receive(other, "image_session")
+            assert info["run_id"] != run_id and not info["resumed"]
             assert receive(other, "image_frame")["step"] == 0
     assert book.kept() == 2
-    with client.websocket_connect("/ws/images?run=no-such-run") as ws:
-        assert receive(ws, "image_session")["run_id"] != run_id
-        assert receive(ws, "image_frame")["step"] == 0
+    with client.websocket_connect("/ws/images?session=not/a/token") as ws:
+        info = receive(ws, "image_session")
+        assert info["run_id"] != run_id and not info["resumed"]
 
 
-def test_a_kept_run_is_forgotten_after_the_time_to_live() -> None:
-    settings = Settings(max_messages_per_second=1000, session_ttl_seconds=0.2)
+def step_to(ws: WebSocketTestSession, start: int, steps: int) -> dict[str, Any]:
+    """Step from step `start` to step `steps`; that frame."""
+    for _ in range(steps - start):
+        control(ws, "step")
+    frame = receive(ws, "image_frame")
+    while frame["step"] != steps:
+        frame = receive(ws, "image_frame")
+    return frame
+
+
+def test_a_run_outlives_the_memory_s_time_to_live_and_a_restart_in_the_store(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(max_messages_per_second=1000, session_ttl_seconds=0.2, data_dir=tmp_path)
+    run_id = new_session_id()
     with TestClient(create_app(settings)) as client:
-        with client.websocket_connect("/ws/images") as ws:
-            run_id = receive(ws, "image_session")["run_id"]
+        with client.websocket_connect(f"/ws/images?session={run_id}") as ws:
+            receive(ws, "image_session")
+            ws.send_json({"type": "image_configure", "config": DROPOUT_BATCHNORM.model_dump()})
+            receive(ws, "image_session")
+            frame = step_to(ws, 0, 4)
         book = client.app.state.image_runs  # type: ignore[attr-defined]
         for _ in range(600):  # the timer runs on the server's loop: wait for it, not a clock
             if run_id not in book:
                 break
             time.sleep(0.05)
         assert run_id not in book
-        with client.websocket_connect(f"/ws/images?run={run_id}") as ws:
-            assert receive(ws, "image_session")["run_id"] != run_id
+        with client.websocket_connect(f"/ws/images?session={run_id}") as ws:
+            assert receive(ws, "image_session")["resumed"] is True  # from the store
+            again = receive(ws, "image_frame")
+            # The weights as they were (the last gradients are not kept: the next step's come).
+            assert again["step"] == 4
+            assert again["filters"]["weights"] == frame["filters"]["weights"]
+            after = step_to(ws, 4, 6)
+    # A new server on the same store: the run goes on as the first would have.
+    reference = ImageRun(DROPOUT_BATCHNORM)
+    reference.train(6)
+    with (
+        TestClient(create_app(settings)) as client,
+        client.websocket_connect(f"/ws/images?session={run_id}") as ws,
+    ):
+        info = receive(ws, "image_session")
+        assert info["resumed"] is True and info["config"]["model"]["dropout"] == 0.3
+        restored = receive(ws, "image_frame")
+    assert restored["step"] == 6
+    assert restored["filters"]["weights"] == after["filters"]["weights"]
+    expected = reference.filters().weights.flatten().tolist()
+    assert restored["filters"]["weights"] == pytest.approx(expected, abs=1e-6)  # as sent: rounded
+
+
+DROPOUT_BATCHNORM = ImageLabConfig.model_validate(
+    {"model": {"conv_blocks": [], "hidden_layers": [16], "dropout": 0.3, "batchnorm": True}}
+)

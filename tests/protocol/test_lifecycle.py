@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 from app.main import create_app
 from app.realtime.shutdown import FORCE_EXIT_AFTER_SECONDS, NOTICE_GRACE_SECONDS
 from app.settings import Settings
+from app.store.keys import new_session_id
 from tests.support.live_server import LiveServer, rss_mb
 
 from .helpers import receive_until, strict_loads
@@ -260,20 +261,34 @@ def test_on_sigterm_each_page_is_told_and_the_server_exits_within_seconds() -> N
 
 
 @pytest.mark.slow
-def test_on_sigterm_a_digits_page_is_told_what_a_restart_loses() -> None:
+def test_on_sigterm_a_digits_page_is_told_and_its_run_resumes_after_the_restart() -> None:
     server = LiveServer()
     try:
-        with connect(ws_url(server).replace("/ws", "/ws/images")) as ws:
+        run_id = new_session_id()
+        with connect(f"{ws_url(server)}/images?session={run_id}") as ws:
             receive(ws, "image_frame")
             ws.send(json.dumps({"type": "image_control", "action": "play"}))
-            receive(ws, "image_frame")
+            while receive(ws, "image_frame")["step"] < 20:
+                pass
             server.process.send_signal(signal.SIGTERM)
-            notice = receive(ws, "shutdown")
-            assert "restarting" in notice["message"] and "Save model" in notice["message"]
+            seen: list[dict[str, Any]] = []
             with pytest.raises(ConnectionClosed):
                 while True:
-                    ws.recv(timeout=PATIENCE_SECONDS)
+                    seen.append(strict_loads(str(ws.recv(timeout=PATIENCE_SECONDS))))
+            notice = next(m for m in seen if m["type"] == "shutdown")
+            assert "restarting" in notice["message"] and "resumes" in notice["message"]
+            last = [m for m in seen if m["type"] == "image_frame"][-1]
+            assert last["status"] == "paused"
         server.process.wait(timeout=PATIENCE_SECONDS)
+    finally:
+        server.stop()
+    server = LiveServer(port=server.port)
+    try:
+        with connect(f"{ws_url(server)}/images?session={run_id}") as ws:
+            assert receive(ws, "image_session")["resumed"] is True
+            again = receive(ws, "image_frame")
+            assert again["step"] == last["step"] and again["status"] == "paused"
+            assert again["filters"]["weights"] == last["filters"]["weights"]
     finally:
         server.stop()
 

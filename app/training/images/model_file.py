@@ -40,14 +40,23 @@ def load_model_file(
     raw: bytes, max_bytes: int = limits.MAX_CHECKPOINT_BYTES
 ) -> tuple[ImageLabConfig, dict[str, torch.Tensor], int]:
     """The settings, the weights (checked against the model they claim) and the step."""
+    config, state, step, _ = checked_payload(raw, FORMAT, max_bytes)
+    return config, state, step
+
+
+def checked_payload(
+    raw: bytes, expected_format: str, max_bytes: int
+) -> tuple[ImageLabConfig, dict[str, torch.Tensor], int, dict[str, Any]]:
+    """A torch file of this lab read as untrusted input: its settings, its weights checked
+    against the model those settings describe, its step, and the whole payload."""
     if len(raw) > max_bytes:
         raise ModelFileError(f"the model file is {len(raw)} bytes; at most {max_bytes}")
     try:
         payload: Any = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is not its own
         raise ModelFileError(f"not a model file of this lab ({type(error).__name__})") from error
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"not a digits-lab model file (format {FORMAT!r} expected)")
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        raise ModelFileError(f"not a digits-lab model file (format {expected_format!r} expected)")
     try:
         config = ImageLabConfig.model_validate(payload.get("config"))
     except ValidationError as error:
@@ -67,4 +76,4 @@ def load_model_file(
         if given.dtype.is_floating_point and not bool(given.isfinite().all()):
             raise ModelFileError(f"{name}: the file holds a weight that is not a finite number")
     step = payload.get("step")
-    return config, state, step if isinstance(step, int) and step >= 0 else 0
+    return config, state, step if isinstance(step, int) and step >= 0 else 0, payload

@@ -115,6 +115,15 @@ class ImageRun:
     def epoch(self) -> float:
         return self.sampler.epoch
 
+    @property
+    def dropout_rng_state(self) -> torch.Tensor:
+        """The run's own state of the generator its dropout draws from (a copy)."""
+        return self._rng_state.clone()
+
+    @dropout_rng_state.setter
+    def dropout_rng_state(self, state: torch.Tensor) -> None:
+        self._rng_state = state.clone()
+
     def step(self) -> float:
         """One optimizer step: the phases left of the step in progress, or all five."""
         while True:

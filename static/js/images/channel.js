@@ -1,6 +1,6 @@
 // The digits lab's socket: connects, reconnects with backoff, and sends messages named in
-// protocol.js. The tab remembers its run's id (sessionStorage), so a reconnect or a reload asks
-// for the same run and finds it where it was, while the server keeps it.
+// protocol.js. The tab remembers its run's id (sessionStorage), so a reconnect, a reload or a
+// restart of the server asks for the same run and finds it where it was.
 import { ImageServerMessage } from "./protocol.js";
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
@@ -12,10 +12,12 @@ export function openChannel({ onMessage, onState }) {
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    // The tab's run id, chosen here the first time: in the URL, a load balancer keeps the run on
+    // one server from the first connect (deploy/nginx/backprop.conf hashes ?session=).
+    if (!sessionStorage.getItem(RUN_KEY)) sessionStorage.setItem(RUN_KEY, newRunId());
     const asked = sessionStorage.getItem(RUN_KEY);
-    const query = asked ? `?${new URLSearchParams({ run: asked })}` : "";
     let first = true;
-    ws = new WebSocket(`${scheme}//${location.host}/ws/images${query}`);
+    ws = new WebSocket(`${scheme}//${location.host}/ws/images?${new URLSearchParams({ session: asked })}`);
     ws.addEventListener("open", () => {
       attempt = 0;
       onState("open");
@@ -25,7 +27,7 @@ export function openChannel({ onMessage, onState }) {
       // The first session of a connection says whether the run asked for was found.
       let arrival = null;
       if (message.type === ImageServerMessage.SESSION) {
-        arrival = { first, resumed: first && message.run_id === asked };
+        arrival = { first, resumed: first && message.resumed };
         first = false;
         sessionStorage.setItem(RUN_KEY, message.run_id);
       }
@@ -47,4 +49,10 @@ export function openChannel({ onMessage, onState }) {
 
   connect();
   return { send };
+}
+
+// 16 random bytes, URL-safe base64 (22 characters): the server's shape for a run id.
+function newRunId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
