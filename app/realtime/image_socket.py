@@ -17,6 +17,7 @@ from app.protocol.images import (
     ImageControlRequest,
     ImageInspectRequest,
     ImageLoadRequest,
+    ImageRewindRequest,
     ImageSampleRequest,
     ImageSaveRequest,
     image_client_adapter,
@@ -46,7 +47,13 @@ class ImageConnection:
         self.bucket = TokenBucket(settings.max_messages_per_second)
         # Frames, answers and errors come from several tasks: one writes at a time.
         self._writing = asyncio.Lock()
-        self.live = ImageLive(registry.scheduler, registry.playing, self.send)
+        self.live = ImageLive(
+            registry.scheduler,
+            registry.playing,
+            self.send,
+            settings.history_max_bytes,
+            settings.history_recent_snapshots,
+        )
 
     async def send(self, text: str) -> None:
         async with self._writing:
@@ -104,6 +111,8 @@ class ImageConnection:
                 await self.live.save()
             elif isinstance(request, ImageLoadRequest):
                 await self.live.load(request)
+            elif isinstance(request, ImageRewindRequest):
+                await self.live.rewind(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:
