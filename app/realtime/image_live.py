@@ -174,15 +174,9 @@ class ImageLive:
             return
         await self._stop_playing()
         if action == "step":
-
-            def kept_and_stepped() -> float:
-                self._keep_snapshot()
-                return self._step()
-
-            loss = await self._engine(kept_and_stepped)
-            self.status = "paused" if math.isfinite(loss) else "diverged"
-            await self._emit_runs()
-        elif action == "step_phase":
+            await self._step_once()
+            return
+        if action == "step_phase":
             await self._step_phase()
             return
         elif action == "reset":
@@ -192,6 +186,20 @@ class ImageLive:
         elif self.status == "running":
             self.status = "paused"
         await self._emit(await self._engine(lambda: self._frame(self.status, [])))
+
+    async def _step_once(self) -> None:
+        """One step from a kept snapshot (the first after a rewind branches): its loss goes out
+        in the frame, for the page's curve."""
+
+        def stepped() -> ServerModel:
+            self._keep_snapshot()
+            loss = self._step()
+            self.status = "paused" if math.isfinite(loss) else "diverged"
+            return self._frame(self.status, [loss])
+
+        shown = await self._engine(stepped)
+        await self._emit_runs()
+        await self._emit(shown)
 
     async def _step_phase(self) -> None:
         """One phase; after the loss and backward phases the autograd graph goes out too."""
