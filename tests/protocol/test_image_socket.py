@@ -332,3 +332,32 @@ def test_a_rewind_to_a_step_never_kept_gets_an_error_and_the_run_goes_on(
         ws.send_json({"type": "image_rewind", "step": -1})
         assert receive(ws, "error")["field"] == "step"
         assert step_frames(ws, 1)[0]["step"] == 3
+
+
+def test_a_diverged_run_rewound_and_slowed_down_trains_on_as_a_branch(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        config = receive(ws, "image_session")["config"]
+        # As above: NaN by its 9th step.
+        config["training"] = {"optimizer": "sgd", "learning_rate": 10.0, "momentum": 0.9}
+        config["model"] = {"conv_blocks": [], "hidden_layers": [64, 64], "activation": "elu"}
+        ws.send_json({"type": "image_configure", "config": config})
+        frame = receive(ws, "image_frame")
+        while frame["status"] != "diverged":
+            control(ws, "step")
+            frame = receive(ws, "image_frame")
+        ws.send_json({"type": "image_rewind", "step": 2})
+        rewound = receive(ws, "image_rewound")  # strict JSON: the NaN loss went out as null
+        assert (
+            rewound["curve_losses"][-1] is None and rewound["curve_steps"][-1] == frame["step"] + 1
+        )
+        assert receive(ws, "image_frame")["status"] == "paused"
+        config["training"]["learning_rate"] = 0.01
+        ws.send_json({"type": "image_configure", "config": config})
+        receive(ws, "image_frame")
+        control(ws, "step")
+        assert (
+            receive(ws, "image_runs")["runs"][-1]["name"] == "from step 2: learning_rate 10 → 0.01"
+        )
+        stepped = receive(ws, "image_frame")
+        assert stepped["status"] == "paused" and stepped["step"] == 3
+        assert stepped["train_losses"][0] is not None

@@ -1,14 +1,14 @@
 """The image run's history: snapshots to rewind to and the runs (branches) kept, in bounded memory.
 
 Snapshots (snapshot.py) are kept at the start of every burst and every Step, when the settings
-cannot change until it ends, and every SNAPSHOT_EVERY_STEPS steps inside a burst. A snapshot of
-the default CNN with Adam is 40,144 bytes (7.6 kB of weights, 15 kB of Adam moments, 5 kB of
-dropout generator state, ~10 kB of Python objects) and takes ~0.9 ms to capture (a step: ~3 ms,
-measured on a loaded 2-core machine), so the default 16 MB budget holds ~400 of them; the
-widest MLP (4 × 256, 2.6 MB a snapshot) only 6. Past the budget, or past as many older ones as `recent` newer ones, the older ones are thinned
-as the plane lab's are (history.thin_states). Training on from a rewound step starts a new run
-(a branch): the snapshots after that step go (they belong to the run left behind, which keeps
-its loss curve in the runs list), so a rewind never reaches another branch's state.
+cannot change until it ends, and every SNAPSHOT_EVERY_STEPS steps inside a burst. A snapshot of the
+default CNN with Adam is 40,144 bytes (7.6 kB of weights, 15 kB of Adam moments, 5 kB of dropout
+generator state, ~10 kB of Python objects) and takes ~0.9 ms to capture (a step: ~3 ms, measured on
+a loaded 2-core machine), so the default 16 MB budget holds ~400 of them; the widest MLP (4 × 256,
+2.6 MB a snapshot) only 6. Past the budget, or past as many older ones as `recent` newer ones, the
+older ones are thinned as the plane lab's are (thin_states). Training on from a rewound step starts
+a new run (a branch): the snapshots after that step go (they belong to the run left behind, which
+keeps its loss curve in the runs list), so a rewind never reaches another branch's state.
 
 The timeline only stores and answers: the live run hands it snapshots and losses, asks it for a
 snapshot, and restores that itself (ImageRun.restore).
