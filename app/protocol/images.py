@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter, model_validator
 from app import limits
 from app.protocol.base import RunStatus, ServerModel
 from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame, ShutdownNotice
+from app.protocol.step import TimelineState
 from app.training.config import StrictModel
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE
@@ -93,6 +94,14 @@ class ImageLoadRequest(StrictModel):
     data: Annotated[str, Field(max_length=MAX_MODEL_FILE_BASE64)]
 
 
+class ImageRewindRequest(StrictModel):
+    """Back to a kept step (the timeline): weights, optimizer, schedule, batch order, dropout
+    state and settings as they were there. Training on from it starts a new run, a branch."""
+
+    type: Literal["image_rewind"]
+    step: int = Field(ge=0, le=10**9)
+
+
 ImageClientMessage = Annotated[
     ImageConfigureRequest
     | ImageControlRequest
@@ -100,7 +109,8 @@ ImageClientMessage = Annotated[
     | ImageCellRequest
     | ImageSampleRequest
     | ImageSaveRequest
-    | ImageLoadRequest,
+    | ImageLoadRequest
+    | ImageRewindRequest,
     Field(discriminator="type"),
 ]
 image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
@@ -191,6 +201,8 @@ class ImageFrame(ServerModel):
     gradient_flags: list[str] = []
     # Set while stepping phase by phase, for the code panel's highlighted line.
     phase: ImagePhase | None = None
+    # The steps one can rewind to and the current run (the plane lab's timeline, the same).
+    timeline: TimelineState | None = None
 
 
 class StageMaps(ServerModel):
@@ -243,6 +255,34 @@ class ImageModelFile(ServerModel):
     data: str  # base64 of the torch file
 
 
+class ImageRunSummary(ServerModel):
+    """A run kept: the current one, the runs it branched from, the runs before a reset."""
+
+    id: int
+    name: str
+    parent: int | None
+    branch_step: int
+    current: bool
+
+
+class ImageRunsFrame(ServerModel):
+    """The runs kept, sent when one is added or renamed (and to a page that opens)."""
+
+    type: Literal["image_runs"] = "image_runs"
+    runs: list[ImageRunSummary]
+
+
+class ImageRewoundFrame(ServerModel):
+    """After a rewind: the step now shown, the settings in force there (for the controls), and
+    the current run's training-loss curve (its later part too, until training on branches)."""
+
+    type: Literal["image_rewound"] = "image_rewound"
+    step: int
+    config: ImageLabConfig
+    curve_steps: list[int]
+    curve_losses: list[float | None]
+
+
 ImageServerMessage = Annotated[
     ImageSessionInfo
     | ImageFrame
@@ -253,6 +293,8 @@ ImageServerMessage = Annotated[
     | ImageSampleCheck
     | ImageModelFile
     | ShutdownNotice
+    | ImageRunsFrame
+    | ImageRewoundFrame
     | ErrorFrame,
     Field(discriminator="type"),
 ]

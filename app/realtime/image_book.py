@@ -135,7 +135,15 @@ class ImageRunBook:
             return None
         if run_id in self._entries:  # another page resumed it meanwhile
             return None
-        live = ImageLive(registry.scheduler, registry.playing, _nobody, run_id=run_id)
+        settings = registry.settings
+        live = ImageLive(
+            registry.scheduler,
+            registry.playing,
+            _nobody,
+            run_id,
+            settings.history_max_bytes,
+            settings.history_recent_snapshots,
+        )
         live.adopt(run)
         self._entries[run_id] = _Entry(live, written=hashlib.sha256(raw).digest())
         return live

@@ -1,4 +1,4 @@
-"""Turns an image run's state into its messages: session info, frames, inspections, cells.
+"""Turns an image run's state into its messages: session info, frames, inspections, cells, runs.
 
 Called on the engine worker (they read the model's tensors); the numbers are rounded to what a
 picture can show, so a frame stays small.
@@ -22,6 +22,9 @@ from app.protocol.images import (
     ImageFrame,
     ImageInspection,
     ImagePhase,
+    ImageRewoundFrame,
+    ImageRunsFrame,
+    ImageRunSummary,
     ImageSessionInfo,
     ImageStage,
     LayerGradients,
@@ -29,11 +32,13 @@ from app.protocol.images import (
     StageMaps,
 )
 from app.protocol.replies import AutogradGraphFrame, CodeListing
+from app.protocol.step import TimelineState
 from app.realtime.backprop import autograd_frame
 from app.training.autograd_graph import walk_autograd_graph
 from app.training.grad_health import gradient_flags
 from app.training.images.code_export import export_image_script
 from app.training.images.digits import SIDE
+from app.training.images.history import ImageTimeline
 from app.training.images.network import stage_outputs
 from app.training.images.run import ImageRun
 
@@ -95,7 +100,11 @@ def autograd(run: ImageRun) -> AutogradGraphFrame | None:
 
 
 def frame(
-    run: ImageRun, status: RunStatus, train_losses: list[float], phase: ImagePhase | None = None
+    run: ImageRun,
+    status: RunStatus,
+    train_losses: list[float],
+    phase: ImagePhase | None = None,
+    timeline: ImageTimeline | None = None,
 ) -> ImageFrame:
     evaluation = run.evaluate()
     filters = run.filters()
@@ -119,6 +128,40 @@ def frame(
         norms=norm_statistics(run),
         **gradient_health(run),
         phase=phase,
+        timeline=None if timeline is None else timeline_state(timeline),
+    )
+
+
+def timeline_state(timeline: ImageTimeline) -> TimelineState:
+    current = timeline.current
+    return TimelineState(
+        steps=timeline.steps, run=current.id, run_name=current.name, note=timeline.note()
+    )
+
+
+def runs_frame(timeline: ImageTimeline) -> ImageRunsFrame:
+    current = timeline.current.id
+    return ImageRunsFrame(
+        runs=[
+            ImageRunSummary(
+                id=r.id,
+                name=r.name,
+                parent=r.parent,
+                branch_step=r.branch_step,
+                current=r.id == current,
+            )
+            for r in timeline.runs()
+        ]
+    )
+
+
+def rewound_frame(run: ImageRun, timeline: ImageTimeline) -> ImageRewoundFrame:
+    curve = timeline.current.losses
+    return ImageRewoundFrame(
+        step=run.step_count,
+        config=run.config,
+        curve_steps=[step for step, _ in curve],
+        curve_losses=[finite(loss) for _, loss in curve],
     )
 
 

@@ -1,5 +1,6 @@
 """One page's image run, live: Play trains in bursts on the shared engine workers, each burst
-followed by one frame; commands act between two steps.
+followed by one frame; commands act between two steps. Its timeline (history.py) keeps
+snapshots as it trains, to rewind to; training on from a rewound step is a branch.
 
 The run takes its turns on the same workers, in the same round, as the 2-D lab's runs
 (`PlayingSessions`): a digits learner neither starves nor is starved by the plane learners.
@@ -27,6 +28,7 @@ from app.protocol.images import (
     ImageLoadRequest,
     ImageModelFile,
     ImagePhase,
+    ImageRewindRequest,
     ImageSampleCheck,
     ImageSampleRequest,
 )
@@ -37,11 +39,14 @@ from app.realtime.image_frames import (
     drawn_image,
     frame,
     inspection,
+    rewound_frame,
+    runs_frame,
     session_info,
 )
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
+from app.training.images.history import ImageTimeline
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
 from app.training.images.run_state import encode_run
@@ -60,6 +65,8 @@ class ImageLive:
         playing: PlayingSessions,
         send: Send,
         run_id: str | None = None,
+        history_max_bytes: int = 16 * 1024 * 1024,
+        history_recent_snapshots: int = 200,
     ) -> None:
         self.id = run_id or f"images-{secrets.token_urlsafe(16)}"
         self._scheduler = scheduler
@@ -68,6 +75,10 @@ class ImageLive:
         # One job on the run at a time, however many engine workers there are.
         self._lock = threading.Lock()
         self._run: ImageRun | None = None
+        self._timeline: ImageTimeline | None = None
+        self._history_limits = (history_max_bytes, history_recent_snapshots)
+        # The timeline version the page's runs list shows.
+        self._runs_shown = -1
         self._player: asyncio.Task[None] | None = None
         self.status: RunStatus = "paused"
 
@@ -75,6 +86,11 @@ class ImageLive:
     def run(self) -> ImageRun:
         assert self._run is not None, "open() first"
         return self._run
+
+    @property
+    def timeline(self) -> ImageTimeline:
+        assert self._timeline is not None, "open() first"
+        return self._timeline
 
     async def _engine(self, work: Callable[[], T], urgent: bool = True) -> T:
         def locked() -> T:
@@ -88,6 +104,15 @@ class ImageLive:
 
     async def open(self, config: ImageLabConfig) -> None:
         self._run = await self._engine(lambda: ImageRun(config))
+        max_bytes, recent = self._history_limits
+        self._timeline = ImageTimeline(config, max_bytes, recent)
+        await self._show_run()
+
+    async def _rebuild(self, config: ImageLabConfig, make: Callable[[], ImageRun]) -> None:
+        """A new run (new model or data, a reset, a model file): the timeline starts over."""
+        self._run = await self._engine(make)
+        self.timeline.start_over(config)
+        self.status = "paused"
         await self._show_run()
 
     async def _show_run(self, resumed: bool = False) -> None:
@@ -95,16 +120,21 @@ class ImageLive:
             lambda: (
                 session_info(self.run, self.id, resumed),
                 code_listing(self.run),
-                frame(self.run, self.status, []),
+                self._frame(self.status, []),
             )
         )
         await self._emit(info)
         await self._emit(code)
+        await self._emit_runs()
         await self._emit(first)
 
     def adopt(self, run: ImageRun) -> None:
-        """A run read back from the store, paused, for a page to attach to."""
+        """A run read back from the store, paused, for a page to attach to: its timeline
+        starts at the step it resumes from (the store keeps the run, not its history)."""
         self._run = run
+        max_bytes, recent = self._history_limits
+        self._timeline = ImageTimeline(run.config, max_bytes, recent)
+        self._timeline.keep(run.snapshot())
         self.status = "paused"
 
     async def encoded(self) -> bytes | None:
@@ -130,7 +160,7 @@ class ImageLive:
         was_playing = self._player is not None
         await self.detach()
         if was_playing and self._run is not None:
-            await self.notify(await self._engine(lambda: frame(self.run, self.status, [])))
+            await self.notify(await self._engine(lambda: self._frame(self.status, [])))
 
     async def detach(self) -> None:
         """Its page is gone: the run pauses where it is, to be attached again."""
@@ -138,18 +168,49 @@ class ImageLive:
         if self.status == "running":
             self.status = "paused"
 
+    def _frame(
+        self, status: RunStatus, losses: list[float], phase: ImagePhase | None = None
+    ) -> ServerModel:
+        return frame(self.run, status, losses, phase, self.timeline)
+
+    def _runs_if_changed(self) -> ServerModel | None:
+        """The runs list, when it changed since the page was last sent it."""
+        if self._runs_shown == self.timeline.version:
+            return None
+        self._runs_shown = self.timeline.version
+        return runs_frame(self.timeline)
+
+    async def _emit_runs(self) -> None:
+        runs = self._runs_if_changed()
+        if runs is not None:
+            await self._emit(runs)
+
+    def _keep_snapshot(self) -> None:
+        """The run now, for the timeline (between two steps only): the first one after a
+        rewind starts a branch."""
+        if not self.run.mid_step:
+            self.timeline.keep(self.run.snapshot())
+
+    def _step(self) -> float:
+        """One step, its loss onto the run's curve and, when one is due, a snapshot."""
+        run = self.run
+        step = run.step_count + 1
+        loss = run.step()
+        self.timeline.record([(step, loss)])
+        if self.timeline.due(run.step_count):
+            self._keep_snapshot()
+        return loss
+
     async def configure(self, request: ImageConfigureRequest) -> None:
         new, old = request.config, self.run.config
         if new.model == old.model and new.data == old.data:
             await self._engine(lambda: self.run.set_training(new))
             await self._emit(await self._engine(lambda: code_listing(self.run)))
-            await self._emit(await self._engine(lambda: frame(self.run, self.status, [])))
+            await self._emit(await self._engine(lambda: self._frame(self.status, [])))
             return
         playing = self._player is not None
         await self._stop_playing()
-        self._run = await self._engine(lambda: ImageRun(new))
-        self.status = "paused"
-        await self._show_run()
+        await self._rebuild(new, lambda: ImageRun(new))
         if playing:
             self._start_playing()
 
@@ -159,36 +220,54 @@ class ImageLive:
             return
         await self._stop_playing()
         if action == "step":
-            loss = await self._engine(self.run.step)
-            self.status = "paused" if math.isfinite(loss) else "diverged"
-        elif action == "step_phase":
+            await self._step_once()
+            return
+        if action == "step_phase":
             await self._step_phase()
             return
         elif action == "reset":
             config = self.run.config
-            self._run = await self._engine(lambda: ImageRun(config))
-            self.status = "paused"
-            await self._show_run()
+            await self._rebuild(config, lambda: ImageRun(config))
             return
         elif self.status == "running":
             self.status = "paused"
-        await self._emit(await self._engine(lambda: frame(self.run, self.status, [])))
+        await self._emit(await self._engine(lambda: self._frame(self.status, [])))
+
+    async def _step_once(self) -> None:
+        """One step from a kept snapshot (the first after a rewind branches): its loss goes out
+        in the frame, for the page's curve."""
+
+        def stepped() -> ServerModel:
+            self._keep_snapshot()
+            loss = self._step()
+            self.status = "paused" if math.isfinite(loss) else "diverged"
+            return self._frame(self.status, [loss])
+
+        shown = await self._engine(stepped)
+        await self._emit_runs()
+        await self._emit(shown)
 
     async def _step_phase(self) -> None:
         """One phase; after the loss and backward phases the autograd graph goes out too."""
 
         def one_phase() -> tuple[ServerModel, ServerModel | None]:
             run = self.run
+            self._keep_snapshot()
+            step = run.step_count + 1
             done = run.step_phase()
+            if done == "step":
+                self.timeline.record([(step, run.last_loss)])
             if done == "step" and not math.isfinite(run.last_loss):
                 self.status = "diverged"
             elif self.status != "diverged":
                 self.status = "paused"
             graph = autograd(run) if done in ("loss", "backward") else None
             phase = ImagePhase(step=run.step_count, done=done, next=run.next_phase)
-            return frame(run, self.status, [run.last_loss] if done == "step" else [], phase), graph
+            losses = [run.last_loss] if done == "step" else []
+            return self._frame(self.status, losses, phase), graph
 
         shown, graph = await self._engine(one_phase)
+        await self._emit_runs()
         if graph is not None:
             await self._emit(graph)
         await self._emit(shown)
@@ -248,9 +327,26 @@ class ImageLive:
             run.load_weights(state, step)
             return run
 
-        self._run = await self._engine(rebuilt)
-        self.status = "paused"
-        await self._show_run()
+        await self._rebuild(config, rebuilt)
+
+    async def rewind(self, request: ImageRewindRequest) -> None:
+        """Back to a kept step, paused there; Play or Step from it starts a branch. Raises
+        HistoryError (a ValueError naming `step`) for a step not kept, and nothing changes but
+        the present being kept (so the slider can come back to it)."""
+        await self._stop_playing()
+
+        def apply() -> tuple[ServerModel, ServerModel, ServerModel]:
+            run, timeline = self.run, self.timeline
+            if timeline.leaving_present(run.step_count):
+                self._keep_snapshot()
+            run.restore(timeline.rewind_to(request.step))
+            self.status = "paused"
+            return rewound_frame(run, timeline), code_listing(run), self._frame(self.status, [])
+
+        rewound, code, shown = await self._engine(apply)
+        await self._emit(rewound)
+        await self._emit(code)
+        await self._emit(shown)
 
     def _start_playing(self) -> None:
         if self._player is None:
@@ -264,33 +360,38 @@ class ImageLive:
             with contextlib.suppress(asyncio.CancelledError):
                 await player
 
-    def _burst(self) -> tuple[str, bool]:
-        """Train for BURST_SECONDS, then the frame; True when the loss stopped being finite."""
+    def _burst(self) -> tuple[list[str], bool]:
+        """Train for BURST_SECONDS, then the frame (after the runs list, if a branch started);
+        True when the loss stopped being finite."""
         with self._lock:
-            run = self.run
             start = time.perf_counter()
+            self._keep_snapshot()
             losses: list[float] = []
             diverged = False
             while time.perf_counter() - start < BURST_SECONDS:
-                losses.append(run.step())
+                losses.append(self._step())
                 if not math.isfinite(losses[-1]):
                     diverged = True
                     break
             status: RunStatus = "diverged" if diverged else "running"
-            text = frame(run, status, losses).model_dump_json()
+            runs = self._runs_if_changed()
+            texts = [
+                m.model_dump_json() for m in (runs, self._frame(status, losses)) if m is not None
+            ]
             self._playing.charge(self.id, time.perf_counter() - start)
-            return text, diverged
+            return texts, diverged
 
     async def _play_forever(self) -> None:
         self._playing.join(self.id)
         try:
             while True:
                 job = self._scheduler.submit(self._burst, turn=self._playing.turn(self.id))
-                text, diverged = await asyncio.wrap_future(job.future)
+                texts, diverged = await asyncio.wrap_future(job.future)
                 if diverged:
                     self.status = "diverged"
                     self._player = None
-                await self._send(text)
+                for text in texts:
+                    await self._send(text)
                 if diverged:
                     return
         finally:

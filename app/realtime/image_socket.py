@@ -18,6 +18,7 @@ from app.protocol.images import (
     ImageControlRequest,
     ImageInspectRequest,
     ImageLoadRequest,
+    ImageRewindRequest,
     ImageSampleRequest,
     ImageSaveRequest,
     image_client_adapter,
@@ -83,7 +84,12 @@ class ImageConnection:
                 # the first connect), unless that id is taken or not a token.
                 fresh_id = self.book.free_id(run_id)
                 live = ImageLive(
-                    self._registry.scheduler, self._registry.playing, self.send, run_id=fresh_id
+                    self._registry.scheduler,
+                    self._registry.playing,
+                    self.send,
+                    fresh_id,
+                    self.settings.history_max_bytes,
+                    self.settings.history_recent_snapshots,
                 )
                 await live.open(ImageLabConfig())
                 self.live = live
@@ -136,6 +142,8 @@ class ImageConnection:
                 await live.save()
             elif isinstance(request, ImageLoadRequest):
                 await live.load(request)
+            elif isinstance(request, ImageRewindRequest):
+                await live.rewind(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:

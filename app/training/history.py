@@ -20,6 +20,9 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from app.training.config import LabConfig
 from app.training.loss_log import LossRecord
@@ -55,8 +58,9 @@ class Run:
 WATCHING_FIELDS = frozenset({"steps_per_frame"})
 
 
-def describe_change(before: LabConfig, after: LabConfig) -> str:
-    """`learning_rate 0.03 → 0.1, activation tanh → relu`: the settings that differ."""
+def describe_change(before: BaseModel, after: BaseModel) -> str:
+    """`learning_rate 0.03 → 0.1, activation tanh → relu`: the settings that differ (of either
+    lab's config: both have the sections training, model and data)."""
     old, new = before.model_dump(), after.model_dump()
     changes = [
         f"{name} {_short(old[section][name])} → {_short(value)}"
@@ -76,6 +80,45 @@ def _short(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+class KeptState(Protocol):
+    """What thinning reads of a kept state (either lab's)."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+
+Kept = TypeVar("Kept", bound=KeptState)
+
+
+def thin_states(states: list[Kept], recent: int, max_bytes: int) -> tuple[list[Kept], int | None]:
+    """`states` (oldest first) thinned to fit `max_bytes` and at most as many older ones as
+    `recent` ones, and the step before which only sparse states are left (None: none dropped).
+
+    The newest `recent` are all kept (a ring); of the older ones every other goes, the very
+    first (step 0 of the lineage) staying, until they fit."""
+    nbytes = sum(s.nbytes for s in states)
+    thinned_before: int | None = None
+
+    def older_too_many() -> bool:
+        return len(states) - recent > recent
+
+    while (nbytes > max_bytes or older_too_many()) and len(states) > 1:
+        ring = min(recent, len(states) - 1)
+        older, newest = states[:-ring], states[-ring:]
+        if len(older) >= 3:
+            kept, dropped = older[::2], older[1::2]
+        else:
+            # The budget cannot hold the ring: the oldest of the ring goes.
+            kept, dropped = older, [newest.pop(0)]
+        states = kept + newest
+        nbytes -= sum(s.nbytes for s in dropped)
+        thinned_before = newest[0].step if newest else states[-1].step
+    return states, thinned_before
 
 
 class Timeline:
@@ -118,21 +161,11 @@ class Timeline:
         return history
 
     def _thin(self) -> None:
-        def older_too_many() -> bool:
-            return len(self.states) - self.recent > self.recent
-
-        while (self.nbytes > self.max_bytes or older_too_many()) and len(self.states) > 1:
-            ring = min(self.recent, len(self.states) - 1)
-            older, newest = self.states[:-ring], self.states[-ring:]
-            if len(older) >= 3:
-                # Every other older one goes; the very first (step 0 of the lineage) stays.
-                kept, dropped = older[::2], older[1::2]
-            else:
-                # The budget cannot hold the ring: the oldest of the ring goes.
-                kept, dropped = older, [newest.pop(0)]
-            self.states = kept + newest
-            self.nbytes -= sum(s.nbytes for s in dropped)
-            self.thinned_before = newest[0].step if newest else self.states[-1].step
+        states, thinned_before = thin_states(self.states, self.recent, self.max_bytes)
+        if thinned_before is not None:
+            self.states = states
+            self.nbytes = sum(s.nbytes for s in states)
+            self.thinned_before = thinned_before
 
     @property
     def steps(self) -> list[int]:

@@ -348,3 +348,50 @@ def test_a_reload_finds_the_run_where_it_was(digits: Page) -> None:
     assert drawn_filters(page) == weights
     page.get_by_test_id("step").click()
     expect(page.get_by_test_id("step-count")).to_have_text("4")
+
+
+def test_the_slider_rewinds_the_digits_and_training_on_with_a_new_rate_is_a_branch(
+    digits: Page,
+) -> None:
+    page = digits
+    shown: dict[int, list[list[float]]] = {}
+    for n in range(1, 7):
+        page.get_by_test_id("step").click()
+        expect(page.get_by_test_id("step-count")).to_have_text(str(n))
+        shown[n] = drawn_filters(page)
+    timeline = page.get_by_test_id("timeline")
+    expect(page.get_by_test_id("timeline-label")).to_contain_text("step 6")
+    timeline.fill("2")
+    expect(page.get_by_test_id("step-count")).to_have_text("2")
+    expect(page.get_by_test_id("timeline-label")).to_contain_text("press Play to branch")
+    assert drawn_filters(page) == shown[2]
+    chart = page.get_by_test_id("loss-chart")
+    # The curve still reaches step 6; the marker says the run stands at step 2.
+    expect(chart).to_have_attribute("data-step", "2")
+    expect(chart).to_have_attribute("data-last-step", "6")
+    timeline.fill("6")
+    expect(page.get_by_test_id("step-count")).to_have_text("6")
+    assert drawn_filters(page) == shown[6]  # back at the present, exactly as it was
+
+    timeline.fill("3")
+    expect(page.get_by_test_id("step-count")).to_have_text("3")
+    page.get_by_test_id("learning-rate").fill("0.05")
+    page.get_by_test_id("learning-rate").dispatch_event("change")
+    page.get_by_test_id("step").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("4")
+    runs = page.locator("[data-testid=runs] li")
+    expect(runs).to_have_count(2)
+    expect(runs.nth(1)).to_contain_text("from step 3: learning_rate 0.01 → 0.05")
+    expect(runs.nth(1)).to_have_class("current")
+    expect(chart).to_have_attribute("data-last-step", "4")  # the branch's own curve
+    assert drawn_filters(page) != shown[4]
+
+    page.get_by_test_id("play").click()
+    expect(page.get_by_test_id("timeline-label")).to_contain_text("from step 3")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=step-count]').textContent) > 30"
+    )
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("status")).to_have_text("paused")
+    expect(runs).to_have_count(2)
+    screenshot(page, "digits-history")

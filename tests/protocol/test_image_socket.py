@@ -30,7 +30,8 @@ def receive(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
         message = strict_loads(text)
         if message["type"] == kind:
             return message
-        assert message["type"] in ("image_frame", "image_session", "code", "autograd"), message
+        passing = ("image_frame", "image_session", "code", "autograd", "image_runs")
+        assert message["type"] in passing, message
     raise AssertionError(f"no {kind} message")
 
 
@@ -361,3 +362,110 @@ def test_a_run_outlives_the_memory_s_time_to_live_and_a_restart_in_the_store(
 DROPOUT_BATCHNORM = ImageLabConfig.model_validate(
     {"model": {"conv_blocks": [], "hidden_layers": [16], "dropout": 0.3, "batchnorm": True}}
 )
+
+
+def step_frames(ws: WebSocketTestSession, steps: int) -> list[dict[str, Any]]:
+    frames = []
+    for _ in range(steps):
+        control(ws, "step")
+        frames.append(receive(ws, "image_frame"))
+    return frames
+
+
+def test_a_rewind_shows_the_kept_step_and_training_on_replays_it_as_a_branch(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        assert [r["name"] for r in receive(ws, "image_runs")["runs"]] == ["run 1"]
+        assert receive(ws, "image_frame")["timeline"]["steps"] == []
+        first = step_frames(ws, 3)
+        assert first[-1]["timeline"]["steps"] == [0, 1, 2]  # the present is kept on leaving it
+        ws.send_json({"type": "image_rewind", "step": 1})
+        rewound = receive(ws, "image_rewound")
+        assert rewound["step"] == 1 and rewound["curve_steps"] == [1, 2, 3]
+        assert rewound["config"]["training"]["learning_rate"] == 0.01
+        shown = receive(ws, "image_frame")
+        assert shown["step"] == 1 and shown["status"] == "paused"
+        assert shown["timeline"]["steps"] == [0, 1, 2, 3]
+        assert shown["filters"]["weights"] == first[0]["filters"]["weights"]
+
+        control(ws, "step")
+        runs = receive(ws, "image_runs")["runs"]
+        assert [(r["name"], r["current"]) for r in runs] == [
+            ("run 1", False),
+            ("from step 1: same settings", True),
+        ]
+        replayed = receive(ws, "image_frame")
+        assert replayed["step"] == 2
+        assert replayed["filters"]["weights"] == first[1]["filters"]["weights"]
+        assert replayed["train_losses"] == first[1]["train_losses"]
+        assert replayed["timeline"]["steps"] == [0, 1]  # the run left behind is out of reach
+
+
+def test_a_rewind_while_playing_stops_the_play_and_a_changed_rate_names_the_branch(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        info = receive(ws, "image_session")
+        control(ws, "play")
+        frame = receive(ws, "image_frame")
+        while frame["step"] < 25:
+            frame = receive(ws, "image_frame")
+        ws.send_json({"type": "image_rewind", "step": 0})
+        assert receive(ws, "image_rewound")["step"] == 0
+        shown = receive(ws, "image_frame")
+        while shown["step"] != 0:  # a burst's frame may have been on its way
+            shown = receive(ws, "image_frame")
+        assert shown["status"] == "paused"
+        config = info["config"]
+        config["training"]["learning_rate"] = 0.05
+        ws.send_json({"type": "image_configure", "config": config})
+        assert receive(ws, "image_frame")["step"] == 0
+        control(ws, "step")
+        runs = receive(ws, "image_runs")["runs"]
+        assert runs[-1]["name"] == "from step 0: learning_rate 0.01 → 0.05"
+        assert runs[-1]["parent"] == runs[0]["id"] and runs[-1]["branch_step"] == 0
+        assert receive(ws, "image_frame")["status"] == "paused"
+
+
+def test_a_rewind_to_a_step_never_kept_gets_an_error_and_the_run_goes_on(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        step_frames(ws, 2)
+        ws.send_json({"type": "image_rewind", "step": 7})
+        error = receive(ws, "error")
+        assert error["field"] == "step" and "step 7 is not kept" in error["message"]
+        ws.send_json({"type": "image_rewind", "step": -1})
+        assert receive(ws, "error")["field"] == "step"
+        assert step_frames(ws, 1)[0]["step"] == 3
+
+
+def test_a_diverged_run_rewound_and_slowed_down_trains_on_as_a_branch(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        config = receive(ws, "image_session")["config"]
+        # As above: NaN by its 9th step.
+        config["training"] = {"optimizer": "sgd", "learning_rate": 10.0, "momentum": 0.9}
+        config["model"] = {"conv_blocks": [], "hidden_layers": [64, 64], "activation": "elu"}
+        ws.send_json({"type": "image_configure", "config": config})
+        frame = receive(ws, "image_frame")
+        while frame["status"] != "diverged":
+            control(ws, "step")
+            frame = receive(ws, "image_frame")
+        ws.send_json({"type": "image_rewind", "step": 2})
+        rewound = receive(ws, "image_rewound")  # strict JSON: the NaN loss went out as null
+        assert (
+            rewound["curve_losses"][-1] is None and rewound["curve_steps"][-1] == frame["step"] + 1
+        )
+        assert receive(ws, "image_frame")["status"] == "paused"
+        config["training"]["learning_rate"] = 0.01
+        ws.send_json({"type": "image_configure", "config": config})
+        receive(ws, "image_frame")
+        control(ws, "step")
+        assert (
+            receive(ws, "image_runs")["runs"][-1]["name"] == "from step 2: learning_rate 10 → 0.01"
+        )
+        stepped = receive(ws, "image_frame")
+        assert stepped["status"] == "paused" and stepped["step"] == 3
+        assert stepped["train_losses"][0] is not None

@@ -20,6 +20,7 @@ from app.training.grad_monitor import GradientStats
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE, ImageDataset, load_digits
 from app.training.images.network import build_image_model, first_layer, stage_outputs
+from app.training.images.snapshot import ImageSnapshot, snapshot_bytes
 from app.training.optimizers import LRScheduler, apply_options, build_optimizer, build_scheduler
 from app.training.phases import PHASES, Phase
 
@@ -114,15 +115,6 @@ class ImageRun:
     @property
     def epoch(self) -> float:
         return self.sampler.epoch
-
-    @property
-    def dropout_rng_state(self) -> torch.Tensor:
-        """The run's own state of the generator its dropout draws from (a copy)."""
-        return self._rng_state.clone()
-
-    @dropout_rng_state.setter
-    def dropout_rng_state(self, state: torch.Tensor) -> None:
-        self._rng_state = state.clone()
 
     def step(self) -> float:
         """One optimizer step: the phases left of the step in progress, or all five."""
@@ -297,6 +289,49 @@ class ImageRun:
             numeric=numeric,
             step_size=h,
         )
+
+    def snapshot(self) -> ImageSnapshot:
+        """The run now, copied, for the timeline; only between two steps (a step taken phase by
+        phase has drawn its batch and its dropout masks already)."""
+        assert not self.mid_step, "a snapshot is taken between two steps"
+        model_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        optimizer_state = copy.deepcopy(self.optimizer.state_dict())
+        rng = self._rng_state.clone()
+        return ImageSnapshot(
+            config=self.config,
+            step=self.step_count,
+            model_state=model_state,
+            optimizer_state=optimizer_state,
+            scheduler_state=copy.deepcopy(self.scheduler.state_dict()),
+            sampler=self.sampler.position(),
+            dropout_rng_state=rng,
+            nbytes=snapshot_bytes(model_state, optimizer_state, rng),
+        )
+
+    def restore(self, snapshot: ImageSnapshot) -> None:
+        """Back to `snapshot` (of this run's model and data): its training settings, weights,
+        running statistics, optimizer, schedule, batch order, dropout state and step. A step in
+        progress is dropped."""
+        t = snapshot.config.training
+        if t.optimizer != self.config.training.optimizer:
+            self.optimizer = build_optimizer(t.optimizer, self.model.parameters(), t)
+        self.config = snapshot.config
+        self.model.load_state_dict(snapshot.model_state)
+        # The scheduler first: building one writes the base rate into the groups, which the
+        # optimizer's own state then puts back as it was. Copies: load_state_dict adopts the
+        # tensors it is given, and the snapshot keeps these.
+        self.scheduler = build_scheduler(self.optimizer, t)
+        self.optimizer.load_state_dict(copy.deepcopy(snapshot.optimizer_state))
+        self.scheduler.load_state_dict(copy.deepcopy(snapshot.scheduler_state))
+        self.sampler.seek(snapshot.sampler)
+        self._rng_state = snapshot.dropout_rng_state.clone()
+        self.step_count = snapshot.step
+        self.model.zero_grad(set_to_none=True)
+        self.last_loss = math.nan
+        self.phase_done = None
+        self._output = self._loss = None
+        self._stepped = False
+        self._weights_before = []
 
     def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
         """Weights from a model file (checked by model_file.py); the optimizer starts afresh."""

@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-from typing import Any
 
 import torch
 
 from app.training.batches import SamplerPosition
 from app.training.images.model_file import ModelFileError, checked_payload
 from app.training.images.run import ImageRun
+from app.training.images.snapshot import ImageSnapshot
 
 FORMAT = "backprop-lab-digits-run/1"
 # A run of the largest model with Adam's two moments: ~3× its weights; far under this.
@@ -31,18 +31,20 @@ class RunStateError(ModelFileError):
 
 
 def encode_run(run: ImageRun) -> bytes | None:
-    """The run as bytes, or None while a step is in progress (phase by phase)."""
+    """The run as bytes (its snapshot, as the timeline keeps them, and its last loss), or None
+    while a step is in progress (phase by phase)."""
     if run.mid_step:
         return None
+    snapshot = run.snapshot()
     payload = {
         "format": FORMAT,
-        "config": run.config.model_dump(mode="json"),
-        "state_dict": run.model.state_dict(),
-        "step": run.step_count,
-        "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(),
-        "sampler": dataclasses.asdict(run.sampler.position()),
-        "dropout_rng": run.dropout_rng_state,
+        "config": snapshot.config.model_dump(mode="json"),
+        "state_dict": snapshot.model_state,
+        "step": snapshot.step,
+        "optimizer": snapshot.optimizer_state,
+        "scheduler": snapshot.scheduler_state,
+        "sampler": dataclasses.asdict(snapshot.sampler),
+        "dropout_rng": snapshot.dropout_rng_state,
         "last_loss": run.last_loss,
     }
     buffer = io.BytesIO()
@@ -54,22 +56,23 @@ def decode_run(raw: bytes) -> ImageRun:
     """The run the bytes hold, rebuilt; RunStateError (nothing half loaded) if they do not."""
     config, state, step, payload = checked_payload(raw, FORMAT, MAX_RUN_BYTES)
     run = ImageRun(config)
-    run.model.load_state_dict(state)
     try:
-        _restore_training(run, payload)
+        rng = payload["dropout_rng"]
+        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
+            raise TypeError("dropout_rng is not a generator state")
+        snapshot = ImageSnapshot(
+            config=config,
+            step=step,
+            model_state=state,
+            optimizer_state=payload["optimizer"],
+            scheduler_state=payload["scheduler"],
+            sampler=SamplerPosition(**payload["sampler"]),
+            dropout_rng_state=rng,
+            nbytes=0,
+        )
+        run.restore(snapshot)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise RunStateError(f"the run's training state is refused ({error})") from error
-    run.step_count = step
-    return run
-
-
-def _restore_training(run: ImageRun, payload: dict[str, Any]) -> None:
-    run.optimizer.load_state_dict(payload["optimizer"])
-    run.scheduler.load_state_dict(payload["scheduler"])
-    run.sampler.seek(SamplerPosition(**payload["sampler"]))
-    rng = payload["dropout_rng"]
-    if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
-        raise TypeError("dropout_rng is not a generator state")
-    run.dropout_rng_state = rng
     loss = payload.get("last_loss")
     run.last_loss = float(loss) if isinstance(loss, int | float) else math.nan
+    return run

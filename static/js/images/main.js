@@ -1,27 +1,31 @@
 // The digits lab: a CNN (or an MLP on the pixels) learning the 8×8 digits live, its filters,
-// feature maps, confusion matrix, a draw pad and the saliency of what it sees.
+// feature maps, confusion matrix, a draw pad and the saliency of what it sees; the timeline
+// rewinds it to a kept step, and training on from there is a branch.
 import { openChannel } from "./channel.js";
 import { createConfusionView } from "./confusionView.js";
 import { createDrawPad } from "./drawPad.js";
 import { createFiltersView } from "./filtersView.js";
 import { createInspectionView } from "./inspectionView.js";
 import { createLesson } from "./lesson.js";
+import { CURVE_POINTS, createLossCurveView } from "./lossCurve.js";
 import { createModelForm } from "./modelForm.js";
 import { paintGrey } from "./pictures.js";
 import { ImageClientMessage, ImageControlAction, ImageServerMessage } from "./protocol.js";
 import { createAutogradView } from "../views/autograd.js";
 import { createCodePanel } from "../views/code.js";
+import { createTimelineView } from "../views/timeline.js";
 
 const $ = (id) => document.querySelector(`[data-testid=${id}]`);
 // Maps of the image being looked at follow the training, a few times a second.
 const INSPECT_EVERY_MS = 250;
-const CURVE_POINTS = 2000;
 
-const losses = [];
-// Each frame drawn: when and how long its views took (bench/bench_digits.py reads it).
+// Each frame drawn: when and how long its views took (bench/bench_digits_browser.py reads it).
 const timing = { frames: [] };
 const TIMING_KEPT = 2000;
 window.digitsLab = { timing };
+// The current run's training loss, one {step, loss} per step; the runs kept, and which is shown.
+let lossPoints = [];
+const lineage = { runs: null, currentRun: null, frame: null };
 let looking = { test_index: 0 };
 let lastInspect = 0;
 
@@ -79,6 +83,10 @@ const lesson = createLesson($("lesson-why-convolutions"), {
   },
 });
 if (new URLSearchParams(location.hash.slice(1)).get("lesson") === "why-convolutions") lesson.open();
+const lossCurve = createLossCurveView($("loss-chart"));
+const timeline = createTimelineView(document.querySelector("[data-role=timeline-view]"), {
+  onRewind: (step) => channel.send(ImageClientMessage.REWIND, { step }),
+});
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
@@ -135,6 +143,8 @@ function onMessage(message, arrival) {
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
   else if (message.type === ImageServerMessage.MODEL_FILE) download(message);
   else if (message.type === ImageServerMessage.SAMPLE_CHECK) showSampleCheck(message);
+  else if (message.type === ImageServerMessage.RUNS) showRuns(message.runs);
+  else if (message.type === ImageServerMessage.REWOUND) showRewound(message);
   else if (message.type === ImageServerMessage.CODE) {
     listing = message;
     code.update({ listing, phase: null });
@@ -152,7 +162,7 @@ function showSession(info, arrival) {
   form.show(info.config);
   maxModelFileBytes = info.max_model_file_bytes;
   lesson.session(info);
-  losses.length = 0;
+  lossPoints = [];
   $("error").textContent = "";
   $("test-image").max = info.n_test - 1;
   $("model-summary").textContent = `${info.parameter_count.toLocaleString()} parameters · ${info.n_train} training, ${info.n_test} test images`;
@@ -179,8 +189,8 @@ function showFrame(frame) {
 }
 
 function drawFrame(frame) {
-  for (const loss of frame.train_losses) losses.push(loss);
-  if (losses.length > CURVE_POINTS) losses.splice(0, losses.length - CURVE_POINTS);
+  addLosses(frame);
+  lineage.frame = frame;
   $("step-count").textContent = frame.step;
   $("epoch-count").textContent = frame.epoch.toFixed(2);
   $("test-accuracy").textContent = `${(frame.test_accuracy * 100).toFixed(1)} %`;
@@ -194,28 +204,39 @@ function drawFrame(frame) {
   const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
   code.update({ listing, phase });
   confusion.draw(frame.confusion);
-  drawCurve();
+  lossCurve.update({ points: lossPoints, step: frame.step });
+  timeline.update({ frame, runs: lineage.runs });
   if (performance.now() - lastInspect > INSPECT_EVERY_MS) inspect();
 }
 
-function drawCurve() {
-  const canvas = $("loss-chart");
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const finite = losses.filter((v) => v !== null);
-  if (finite.length < 2) return;
-  const high = Math.max(...finite);
-  ctx.strokeStyle = "#0877bd";
-  ctx.beginPath();
-  losses.forEach((v, i) => {
-    if (v === null) return;
-    const x = (i / (losses.length - 1)) * canvas.width;
-    const y = canvas.height - (v / high) * (canvas.height - 4) - 2;
-    if (i === 0) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
-  });
-  ctx.stroke();
-  canvas.title = `training loss of the last ${losses.length} steps, 0 to ${high.toPrecision(3)}`;
+// The frame's losses are the steps that led to it; a loss that was not a number is of a step
+// not taken (the run diverged there), one past the frame's step.
+function addLosses(frame) {
+  const losses = frame.train_losses;
+  const last = frame.step + (losses.at(-1) === null ? 1 : 0);
+  losses.forEach((loss, i) => lossPoints.push({ step: last - losses.length + 1 + i, loss }));
+  if (lossPoints.length > CURVE_POINTS) lossPoints = lossPoints.slice(-CURVE_POINTS);
+}
+
+// A new current run: a branch keeps its parent's curve up to the step it left from; a run
+// after a rebuild (branch step 0, no parent) starts empty.
+function showRuns(runs) {
+  lineage.runs = runs.map((run) => ({ ...run }));
+  const current = runs.find((run) => run.current);
+  if (current && current.id !== lineage.currentRun) {
+    if (lineage.currentRun !== null) lossPoints = lossPoints.filter((p) => p.step <= current.branch_step);
+    lineage.currentRun = current.id;
+  }
+  if (lineage.frame) timeline.update({ frame: lineage.frame, runs: lineage.runs });
+}
+
+// Back at a kept step: the controls show the settings in force there, the curve the run's
+// losses (the later ones too, until training on branches); the frame that follows draws it.
+function showRewound(rewound) {
+  form.show(rewound.config);
+  remember(rewound.config);
+  lossPoints = rewound.curve_steps.map((step, i) => ({ step, loss: rewound.curve_losses[i] })).slice(-CURVE_POINTS);
+  $("error").textContent = "";
 }
 
 function showSampleCheck(check) {

@@ -8,6 +8,7 @@ export const ImageClientMessage = Object.freeze({
   SAMPLE: "image_sample",
   SAVE: "image_save",
   LOAD: "image_load",
+  REWIND: "image_rewind",
 });
 
 export const ImageServerMessage = Object.freeze({
@@ -17,6 +18,8 @@ export const ImageServerMessage = Object.freeze({
   CELL: "image_cell",
   SAMPLE_CHECK: "image_sample_check",
   MODEL_FILE: "image_model_file",
+  RUNS: "image_runs",
+  REWOUND: "image_rewound",
   CODE: "code",
   AUTOGRAD: "autograd",
   SHUTDOWN: "shutdown",

@@ -1,5 +1,6 @@
 // The timeline: a scrubber over the kept steps (drag back and every view shows that moment; Play
-// goes on from there as a new run), the runs kept with their export links, and the thinning note.
+// goes on from there as a new run), the runs kept with their export links (when `exportUrl` is
+// given), and the thinning note. Both labs use it: the plane lab's `/` and the digits lab's `/images`.
 
 export const RUN_COLOURS = ["#555", "#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3"];
 // Scrubbing sends at most this many rewinds per second (the server's rate limit is higher).
@@ -71,7 +72,8 @@ export function createTimelineView(root, { onRewind, exportUrl }) {
         name.className = "run-name";
         name.textContent = `${run.current ? "▶ " : ""}${run.name}`;
         li.append(swatch, name);
-        for (const format of ["csv", "json"]) {
+        // The digits lab keeps no run for download: its runs have no export links.
+        for (const format of exportUrl ? ["csv", "json"] : []) {
           const a = document.createElement("a");
           a.href = exportUrl(sessionId, run.id, format);
           a.download = `run-${run.id}.${format}`;
