@@ -5,13 +5,17 @@ settings intact), and a stopped Redis degrades the replicas without stopping tra
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 from app.store.keys import new_session_id
 from app.store.records import decode_run
 from app.store.redis_store import RedisStore
+from tests.protocol.helpers import strict_loads
 from tests.store.pages import Page, health, wait_until
 from tests.support.live_server import LiveServer
 from tests.support.nginx_server import NginxServer
@@ -144,3 +148,39 @@ def test_a_run_resumed_on_another_replica_is_dropped_by_the_first_and_its_page_t
     stale.frames_until_closed()
     wait_until(lambda: health(first.url)["sessions"] == 0, "the stale copy to go")
     assert moved.frame_at_least(info["resumed_step"] + 1)["status"] == "running"
+
+
+def test_a_digits_run_left_on_one_replica_is_resumed_by_the_other_from_redis(
+    redis_server: RedisServer, replicas: list[LiveServer]
+) -> None:
+    def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
+        while True:
+            message = strict_loads(str(ws.recv(timeout=30)))
+            if message["type"] == kind:
+                return message
+
+    def in_redis() -> bool:
+        async def read() -> bytes | None:
+            store = RedisStore(redis_server.url, ttl_seconds=3600)
+            try:
+                return await store.get(run_id)
+            finally:
+                await store.close()
+
+        return asyncio.run(read()) is not None
+
+    run_id = new_session_id()
+    first, second = (r.url.replace("http://", "ws://") + "/ws/images" for r in replicas)
+    with connect(f"{first}?session={run_id}") as ws:
+        next_of(ws, "image_frame")
+        for _ in range(3):
+            ws.send(json.dumps({"type": "image_control", "action": "step"}))
+        frame = next_of(ws, "image_frame")
+        while frame["step"] != 3:
+            frame = next_of(ws, "image_frame")
+    wait_until(in_redis, "the first replica to write the run its page left")
+    with connect(f"{second}?session={run_id}") as ws:
+        assert next_of(ws, "image_session")["resumed"] is True
+        again = next_of(ws, "image_frame")
+        assert again["step"] == 3
+        assert again["filters"]["weights"] == frame["filters"]["weights"]
