@@ -14,9 +14,11 @@ from pydantic import Field, TypeAdapter, model_validator
 from app import limits
 from app.protocol.base import RunStatus, ServerModel
 from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame
+from app.protocol.surface import LossLine, SurfacePath
 from app.training.config import StrictModel
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE
+from app.training.images.landscape import MAX_RESOLUTION, MAX_SPAN, MIN_RESOLUTION
 from app.training.phases import Phase
 
 ImageControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
@@ -90,6 +92,17 @@ class ImageLoadRequest(StrictModel):
     data: Annotated[str, Field(max_length=4 * (limits.MAX_CHECKPOINT_BYTES // 3 + 1))]
 
 
+class ImageLandscapeRequest(StrictModel):
+    """The loss over a plane through the current weights: two seeded, filter-normalised random
+    directions, a resolution × resolution grid over α, β ∈ [−span, span]. A snapshot: it is
+    computed once, for the weights at the time of the request."""
+
+    type: Literal["image_landscape"]
+    resolution: int = Field(21, ge=MIN_RESOLUTION, le=MAX_RESOLUTION)
+    span: float = Field(1.0, gt=0.0, le=MAX_SPAN)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
 ImageClientMessage = Annotated[
     ImageConfigureRequest
     | ImageControlRequest
@@ -97,7 +110,8 @@ ImageClientMessage = Annotated[
     | ImageCellRequest
     | ImageSampleRequest
     | ImageSaveRequest
-    | ImageLoadRequest,
+    | ImageLoadRequest
+    | ImageLandscapeRequest,
     Field(discriminator="type"),
 ]
 image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
@@ -233,6 +247,30 @@ class ImageModelFile(ServerModel):
     data: str  # base64 of the torch file
 
 
+class ImageLandscapeFrame(ServerModel):
+    """The loss over the plane around the weights at `step`, in eval mode (batch norm's running
+    statistics, no dropout), averaged over `images` fixed training images. `loss[i][j]` is at
+    β = betas[i], α = alphas[j] (row 0 at β = −span); null where the loss was not a number.
+    The path is the run's recorded weights projected on the plane (its last point is now), and
+    the line is the loss on the straight segment from the path's first weights to now."""
+
+    type: Literal["image_landscape"] = "image_landscape"
+    step: int
+    resolution: int
+    span: float
+    seed: int
+    alphas: list[float]
+    betas: list[float]
+    loss: list[list[float | None]]
+    low: float | None
+    high: float | None
+    center_loss: float | None
+    images: int
+    path: SurfacePath
+    line: LossLine
+    compute_ms: float
+
+
 ImageServerMessage = Annotated[
     ImageSessionInfo
     | ImageFrame
@@ -242,6 +280,7 @@ ImageServerMessage = Annotated[
     | AutogradGraphFrame
     | ImageSampleCheck
     | ImageModelFile
+    | ImageLandscapeFrame
     | ErrorFrame,
     Field(discriminator="type"),
 ]

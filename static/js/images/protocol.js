@@ -8,6 +8,7 @@ export const ImageClientMessage = Object.freeze({
   SAMPLE: "image_sample",
   SAVE: "image_save",
   LOAD: "image_load",
+  LANDSCAPE: "image_landscape",
 });
 
 export const ImageServerMessage = Object.freeze({
@@ -17,6 +18,7 @@ export const ImageServerMessage = Object.freeze({
   CELL: "image_cell",
   SAMPLE_CHECK: "image_sample_check",
   MODEL_FILE: "image_model_file",
+  LANDSCAPE: "image_landscape",
   CODE: "code",
   AUTOGRAD: "autograd",
   ERROR: "error",
