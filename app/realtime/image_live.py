@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import logging
 import math
 import secrets
 import threading
@@ -24,12 +25,14 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlAction,
     ImageInspectRequest,
+    ImageLandscapeRequest,
     ImageLoadRequest,
     ImageModelFile,
     ImagePhase,
     ImageSampleCheck,
     ImageSampleRequest,
 )
+from app.protocol.replies import ErrorFrame
 from app.realtime.image_frames import (
     autograd,
     cell,
@@ -39,12 +42,15 @@ from app.realtime.image_frames import (
     inspection,
     session_info,
 )
+from app.realtime.image_landscape import ImageLandscapes
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
+from app.training.images.landscape import Snapshot
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
 
@@ -63,6 +69,8 @@ class ImageLive:
         self._run: ImageRun | None = None
         self._player: asyncio.Task[None] | None = None
         self.status: RunStatus = "paused"
+        self._landscapes = ImageLandscapes(scheduler, playing, self.id)
+        self._landscape: asyncio.Task[None] | None = None
 
     @property
     def run(self) -> ImageRun:
@@ -84,6 +92,9 @@ class ImageLive:
         await self._show_run()
 
     async def _show_run(self) -> None:
+        # A landscape of the model before is of no use now; the new run's path starts here.
+        await self._stop_landscape()
+        await self._engine(lambda: self._landscapes.record(self.run))
         info, code, first = await self._engine(
             lambda: (
                 session_info(self.run),
@@ -116,7 +127,7 @@ class ImageLive:
             return
         await self._stop_playing()
         if action == "step":
-            loss = await self._engine(self.run.step)
+            loss = await self._engine(self._step_and_record)
             self.status = "paused" if math.isfinite(loss) else "diverged"
         elif action == "step_phase":
             await self._step_phase()
@@ -131,12 +142,19 @@ class ImageLive:
             self.status = "paused"
         await self._emit(await self._engine(lambda: frame(self.run, self.status, [])))
 
+    def _step_and_record(self) -> float:
+        loss = self.run.step()
+        self._landscapes.record(self.run)
+        return loss
+
     async def _step_phase(self) -> None:
         """One phase; after the loss and backward phases the autograd graph goes out too."""
 
         def one_phase() -> tuple[ServerModel, ServerModel | None]:
             run = self.run
             done = run.step_phase()
+            if done == "step":
+                self._landscapes.record(run)
             if done == "step" and not math.isfinite(run.last_loss):
                 self.status = "diverged"
             elif self.status != "diverged":
@@ -209,7 +227,35 @@ class ImageLive:
         self.status = "paused"
         await self._show_run()
 
+    async def landscape(self, request: ImageLandscapeRequest) -> None:
+        """The loss landscape of the weights now. The snapshot is taken at once; the rest is
+        computed in the background, so the page's other messages (Pause…) are answered
+        meanwhile, and a newer request replaces one still computing."""
+        await self._stop_landscape()
+        snapshot = await self._engine(lambda: self._landscapes.snapshot(self.run))
+        self._landscape = asyncio.create_task(self._send_landscape(snapshot, request))
+
+    async def _send_landscape(self, snapshot: Snapshot, request: ImageLandscapeRequest) -> None:
+        try:
+            answer: ServerModel = await self._landscapes.compute(snapshot, request)
+        except ValueError as error:
+            answer = ErrorFrame(field=getattr(error, "field", None), message=str(error))
+        except Exception:
+            log.exception("the digits lab's loss landscape failed")
+            answer = ErrorFrame(
+                field=None, message="the loss landscape failed on an internal error"
+            )
+        await self._emit(answer)
+
+    async def _stop_landscape(self) -> None:
+        task, self._landscape = self._landscape, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def close(self) -> None:
+        await self._stop_landscape()
         await self._stop_playing()
 
     def _start_playing(self) -> None:
@@ -236,6 +282,7 @@ class ImageLive:
                 if not math.isfinite(losses[-1]):
                     diverged = True
                     break
+            self._landscapes.record(run)
             status: RunStatus = "diverged" if diverged else "running"
             text = frame(run, status, losses).model_dump_json()
             self._playing.charge(self.id, time.perf_counter() - start)

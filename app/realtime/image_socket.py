@@ -16,6 +16,7 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlRequest,
     ImageInspectRequest,
+    ImageLandscapeRequest,
     ImageLoadRequest,
     ImageSampleRequest,
     ImageSaveRequest,
@@ -104,6 +105,8 @@ class ImageConnection:
                 await self.live.save()
             elif isinstance(request, ImageLoadRequest):
                 await self.live.load(request)
+            elif isinstance(request, ImageLandscapeRequest):
+                await self.live.landscape(request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:
