@@ -5,6 +5,7 @@ import { createConfusionView } from "./confusionView.js";
 import { createDrawPad } from "./drawPad.js";
 import { createFiltersView } from "./filtersView.js";
 import { createInspectionView } from "./inspectionView.js";
+import { createImageLandscapeView } from "./landscapeView.js";
 import { createLesson } from "./lesson.js";
 import { createModelForm } from "./modelForm.js";
 import { paintGrey } from "./pictures.js";
@@ -74,6 +75,9 @@ const lesson = createLesson($("lesson-why-convolutions"), {
     remember(config);
   },
 });
+const landscape = createImageLandscapeView($("image-landscape").querySelector("[data-role=landscape]"), {
+  onCompute: (request) => channel.send(ImageClientMessage.LANDSCAPE, request),
+});
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
@@ -115,16 +119,21 @@ function onMessage(message) {
   else if (message.type === ImageServerMessage.CELL) confusion.showCell(message, (canvas, pixels) => paintGrey(canvas, pixels, 8, 5));
   else if (message.type === ImageServerMessage.MODEL_FILE) download(message);
   else if (message.type === ImageServerMessage.SAMPLE_CHECK) showSampleCheck(message);
+  else if (message.type === ImageServerMessage.LANDSCAPE) landscape.show(message);
   else if (message.type === ImageServerMessage.CODE) {
     listing = message;
     code.update({ listing, phase: null });
   } else if (message.type === ImageServerMessage.AUTOGRAD) autogradView.update({ graph: message });
-  else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
+  else if (message.type === ImageServerMessage.ERROR) {
+    $("error").textContent = message.message;
+    landscape.refused();
+  }
 }
 
 function showSession(info) {
   form.show(info.config);
   lesson.session(info);
+  landscape.clear();
   losses.length = 0;
   $("error").textContent = "";
   $("test-image").max = info.n_test - 1;
