@@ -4,6 +4,7 @@
 import { formatNumber } from "../views/colors.js";
 import { element, input } from "../views/dom.js";
 import { createLandscapeMap } from "../views/landscapeMap.js";
+import { asSurfacePicture } from "./landscapePicture.js";
 
 const RESOLUTIONS = [11, 21, 31, 41];
 const SPANS = ["0.25", "0.5", "1", "2", "5"];
@@ -13,25 +14,6 @@ function select(testid, values, value, label) {
   for (const v of values) el.add(new Option(label(v), String(v)));
   el.value = value;
   return el;
-}
-
-// The server's frame as the plane lab's map draws a surface: its grid's range, span, step and
-// line, the losses as numbers (NaN where the server sent null), and the path's points.
-export function asSurfacePicture(frame, log) {
-  const values = Float64Array.from(frame.loss.flat(), (v) => (v === null ? NaN : v));
-  const p = frame.path;
-  return {
-    surface: {
-      grid: { resolution: frame.resolution, low: frame.low ?? 0, high: frame.high ?? 0 },
-      span: frame.span,
-      step: frame.step,
-      line: frame.line,
-    },
-    values,
-    path: p.steps.map((step, k) => ({ step, alpha: p.alpha[k], beta: p.beta[k], residual: p.residual[k], loss: p.loss[k] })),
-    race: null,
-    log,
-  };
 }
 
 export function createImageLandscapeView(root, { onCompute }) {
