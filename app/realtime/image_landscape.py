@@ -1,10 +1,11 @@
 """The digits lab's loss landscape, live: the run's path recorded, and a landscape computed in
 short chunks on the engine workers, in the learner's turn, without the run's lock.
 
-Only the snapshot (a copy of the model, ~3 ms) is taken under the run's lock. A 21×21 landscape
-of the default CNN is ~460 forward passes, 1 to 3 s on this shared machine: as one job it would
-hold the engine worker, and every learner's training, that long. So it goes as jobs of about
-CHUNK_SECONDS each, queued in this learner's turn and charged to it like a training burst.
+Only the snapshot (a copy of the model, under a millisecond) is taken under the run's lock. A
+21×21 landscape of the default CNN is 463 forward passes, 0.8 s (bench_image_landscape; up to 3 s
+on this shared machine under load): as one job it would hold the engine worker, and so every
+learner's training, that long. So it goes as jobs of about CHUNK_SECONDS each (the longest
+measured 42 ms), queued in this learner's turn, not urgent, and charged to it like a burst.
 """
 
 from __future__ import annotations
