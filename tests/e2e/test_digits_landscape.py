@@ -99,7 +99,9 @@ def test_compute_draws_the_server_s_landscape_of_the_model_now(
         logits = copy.deepcopy(reference.model).eval()(reference.data.train_x[subset])
         own = float(nn.CrossEntropyLoss()(logits, reference.data.train_y[subset]))
     assert math.isclose(float(shown["centerLoss"]), own, rel_tol=1e-5)
-    expect(page.get_by_test_id("image-landscape-info")).to_contain_text("Around step 2")
+    info = page.get_by_test_id("image-landscape-info")
+    expect(info).to_contain_text("Around step 2")
+    expect(info).to_contain_text("off the plane")
     screenshot(page, "digits-landscape")
 
 

@@ -78,3 +78,17 @@ def test_limits_get_an_error_frame_and_the_socket_stays_open(client: TestClient)
         ws.send_json({"type": "image_landscape", "resolution": 5, "span": 2})
         answer = receive(ws, "image_landscape")
         assert answer["resolution"] == 5 and answer["span"] == 2 and answer["step"] == 0
+
+
+def test_while_playing_the_path_follows_the_frames_up_to_the_snapshot(client: TestClient) -> None:
+    with client.websocket_connect("/ws/images") as ws:
+        receive(ws, "image_frame")
+        control(ws, "play")
+        frame_steps = [receive(ws, "image_frame")["step"] for _ in range(4)]
+        ws.send_json({"type": "image_landscape", "resolution": 5})
+        answer = receive(ws, "image_landscape")
+        control(ws, "pause")
+    steps = answer["path"]["steps"]
+    assert steps[0] == 0 and steps[-1] == answer["step"] >= frame_steps[-1]
+    assert steps == sorted(set(steps)) and set(frame_steps) <= set(steps)
+    assert answer["path"]["alpha"][-1] == 0 and answer["path"]["residual"][-1] == 0

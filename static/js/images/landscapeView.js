@@ -85,6 +85,8 @@ export function createImageLandscapeView(root, { onCompute }) {
       `α, β in ±${formatNumber(frame.span)}`,
       `loss ${formatNumber(frame.low)} … ${formatNumber(frame.high)}, now ${formatNumber(frame.center_loss)}`,
       `on ${frame.images} training images in eval mode (batch norm's running statistics, no dropout)`,
+      // A random plane among thousands of weights sees little of the path: say how little.
+      `the path strays up to ${formatNumber(Math.max(0, ...frame.path.residual))} off the plane`,
     ].join(" · ");
   }
 
