@@ -123,3 +123,22 @@ def test_another_resolution_and_span_redraw_and_a_reset_clears_it(
     root = page.locator("[data-testid=image-landscape] [data-role=landscape]")
     expect(root).to_have_attribute("data-state", "empty")
     assert painted_pixels(page) == 0
+
+
+def test_every_choice_on_the_page_is_within_the_server_s_limits(
+    digits: tuple[Page, Landscapes],
+) -> None:
+    page, _ = digits
+    schema = page.request.get("/api/schema").json()
+    bounds = schema["images_client"]["$defs"]["ImageLandscapeRequest"]["properties"]
+    resolutions = page.get_by_test_id("image-landscape-resolution").locator("option").all()
+    spans = page.get_by_test_id("image-landscape-span").locator("option").all()
+    assert resolutions and spans
+    for option in resolutions:
+        value = int(option.get_attribute("value") or "")
+        assert bounds["resolution"]["minimum"] <= value <= bounds["resolution"]["maximum"]
+    for option in spans:
+        value = float(option.get_attribute("value") or "")
+        assert bounds["span"]["exclusiveMinimum"] < value <= bounds["span"]["maximum"]
+    seed = page.get_by_test_id("image-landscape-seed")
+    assert int(seed.get_attribute("max") or "") == bounds["seed"]["maximum"]
