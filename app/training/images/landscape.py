@@ -65,10 +65,10 @@ def filter_normalised(model: nn.Module, direction: Tensor, *, include_bias: bool
     A filter is a Conv2d's output channel (its kernel [in, kh, kw]) or a Linear's neuron (its
     row), with its bias unless `include_bias` is False (the plane lab's semantics: the bias
     scales with the filter under ReLU's rescaling symmetry). Batch norm's weight and bias, and
-    any other parameter, get a zero direction, the paper's "ignore biasbn": batch norm undoes
-    any rescaling of the filter before it, so moving its own scale and shift would show a
-    change of the network's function the filter's direction already stands for, twice.
-    A filter whose weights are all zero gets a zero block.
+    any other parameter, get a zero direction, the paper's "ignore biasbn": they are one number
+    per channel with no filter whose norm could give them a scale, and batch norm renormalises
+    what comes in, so the filters' directions already move what its output sees. A filter whose
+    weights are all zero gets a zero block.
     """
     out = torch.zeros_like(direction)
     where: dict[int, slice] = {}
