@@ -15,9 +15,11 @@ from app import limits
 from app.protocol.base import RunStatus, ServerModel
 from app.protocol.replies import AutogradGraphFrame, CodeListing, ErrorFrame, ShutdownNotice
 from app.protocol.step import TimelineState
+from app.protocol.surface import LossLine, SurfacePath
 from app.training.config import StrictModel
 from app.training.images.config import ImageLabConfig
 from app.training.images.digits import N_CLASSES, SIDE
+from app.training.images.landscape import MAX_RESOLUTION, MAX_SPAN, MIN_RESOLUTION
 from app.training.phases import Phase
 
 ImageControlAction = Literal["play", "pause", "step", "step_phase", "reset"]
@@ -102,6 +104,17 @@ class ImageRewindRequest(StrictModel):
     step: int = Field(ge=0, le=10**9)
 
 
+class ImageLandscapeRequest(StrictModel):
+    """The loss over a plane through the current weights: two seeded, filter-normalised random
+    directions, a resolution × resolution grid over α, β ∈ [−span, span]. A snapshot: it is
+    computed once, for the weights at the time of the request."""
+
+    type: Literal["image_landscape"]
+    resolution: int = Field(21, ge=MIN_RESOLUTION, le=MAX_RESOLUTION)
+    span: float = Field(1.0, gt=0.0, le=MAX_SPAN)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
 ImageClientMessage = Annotated[
     ImageConfigureRequest
     | ImageControlRequest
@@ -110,7 +123,8 @@ ImageClientMessage = Annotated[
     | ImageSampleRequest
     | ImageSaveRequest
     | ImageLoadRequest
-    | ImageRewindRequest,
+    | ImageRewindRequest
+    | ImageLandscapeRequest,
     Field(discriminator="type"),
 ]
 image_client_adapter: TypeAdapter[ImageClientMessage] = TypeAdapter(ImageClientMessage)
@@ -283,6 +297,30 @@ class ImageRewoundFrame(ServerModel):
     curve_losses: list[float | None]
 
 
+class ImageLandscapeFrame(ServerModel):
+    """The loss over the plane around the weights at `step`, in eval mode (batch norm's running
+    statistics, no dropout), averaged over `images` fixed training images. `loss[i][j]` is at
+    β = betas[i], α = alphas[j] (row 0 at β = −span); null where the loss was not a number.
+    The path is the run's recorded weights projected on the plane (its last point is now), and
+    the line is the loss on the straight segment from the path's first weights to now."""
+
+    type: Literal["image_landscape"] = "image_landscape"
+    step: int
+    resolution: int
+    span: float
+    seed: int
+    alphas: list[float]
+    betas: list[float]
+    loss: list[list[float | None]]
+    low: float | None
+    high: float | None
+    center_loss: float | None
+    images: int
+    path: SurfacePath
+    line: LossLine
+    compute_ms: float
+
+
 ImageServerMessage = Annotated[
     ImageSessionInfo
     | ImageFrame
@@ -295,6 +333,7 @@ ImageServerMessage = Annotated[
     | ShutdownNotice
     | ImageRunsFrame
     | ImageRewoundFrame
+    | ImageLandscapeFrame
     | ErrorFrame,
     Field(discriminator="type"),
 ]

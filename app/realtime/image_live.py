@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import logging
 import math
 import secrets
 import threading
@@ -25,6 +26,7 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlAction,
     ImageInspectRequest,
+    ImageLandscapeRequest,
     ImageLoadRequest,
     ImageModelFile,
     ImagePhase,
@@ -32,6 +34,7 @@ from app.protocol.images import (
     ImageSampleCheck,
     ImageSampleRequest,
 )
+from app.protocol.replies import ErrorFrame
 from app.realtime.image_frames import (
     autograd,
     cell,
@@ -43,14 +46,17 @@ from app.realtime.image_frames import (
     runs_frame,
     session_info,
 )
+from app.realtime.image_landscape import ImageLandscapes
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.images.config import ImageLabConfig
 from app.training.images.history import ImageTimeline
+from app.training.images.landscape import Snapshot
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
 from app.training.images.run_state import encode_run
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Send = Callable[[str], Awaitable[None]]
 
@@ -81,6 +87,8 @@ class ImageLive:
         self._runs_shown = -1
         self._player: asyncio.Task[None] | None = None
         self.status: RunStatus = "paused"
+        self._landscapes = ImageLandscapes(scheduler, playing, self.id)
+        self._landscape: asyncio.Task[None] | None = None
 
     @property
     def run(self) -> ImageRun:
@@ -116,6 +124,9 @@ class ImageLive:
         await self._show_run()
 
     async def _show_run(self, resumed: bool = False) -> None:
+        # A landscape of the model before is of no use now; the new run's path starts here.
+        await self._stop_landscape()
+        await self._engine(lambda: self._landscapes.record(self.run))
         info, code, first = await self._engine(
             lambda: (
                 session_info(self.run, self.id, resumed),
@@ -164,6 +175,7 @@ class ImageLive:
 
     async def detach(self) -> None:
         """Its page is gone: the run pauses where it is, to be attached again."""
+        await self._stop_landscape()
         await self._stop_playing()
         if self.status == "running":
             self.status = "paused"
@@ -240,6 +252,7 @@ class ImageLive:
         def stepped() -> ServerModel:
             self._keep_snapshot()
             loss = self._step()
+            self._landscapes.record(self.run)
             self.status = "paused" if math.isfinite(loss) else "diverged"
             return self._frame(self.status, [loss])
 
@@ -257,6 +270,7 @@ class ImageLive:
             done = run.step_phase()
             if done == "step":
                 self.timeline.record([(step, run.last_loss)])
+                self._landscapes.record(run)
             if done == "step" and not math.isfinite(run.last_loss):
                 self.status = "diverged"
             elif self.status != "diverged":
@@ -329,6 +343,33 @@ class ImageLive:
 
         await self._rebuild(config, rebuilt)
 
+    async def landscape(self, request: ImageLandscapeRequest) -> None:
+        """The loss landscape of the weights now. The snapshot is taken at once; the rest is
+        computed in the background, so the page's other messages (Pause…) are answered
+        meanwhile, and a newer request replaces one still computing."""
+        await self._stop_landscape()
+        snapshot = await self._engine(lambda: self._landscapes.snapshot(self.run))
+        self._landscape = asyncio.create_task(self._send_landscape(snapshot, request))
+
+    async def _send_landscape(self, snapshot: Snapshot, request: ImageLandscapeRequest) -> None:
+        try:
+            answer: ServerModel = await self._landscapes.compute(snapshot, request)
+        except ValueError as error:
+            answer = ErrorFrame(field=getattr(error, "field", None), message=str(error))
+        except Exception:
+            log.exception("the digits lab's loss landscape failed")
+            answer = ErrorFrame(
+                field=None, message="the loss landscape failed on an internal error"
+            )
+        await self._emit(answer)
+
+    async def _stop_landscape(self) -> None:
+        task, self._landscape = self._landscape, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def rewind(self, request: ImageRewindRequest) -> None:
         """Back to a kept step, paused there; Play or Step from it starts a branch. Raises
         HistoryError (a ValueError naming `step`) for a step not kept, and nothing changes but
@@ -373,6 +414,7 @@ class ImageLive:
                 if not math.isfinite(losses[-1]):
                     diverged = True
                     break
+            self._landscapes.record(self.run)
             status: RunStatus = "diverged" if diverged else "running"
             runs = self._runs_if_changed()
             texts = [

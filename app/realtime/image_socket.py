@@ -17,6 +17,7 @@ from app.protocol.images import (
     ImageConfigureRequest,
     ImageControlRequest,
     ImageInspectRequest,
+    ImageLandscapeRequest,
     ImageLoadRequest,
     ImageRewindRequest,
     ImageSampleRequest,
@@ -128,22 +129,7 @@ class ImageConnection:
 
     async def dispatch(self, live: ImageLive, request: BaseModel) -> None:
         try:
-            if isinstance(request, ImageConfigureRequest):
-                await live.configure(request)
-            elif isinstance(request, ImageControlRequest):
-                await live.control(request.action)
-            elif isinstance(request, ImageInspectRequest):
-                await live.inspect(request)
-            elif isinstance(request, ImageCellRequest):
-                await live.open_cell(request)
-            elif isinstance(request, ImageSampleRequest):
-                await live.check_sample(request)
-            elif isinstance(request, ImageSaveRequest):
-                await live.save()
-            elif isinstance(request, ImageLoadRequest):
-                await live.load(request)
-            elif isinstance(request, ImageRewindRequest):
-                await live.rewind(request)
+            await apply(live, request)
         except ValueError as error:
             await self.error(getattr(error, "field", None), str(error))
         except WebSocketDisconnect:
@@ -152,6 +138,28 @@ class ImageConnection:
             kind = getattr(request, "type", "?")
             log.exception("applying an %r message failed", kind)
             await self.error(None, f"internal error while applying '{kind}'; the session goes on")
+
+
+async def apply(live: ImageLive, request: BaseModel) -> None:
+    """One validated message, applied to the page's run."""
+    if isinstance(request, ImageConfigureRequest):
+        await live.configure(request)
+    elif isinstance(request, ImageControlRequest):
+        await live.control(request.action)
+    elif isinstance(request, ImageInspectRequest):
+        await live.inspect(request)
+    elif isinstance(request, ImageCellRequest):
+        await live.open_cell(request)
+    elif isinstance(request, ImageSampleRequest):
+        await live.check_sample(request)
+    elif isinstance(request, ImageSaveRequest):
+        await live.save()
+    elif isinstance(request, ImageLoadRequest):
+        await live.load(request)
+    elif isinstance(request, ImageRewindRequest):
+        await live.rewind(request)
+    elif isinstance(request, ImageLandscapeRequest):
+        await live.landscape(request)
 
 
 @router.websocket("/ws/images")

@@ -6,6 +6,7 @@ import { createConfusionView } from "./confusionView.js";
 import { createDrawPad } from "./drawPad.js";
 import { createFiltersView } from "./filtersView.js";
 import { createInspectionView } from "./inspectionView.js";
+import { createImageLandscapeView } from "./landscapeView.js";
 import { createLesson } from "./lesson.js";
 import { CURVE_POINTS, createLossCurveView } from "./lossCurve.js";
 import { createModelForm } from "./modelForm.js";
@@ -87,6 +88,9 @@ const lossCurve = createLossCurveView($("loss-chart"));
 const timeline = createTimelineView(document.querySelector("[data-role=timeline-view]"), {
   onRewind: (step) => channel.send(ImageClientMessage.REWIND, { step }),
 });
+const landscape = createImageLandscapeView($("image-landscape").querySelector("[data-role=landscape]"), {
+  onCompute: (request) => channel.send(ImageClientMessage.LANDSCAPE, request),
+});
 const code = createCodePanel($("code"));
 const autogradView = createAutogradView($("autograd"));
 let listing = null;
@@ -145,12 +149,16 @@ function onMessage(message, arrival) {
   else if (message.type === ImageServerMessage.SAMPLE_CHECK) showSampleCheck(message);
   else if (message.type === ImageServerMessage.RUNS) showRuns(message.runs);
   else if (message.type === ImageServerMessage.REWOUND) showRewound(message);
+  else if (message.type === ImageServerMessage.LANDSCAPE) landscape.show(message);
   else if (message.type === ImageServerMessage.CODE) {
     listing = message;
     code.update({ listing, phase: null });
   } else if (message.type === ImageServerMessage.AUTOGRAD) autogradView.update({ graph: message });
   else if (message.type === ImageServerMessage.SHUTDOWN) $("connection").textContent = shutdownNotice = message.message;
-  else if (message.type === ImageServerMessage.ERROR) $("error").textContent = message.message;
+  else if (message.type === ImageServerMessage.ERROR) {
+    $("error").textContent = message.message;
+    landscape.refused();
+  }
 }
 
 function showSession(info, arrival) {
@@ -162,6 +170,7 @@ function showSession(info, arrival) {
   form.show(info.config);
   maxModelFileBytes = info.max_model_file_bytes;
   lesson.session(info);
+  landscape.clear();
   lossPoints = [];
   $("error").textContent = "";
   $("test-image").max = info.n_test - 1;

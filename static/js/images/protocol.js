@@ -9,6 +9,7 @@ export const ImageClientMessage = Object.freeze({
   SAVE: "image_save",
   LOAD: "image_load",
   REWIND: "image_rewind",
+  LANDSCAPE: "image_landscape",
 });
 
 export const ImageServerMessage = Object.freeze({
@@ -20,6 +21,7 @@ export const ImageServerMessage = Object.freeze({
   MODEL_FILE: "image_model_file",
   RUNS: "image_runs",
   REWOUND: "image_rewound",
+  LANDSCAPE: "image_landscape",
   CODE: "code",
   AUTOGRAD: "autograd",
   SHUTDOWN: "shutdown",
