@@ -55,6 +55,9 @@ def digits_screen(page: Page, url: str) -> None:
             page.mouse.move(pad["x"] + x * pad["width"], pad["y"] + y * pad["height"])
         page.mouse.up()
     page.locator("td[data-true='9'][data-predicted='9']").click()
+    page.get_by_test_id("image-landscape-compute").click()
+    page.locator("[data-testid=image-landscape] [data-state=drawn]").wait_for(timeout=60_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "digits-1400x1000.png"))
 
