@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import math
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -58,8 +57,9 @@ class ImageLive:
         self._scheduler = scheduler
         self._playing = playing
         self._send = send
-        # One job on the run at a time, however many engine workers there are.
-        self._lock = threading.Lock()
+        # Playing runs of one shape train in groups (image_groups.py): every job on the run
+        # holds the groups' lock and takes the run out of its group first.
+        self._groups = playing.image_groups
         self._run: ImageRun | None = None
         self._player: asyncio.Task[None] | None = None
         self.status: RunStatus = "paused"
@@ -71,7 +71,8 @@ class ImageLive:
 
     async def _engine(self, work: Callable[[], T], urgent: bool = True) -> T:
         def locked() -> T:
-            with self._lock:
+            with self._groups.lock:
+                self._groups.withdraw(self.id)
                 return work()
 
         return await self._scheduler.run(locked, urgent)
@@ -219,24 +220,21 @@ class ImageLive:
 
     async def _stop_playing(self) -> None:
         player, self._player = self._player, None
+        self._groups.stopped(self.id)
         if player is not None:
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await player
 
     def _burst(self) -> tuple[str, bool]:
-        """Train for BURST_SECONDS, then the frame; True when the loss stopped being finite."""
-        with self._lock:
+        """Train for BURST_SECONDS (in the run's group, or alone), then the frame; True when
+        the loss stopped being finite."""
+        with self._groups.lock:
             run = self.run
-            start = time.perf_counter()
-            losses: list[float] = []
-            diverged = False
-            while time.perf_counter() - start < BURST_SECONDS:
-                losses.append(run.step())
-                if not math.isfinite(losses[-1]):
-                    diverged = True
-                    break
+            losses = self._groups.burst(self.id, run, BURST_SECONDS)  # charges its training
+            diverged = bool(losses) and not math.isfinite(losses[-1])
             status: RunStatus = "diverged" if diverged else "running"
+            start = time.perf_counter()
             text = frame(run, status, losses).model_dump_json()
             self._playing.charge(self.id, time.perf_counter() - start)
             return text, diverged
