@@ -28,7 +28,6 @@ MAX_WAITING_STEPS = 2000
 @dataclass
 class ImageMember:
     run: ImageRun
-    playing: bool = True
     # Losses of the steps the group took for it since its last burst (NaN: not taken).
     waiting: list[float] = field(default_factory=list)
 
@@ -45,6 +44,10 @@ class ImageGroups:
         self.lock = threading.RLock()
         self._charge = charge
         self._members: dict[str, ImageMember] = {}
+        # Pages playing now: written on the event loop (add and discard only, never iterated
+        # there), read by the workers, so a stop needs no lock and a burst that starts after
+        # it cannot put the run back into a group.
+        self._playing: set[str] = set()
         self._group_of: dict[str, ImageGroup] = {}
         self._grouped_steps = 0
         self._eager_steps = 0
@@ -53,11 +56,13 @@ class ImageGroups:
         groups = {id(g) for g in self._group_of.values()}
         return ImageGroupStats(len(groups), self._grouped_steps, self._eager_steps)
 
+    def started(self, live_id: str) -> None:
+        """The page plays: its bursts may train in a group (no lock needed)."""
+        self._playing.add(live_id)
+
     def stopped(self, live_id: str) -> None:
-        """The page stopped playing: a group's next burst hands its run back (any lock)."""
-        member = self._members.get(live_id)
-        if member is not None:
-            member.playing = False
+        """The page stopped playing: a group's next burst hands its run back (no lock)."""
+        self._playing.discard(live_id)
 
     def withdraw(self, live_id: str) -> None:
         """Out of its group, whole (holding `lock`): before anything else touches the run."""
@@ -69,7 +74,7 @@ class ImageGroups:
                 (last,) = self._ids_in(group)
                 group.leave(self._members[last].run)
                 del self._group_of[last]
-        if member is not None and not member.playing:
+        if member is not None and live_id not in self._playing:
             del self._members[live_id]
 
     def burst(self, live_id: str, run: ImageRun, seconds: float) -> list[float]:
@@ -77,17 +82,16 @@ class ImageGroups:
         a burst of its group (or of its run alone) of `seconds`. The run is readable after
         (its group's state written back); a NaN loss ends the list (the run diverged)."""
         self._forget_stopped()
+        if live_id not in self._playing:  # a burst that started as its page stopped
+            return self._charged_alone(live_id, run, seconds)
         member = self._members.get(live_id)
         if member is None or member.run is not run:
             self.withdraw(live_id)
             member = self._members[live_id] = ImageMember(run)
-        member.playing = True
         if not member.waiting:
             group = self._place(live_id, member)
             if group is None:
-                start = time.perf_counter()
-                member.waiting = self._alone(run, seconds)
-                self._charge(live_id, time.perf_counter() - start)
+                member.waiting = self._charged_alone(live_id, run, seconds)
             else:
                 self._train(group, seconds)
         losses, member.waiting = member.waiting, []
@@ -98,17 +102,18 @@ class ImageGroups:
 
     def _forget_stopped(self) -> None:
         """Closed or paused pages out of groups: nothing of theirs is kept."""
-        for live_id in [i for i, m in self._members.items() if not m.playing]:
+        for live_id in [i for i in self._members if i not in self._playing]:
             if live_id not in self._group_of:
                 del self._members[live_id]
 
-    def _alone(self, run: ImageRun, seconds: float) -> list[float]:
+    def _charged_alone(self, live_id: str, run: ImageRun, seconds: float) -> list[float]:
         start, losses = time.perf_counter(), []
         while time.perf_counter() - start < seconds:
             losses.append(run.step())
             self._eager_steps += 1
             if not math.isfinite(losses[-1]):
                 break
+        self._charge(live_id, time.perf_counter() - start)
         return losses
 
     def _place(self, live_id: str, member: ImageMember) -> ImageGroup | None:
@@ -129,7 +134,7 @@ class ImageGroups:
         for other_id, other in self._members.items():
             if (
                 other_id != live_id
-                and other.playing
+                and other_id in self._playing
                 and other_id not in self._group_of
                 and not other.waiting
                 and grouping_problem(other.run) is None
@@ -145,7 +150,7 @@ class ImageGroups:
 
     def _drop_stopped(self, group: ImageGroup) -> None:
         for live_id in self._ids_in(group):
-            if not self._members[live_id].playing:
+            if live_id not in self._playing:
                 self.withdraw(live_id)
 
     def _train(self, group: ImageGroup, seconds: float) -> None:

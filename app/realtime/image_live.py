@@ -216,6 +216,7 @@ class ImageLive:
     def _start_playing(self) -> None:
         if self._player is None:
             self.status = "running"
+            self._groups.started(self.id)
             self._player = asyncio.create_task(self._play_forever())
 
     async def _stop_playing(self) -> None:
@@ -252,4 +253,5 @@ class ImageLive:
                 if diverged:
                     return
         finally:
+            self._groups.stopped(self.id)  # a diverged run too: no group may take it
             self._playing.leave(self.id)

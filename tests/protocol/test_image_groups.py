@@ -17,6 +17,15 @@ def groups_of(client: TestClient) -> ImageGroups:
     return groups
 
 
+def playing(ws: WebSocketTestSession) -> dict[str, Any]:
+    """Play, and its first frame (frames of earlier commands are passed over)."""
+    control(ws, "play")
+    frame = receive(ws, "image_frame")
+    while frame["status"] != "running":
+        frame = receive(ws, "image_frame")
+    return frame
+
+
 def frames_until(ws: WebSocketTestSession, step: int, last: dict[str, Any]) -> dict[str, Any]:
     """Frames until one past `step`, each carrying exactly the losses of its steps."""
     frame = last
@@ -32,9 +41,7 @@ def frames_until(ws: WebSocketTestSession, step: int, last: dict[str, Any]) -> d
 def test_two_playing_pages_of_one_shape_train_in_one_group(client: TestClient) -> None:
     groups = groups_of(client)
     with client.websocket_connect("/ws/images") as a, client.websocket_connect("/ws/images") as b:
-        last_a, last_b = receive(a, "image_frame"), receive(b, "image_frame")
-        control(a, "play")
-        control(b, "play")
+        last_a, last_b = playing(a), playing(b)
         for _ in range(200):
             last_a = frames_until(a, last_a["step"], last_a)
             last_b = frames_until(b, last_b["step"], last_b)
