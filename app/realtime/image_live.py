@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import math
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -78,9 +77,12 @@ class ImageLive:
         self._scheduler = scheduler
         self._playing = playing
         self._send = send
-        # One job on the run at a time, however many engine workers there are.
-        self._lock = threading.Lock()
+        # Playing runs of one shape train in groups (image_groups.py): every job on the run
+        # holds the groups' lock and takes the run out of its group first.
+        self._groups = playing.image_groups
         self._run: ImageRun | None = None
+        # Losses of steps a group took that no frame has carried yet (the next one will).
+        self._unsent_losses: list[float] = []
         self._timeline: ImageTimeline | None = None
         self._history_limits = (history_max_bytes, history_recent_snapshots)
         # The timeline version the page's runs list shows.
@@ -102,7 +104,13 @@ class ImageLive:
 
     async def _engine(self, work: Callable[[], T], urgent: bool = True) -> T:
         def locked() -> T:
-            with self._lock:
+            with self._groups.lock:
+                taken = self._groups.take_out(self.id)
+                if taken:  # steps trained before this command: the page hears of them next
+                    self._record_grouped(taken)
+                    self._unsent_losses.extend(taken)
+                    if not math.isfinite(taken[-1]):
+                        self.status = "diverged"
                 return work()
 
         return await self._scheduler.run(locked, urgent)
@@ -119,6 +127,7 @@ class ImageLive:
     async def _rebuild(self, config: ImageLabConfig, make: Callable[[], ImageRun]) -> None:
         """A new run (new model or data, a reset, a model file): the timeline starts over."""
         self._run = await self._engine(make)
+        self._unsent_losses = []  # the run before's
         self.timeline.start_over(config)
         self.status = "paused"
         await self._show_run()
@@ -183,6 +192,7 @@ class ImageLive:
     def _frame(
         self, status: RunStatus, losses: list[float], phase: ImagePhase | None = None
     ) -> ServerModel:
+        losses, self._unsent_losses = self._unsent_losses + losses, []
         return frame(self.run, status, losses, phase, self.timeline)
 
     def _runs_if_changed(self) -> ServerModel | None:
@@ -212,6 +222,15 @@ class ImageLive:
         if self.timeline.due(run.step_count):
             self._keep_snapshot()
         return loss
+
+    def _record_grouped(self, losses: list[float]) -> None:
+        """Steps a group took: the run's step count has moved past them (a step not taken, the
+        NaN that ends a diverged list, is numbered as the next one, as `_step` does)."""
+        taken = sum(math.isfinite(loss) for loss in losses)
+        first = self.run.step_count - taken + 1
+        self.timeline.record([(first + i, loss) for i, loss in enumerate(losses)])
+        if self.timeline.due(self.run.step_count):
+            self._keep_snapshot()
 
     async def configure(self, request: ImageConfigureRequest) -> None:
         new, old = request.config, self.run.config
@@ -381,6 +400,7 @@ class ImageLive:
             if timeline.leaving_present(run.step_count):
                 self._keep_snapshot()
             run.restore(timeline.rewind_to(request.step))
+            self._unsent_losses = []  # on the curve the rewound frame carries
             self.status = "paused"
             return rewound_frame(run, timeline), code_listing(run), self._frame(self.status, [])
 
@@ -392,29 +412,30 @@ class ImageLive:
     def _start_playing(self) -> None:
         if self._player is None:
             self.status = "running"
+            self._groups.started(self.id)
             self._player = asyncio.create_task(self._play_forever())
 
     async def _stop_playing(self) -> None:
         player, self._player = self._player, None
+        self._groups.stopped(self.id)
         if player is not None:
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await player
 
     def _burst(self) -> tuple[list[str], bool]:
-        """Train for BURST_SECONDS, then the frame (after the runs list, if a branch started);
-        True when the loss stopped being finite."""
-        with self._lock:
+        """Train for BURST_SECONDS (in the run's group, or alone), then the frame (after the
+        runs list, if a branch started); True when the loss stopped being finite."""
+        with self._groups.lock:
+            run = self.run
+            if not self._groups.grouped(self.id):  # else its state is the group's until sync
+                self._keep_snapshot()
+            losses, grouped = self._groups.burst(self.id, run, BURST_SECONDS, self._step)
+            if grouped:  # steps nobody recorded one by one: onto the curve, a snapshot if due
+                self._record_grouped(losses)
             start = time.perf_counter()
-            self._keep_snapshot()
-            losses: list[float] = []
-            diverged = False
-            while time.perf_counter() - start < BURST_SECONDS:
-                losses.append(self._step())
-                if not math.isfinite(losses[-1]):
-                    diverged = True
-                    break
-            self._landscapes.record(self.run)
+            diverged = bool(losses) and not math.isfinite(losses[-1])
+            self._landscapes.record(run)
             status: RunStatus = "diverged" if diverged else "running"
             runs = self._runs_if_changed()
             texts = [
@@ -437,4 +458,5 @@ class ImageLive:
                 if diverged:
                     return
         finally:
+            self._groups.stopped(self.id)  # a diverged run too: no group may take it
             self._playing.leave(self.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.realtime.groups import TrainingGroups
+from app.realtime.image_groups import ImageGroups
 
 # Gradient health and distributions change slowly to the eye; 5 updates a second suffice.
 HEALTH_INTERVAL_SECONDS = 0.2
@@ -30,6 +31,8 @@ class PlayingSessions:
         self.workers = workers
         # Playing sessions of one shape train together (groups.py).
         self.groups = TrainingGroups(self.charge, reproducible_groups)
+        # And the digits lab's playing runs of one shape (image_groups.py).
+        self.image_groups = ImageGroups(self.charge)
         # The round each group is training now, shared by its members' play loops
         # (group_rounds.py): by id(group).
         self.group_rounds: dict[int, Any] = {}

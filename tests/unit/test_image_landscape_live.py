@@ -42,7 +42,7 @@ async def landscape_with_the_run_lock_held(scheduler: RecordingScheduler) -> dic
     await live.open(ImageLabConfig())
     await live.landscape(REQUEST)  # the snapshot is taken here, under the lock
     jobs_before = len(scheduler.urgent)
-    with live._lock:  # what a training burst holds; the landscape must not need it
+    with live._groups.lock:  # what a training burst holds; the landscape must not need it
         await asyncio.wait_for(arrived.wait(), timeout=120)
     await live.detach()
     answer = sent[-1]
