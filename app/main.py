@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.allocator import tune_allocator
 from app.exports import router as exports_router
+from app.history_api import image_router as image_history_router
 from app.history_api import router as history_api_router
 from app.http_api import router as http_api_router
 from app.image_exports import router as image_exports_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(vendor_router)
     app.include_router(http_api_router)
     app.include_router(history_api_router)
+    app.include_router(image_history_router)
     app.include_router(exports_router)
     app.include_router(image_exports_router)
     app.include_router(room_router)

@@ -277,6 +277,10 @@ class ImageRunSummary(ServerModel):
     parent: int | None
     branch_step: int
     current: bool
+    # An earlier run's training-loss curve, for the overlay (at most OVERLAY_POINTS; empty for
+    # the current run, whose curve the page builds from its frames).
+    curve_steps: list[int] = []
+    curve_losses: list[float | None] = []
 
 
 class ImageRunsFrame(ServerModel):

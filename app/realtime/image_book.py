@@ -218,6 +218,11 @@ class ImageRunBook:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def get(self, run_id: str) -> ImageLive | None:
+        """The run of that id kept in memory here (its page there or not), for reading."""
+        entry = self._entries.get(run_id)
+        return entry.live if entry is not None else None
+
     def __contains__(self, run_id: object) -> bool:
         return run_id in self._entries
 

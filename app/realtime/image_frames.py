@@ -139,20 +139,29 @@ def timeline_state(timeline: ImageTimeline) -> TimelineState:
     )
 
 
+# An earlier run's curve in the runs list: sent only when a run is added, and a few hundred
+# points draw it as well as thousands on a chart a few hundred pixels wide.
+OVERLAY_POINTS = 500
+
+
 def runs_frame(timeline: ImageTimeline) -> ImageRunsFrame:
     current = timeline.current.id
-    return ImageRunsFrame(
-        runs=[
+    summaries = []
+    for r in timeline.runs():
+        stride = max(1, math.ceil(len(r.losses) / OVERLAY_POINTS))
+        curve = [] if r.id == current else r.losses[::stride]
+        summaries.append(
             ImageRunSummary(
                 id=r.id,
                 name=r.name,
                 parent=r.parent,
                 branch_step=r.branch_step,
                 current=r.id == current,
+                curve_steps=[step for step, _ in curve],
+                curve_losses=[loss if math.isfinite(loss) else None for _, loss in curve],
             )
-            for r in timeline.runs()
-        ]
-    )
+        )
+    return ImageRunsFrame(runs=summaries)
 
 
 def rewound_frame(run: ImageRun, timeline: ImageTimeline) -> ImageRewoundFrame:

@@ -48,8 +48,9 @@ from app.realtime.image_frames import (
 from app.realtime.image_landscape import ImageLandscapes
 from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
+from app.training.history import HistoryError
 from app.training.images.config import ImageLabConfig
-from app.training.images.history import ImageTimeline
+from app.training.images.history import ImageBranch, ImageTimeline
 from app.training.images.landscape import Snapshot
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
 from app.training.images.run import ImageRun
@@ -96,6 +97,12 @@ class ImageLive:
     def run(self) -> ImageRun:
         assert self._run is not None, "open() first"
         return self._run
+
+    def branch(self, run_id: int) -> ImageBranch:
+        """A run of its runs list, for download (HistoryError when it is not kept)."""
+        if self._timeline is None:
+            raise HistoryError("the run has not opened yet")
+        return self._timeline.run(run_id)
 
     @property
     def timeline(self) -> ImageTimeline:

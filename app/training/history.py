@@ -303,7 +303,11 @@ def history_json(run: Run) -> str:
 
 
 def history_csv(run: Run) -> str:
-    rows = history_rows(run.history)
+    return rows_csv(history_rows(run.history))
+
+
+def rows_csv(rows: list[dict[str, object]]) -> str:
+    """Rows as CSV: every key any row has is a column (in first-seen order), empty where absent."""
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)

@@ -395,3 +395,31 @@ def test_the_slider_rewinds_the_digits_and_training_on_with_a_new_rate_is_a_bran
     expect(page.get_by_test_id("status")).to_have_text("paused")
     expect(runs).to_have_count(2)
     screenshot(page, "digits-history")
+
+
+def test_an_earlier_run_is_overlaid_on_the_loss_curve_and_each_run_downloads(
+    digits: Page,
+) -> None:
+    page = digits
+    for n in range(1, 5):
+        page.get_by_test_id("step").click()
+        expect(page.get_by_test_id("step-count")).to_have_text(str(n))
+    page.get_by_test_id("timeline").fill("2")
+    expect(page.get_by_test_id("step-count")).to_have_text("2")
+    page.get_by_test_id("step").click()  # a branch from step 2
+    runs = page.locator("[data-testid=runs] li")
+    expect(runs).to_have_count(2)
+    parent = runs.nth(0).get_attribute("data-run")
+    chart = page.get_by_test_id("loss-chart")
+    expect(chart).to_have_attribute("data-overlays", "")
+    page.get_by_test_id("show-other-runs").check()
+    expect(chart).to_have_attribute("data-overlays", str(parent))
+    expect(chart).to_have_attribute("data-last-step", "4")  # the parent reached step 4
+
+    with page.expect_download() as download:
+        page.get_by_test_id(f"export-run-{parent}-csv").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "step,train_loss"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [1, 2, 3, 4]
+    page.get_by_test_id("show-other-runs").uncheck()
+    expect(chart).to_have_attribute("data-overlays", "")

@@ -16,6 +16,7 @@ snapshot, and restores that itself (ImageRun.restore).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from app.training.history import (
     MAX_RUNS,
     HistoryError,
     describe_change,
+    rows_csv,
     thin_states,
 )
 from app.training.images.config import ImageLabConfig
@@ -170,6 +172,13 @@ class ImageTimeline:
         """Every run kept, oldest first; the last is the current one."""
         return [*self.archived, self.current]
 
+    def run(self, run_id: int) -> ImageBranch:
+        for branch in self.runs():
+            if branch.id == run_id:
+                return branch
+        kept = ", ".join(str(b.id) for b in self.runs())
+        raise HistoryError(f"run {run_id} is not kept; the runs kept are {kept}")
+
     def note(self) -> str | None:
         """What the page says about thinning, or None while every snapshot is kept."""
         if self.thinned_before is None:
@@ -179,3 +188,30 @@ class ImageTimeline:
             f"history thinned to fit {self.max_bytes // 1024} kB: before step "
             f"{self.thinned_before} only {older} steps are kept"
         )
+
+
+def branch_rows(branch: ImageBranch) -> list[dict[str, object]]:
+    """One row per step on the run's curve (every step, or every k-th of an archived run)."""
+    return [
+        {"step": step, "train_loss": loss if math.isfinite(loss) else None}
+        for step, loss in list(branch.losses)  # a copy: the engine may be appending
+    ]
+
+
+def branch_json(branch: ImageBranch) -> str:
+    return json.dumps(
+        {
+            "run": {
+                "id": branch.id,
+                "name": branch.name,
+                "parent": branch.parent,
+                "branch_step": branch.branch_step,
+                "config": branch.config.model_dump(),
+            },
+            "records": branch_rows(branch),
+        }
+    )
+
+
+def branch_csv(branch: ImageBranch) -> str:
+    return rows_csv(branch_rows(branch))

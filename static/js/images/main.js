@@ -14,7 +14,7 @@ import { paintGrey } from "./pictures.js";
 import { ImageClientMessage, ImageControlAction, ImageServerMessage } from "./protocol.js";
 import { createAutogradView } from "../views/autograd.js";
 import { createCodePanel } from "../views/code.js";
-import { createTimelineView } from "../views/timeline.js";
+import { createTimelineView, RUN_COLOURS } from "../views/timeline.js";
 
 const $ = (id) => document.querySelector(`[data-testid=${id}]`);
 // Maps of the image being looked at follow the training, a few times a second.
@@ -26,7 +26,7 @@ const TIMING_KEPT = 2000;
 window.digitsLab = { timing };
 // The current run's training loss, one {step, loss} per step; the runs kept, and which is shown.
 let lossPoints = [];
-const lineage = { runs: null, currentRun: null, frame: null };
+const lineage = { runs: null, currentRun: null, frame: null, runId: null };
 let looking = { test_index: 0 };
 let lastInspect = 0;
 
@@ -87,6 +87,11 @@ if (new URLSearchParams(location.hash.slice(1)).get("lesson") === "why-convoluti
 const lossCurve = createLossCurveView($("loss-chart"));
 const timeline = createTimelineView(document.querySelector("[data-role=timeline-view]"), {
   onRewind: (step) => channel.send(ImageClientMessage.REWIND, { step }),
+  exportUrl: (runId, branchId, format) =>
+    `/api/images/${encodeURIComponent(runId)}/runs/${branchId}/history.${format}`,
+});
+$("show-other-runs").addEventListener("change", () => {
+  if (lineage.frame) lossCurve.update(curveOf(lineage.frame));
 });
 const landscape = createImageLandscapeView($("image-landscape").querySelector("[data-role=landscape]"), {
   onCompute: (request) => channel.send(ImageClientMessage.LANDSCAPE, request),
@@ -169,6 +174,7 @@ function showSession(info, arrival) {
   else remember(info.config);
   form.show(info.config);
   maxModelFileBytes = info.max_model_file_bytes;
+  lineage.runId = info.run_id;
   lesson.session(info);
   landscape.clear();
   lossPoints = [];
@@ -213,8 +219,8 @@ function drawFrame(frame) {
   const phase = frame.phase && { ...frame.phase, skip_zero_grad: false, zero_grad_skipped: false };
   code.update({ listing, phase });
   confusion.draw(frame.confusion);
-  lossCurve.update({ points: lossPoints, step: frame.step });
-  timeline.update({ frame, runs: lineage.runs });
+  lossCurve.update(curveOf(frame));
+  timeline.update({ frame, runs: lineage.runs, sessionId: lineage.runId });
   if (performance.now() - lastInspect > INSPECT_EVERY_MS) inspect();
 }
 
@@ -236,7 +242,20 @@ function showRuns(runs) {
     if (lineage.currentRun !== null) lossPoints = lossPoints.filter((p) => p.step <= current.branch_step);
     lineage.currentRun = current.id;
   }
-  if (lineage.frame) timeline.update({ frame: lineage.frame, runs: lineage.runs });
+  if (lineage.frame) timeline.update({ frame: lineage.frame, runs: lineage.runs, sessionId: lineage.runId });
+}
+
+// The loss curve's input: the current run's points and, when the overlay is on, the earlier
+// runs' curves in their colours of the runs list.
+function curveOf(frame) {
+  const others = !$("show-other-runs").checked
+    ? []
+    : (lineage.runs || []).flatMap((run, i) =>
+        run.current
+          ? []
+          : [{ id: run.id, colour: RUN_COLOURS[i % RUN_COLOURS.length], points: run.curve_steps.map((step, k) => ({ step, loss: run.curve_losses[k] })) }],
+      );
+  return { points: lossPoints, step: frame.step, others };
 }
 
 // Back at a kept step: the controls show the settings in force there, the curve the run's

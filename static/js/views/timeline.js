@@ -72,7 +72,6 @@ export function createTimelineView(root, { onRewind, exportUrl }) {
         name.className = "run-name";
         name.textContent = `${run.current ? "▶ " : ""}${run.name}`;
         li.append(swatch, name);
-        // The digits lab keeps no run for download: its runs have no export links.
         for (const format of exportUrl ? ["csv", "json"] : []) {
           const a = document.createElement("a");
           a.href = exportUrl(sessionId, run.id, format);
