@@ -198,6 +198,8 @@ class LayerGradients(ServerModel):
 class ImageFrame(ServerModel):
     type: Literal["image_frame"] = "image_frame"
     status: RunStatus
+    # Why the run diverged (a loss not a number, weights or a loss blown up), when it has.
+    diverged_reason: str | None = None
     step: int
     epoch: float
     learning_rate: float

@@ -105,6 +105,7 @@ def frame(
     train_losses: list[float],
     phase: ImagePhase | None = None,
     timeline: ImageTimeline | None = None,
+    diverged_reason: str | None = None,
 ) -> ImageFrame:
     evaluation = run.evaluate()
     filters = run.filters()
@@ -129,6 +130,7 @@ def frame(
         **gradient_health(run),
         phase=phase,
         timeline=None if timeline is None else timeline_state(timeline),
+        diverged_reason=diverged_reason,
     )
 
 

@@ -50,6 +50,8 @@ from app.realtime.scheduler import EngineScheduler
 from app.realtime.turns import PlayingSessions
 from app.training.history import HistoryError
 from app.training.images.config import ImageLabConfig
+from app.training.images.digits import N_CLASSES
+from app.training.images.divergence import LossWatch
 from app.training.images.history import ImageBranch, ImageTimeline
 from app.training.images.landscape import Snapshot
 from app.training.images.model_file import ModelFileError, load_model_file, save_model_file
@@ -84,6 +86,9 @@ class ImageLive:
         self._run: ImageRun | None = None
         # Losses of steps a group took that no frame has carried yet (the next one will).
         self._unsent_losses: list[float] = []
+        # Divergence while the loss is still a number (a rate far too high), and why it ended.
+        self._watch = LossWatch(N_CLASSES)
+        self._diverged_because: str | None = None
         self._timeline: ImageTimeline | None = None
         self._history_limits = (history_max_bytes, history_recent_snapshots)
         # The timeline version the page's runs list shows.
@@ -117,7 +122,7 @@ class ImageLive:
                     self._record_grouped(taken)
                     self._unsent_losses.extend(taken)
                     if not math.isfinite(taken[-1]):
-                        self.status = "diverged"
+                        self._diverged(f"the loss became {taken[-1]}")
                 return work()
 
         return await self._scheduler.run(locked, urgent)
@@ -135,6 +140,7 @@ class ImageLive:
         """A new run (new model or data, a reset, a model file): the timeline starts over."""
         self._run = await self._engine(make)
         self._unsent_losses = []  # the run before's
+        self._watch.forget()
         self.timeline.start_over(config)
         self.status = "paused"
         await self._show_run()
@@ -200,7 +206,14 @@ class ImageLive:
         self, status: RunStatus, losses: list[float], phase: ImagePhase | None = None
     ) -> ServerModel:
         losses, self._unsent_losses = self._unsent_losses + losses, []
-        return frame(self.run, status, losses, phase, self.timeline)
+        reason = (
+            (self._diverged_because or "the loss is not a number") if status == "diverged" else None
+        )
+        return frame(self.run, status, losses, phase, self.timeline, reason)
+
+    def _diverged(self, reason: str) -> None:
+        self.status = "diverged"
+        self._diverged_because = reason
 
     def _runs_if_changed(self) -> ServerModel | None:
         """The runs list, when it changed since the page was last sent it."""
@@ -243,6 +256,7 @@ class ImageLive:
         new, old = request.config, self.run.config
         if new.model == old.model and new.data == old.data:
             await self._engine(lambda: self.run.set_training(new))
+            self._watch.forget()  # the new settings get their own WINDOW steps
             await self._emit(await self._engine(lambda: code_listing(self.run)))
             await self._emit(await self._engine(lambda: self._frame(self.status, [])))
             return
@@ -279,7 +293,9 @@ class ImageLive:
             self._keep_snapshot()
             loss = self._step()
             self._landscapes.record(self.run)
-            self.status = "paused" if math.isfinite(loss) else "diverged"
+            self.status = "paused"
+            if not math.isfinite(loss):
+                self._diverged(f"the loss became {loss}")
             return self._frame(self.status, [loss])
 
         shown = await self._engine(stepped)
@@ -298,7 +314,7 @@ class ImageLive:
                 self.timeline.record([(step, run.last_loss)])
                 self._landscapes.record(run)
             if done == "step" and not math.isfinite(run.last_loss):
-                self.status = "diverged"
+                self._diverged(f"the loss became {run.last_loss}")
             elif self.status != "diverged":
                 self.status = "paused"
             graph = autograd(run) if done in ("loss", "backward") else None
@@ -408,6 +424,7 @@ class ImageLive:
                 self._keep_snapshot()
             run.restore(timeline.rewind_to(request.step))
             self._unsent_losses = []  # on the curve the rewound frame carries
+            self._watch.forget()
             self.status = "paused"
             return rewound_frame(run, timeline), code_listing(run), self._frame(self.status, [])
 
@@ -419,6 +436,7 @@ class ImageLive:
     def _start_playing(self) -> None:
         if self._player is None:
             self.status = "running"
+            self._watch.forget()
             self._groups.started(self.id)
             self._player = asyncio.create_task(self._play_forever())
 
@@ -432,7 +450,7 @@ class ImageLive:
 
     def _burst(self) -> tuple[list[str], bool]:
         """Train for BURST_SECONDS (in the run's group, or alone), then the frame (after the
-        runs list, if a branch started); True when the loss stopped being finite."""
+        runs list, if a branch started); True when the run diverged (divergence.py)."""
         with self._groups.lock:
             run = self.run
             if not self._groups.grouped(self.id):  # else its state is the group's until sync
@@ -441,7 +459,12 @@ class ImageLive:
             if grouped:  # steps nobody recorded one by one: onto the curve, a snapshot if due
                 self._record_grouped(losses)
             start = time.perf_counter()
-            diverged = bool(losses) and not math.isfinite(losses[-1])
+            problem = self._watch.problem(losses, run.model)
+            diverged = problem is not None
+            self._diverged_because = problem
+            if diverged:  # no group may train it on until its settings change and Play again
+                self._groups.stopped(self.id)
+                self._groups.withdraw(self.id)
             self._landscapes.record(run)
             status: RunStatus = "diverged" if diverged else "running"
             runs = self._runs_if_changed()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from app.training.model import MLP
 
@@ -74,7 +75,7 @@ def loss_problem(loss: float) -> str | None:
     return None
 
 
-def parameter_problem(model: MLP) -> str | None:
+def parameter_problem(model: nn.Module) -> str | None:
     """Why the parameters mean divergence (non-finite, or past the magnitude limit), or None."""
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -210,7 +210,8 @@ function drawFrame(frame) {
   $("epoch-count").textContent = frame.epoch.toFixed(2);
   $("test-accuracy").textContent = `${(frame.test_accuracy * 100).toFixed(1)} %`;
   $("test-loss").textContent = frame.test_loss === null ? "—" : frame.test_loss.toFixed(4);
-  $("status").textContent = frame.status === "diverged" ? "Diverged: the loss is not a number. Lower the learning rate, then Reset." : frame.status;
+  $("status").textContent =
+    frame.status === "diverged" ? `Diverged: ${frame.diverged_reason}. Lower the learning rate, then Reset.` : frame.status;
   document.body.classList.toggle("running", frame.status === "running");
   filters.draw(frame.filters);
   lesson.frame(frame);
