@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app import limits
@@ -33,6 +34,19 @@ class PublicLimits(BaseModel):
     max_message_bytes: int
 
 
+MAX_WORKERS = 64
+
+
+def parse_workers(value: object) -> int | Literal["auto"]:
+    """BACKPROP_WORKERS or --workers: "auto", or a number of processes from 1 to MAX_WORKERS."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if text.isdigit() and 1 <= int(text) <= MAX_WORKERS:
+        return int(text)
+    raise ValueError(f"a number from 1 to {MAX_WORKERS}, or auto")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKPROP_", extra="ignore")
 
@@ -40,6 +54,10 @@ class Settings(BaseSettings):
     session_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     # A class of 100 learners, with room for a few reloads and the teacher's own tabs.
     max_sessions: int = Field(default=120, ge=1, le=1000)
+    # Server processes: 1 is one process (today's server); N or "auto" (one per usable core)
+    # runs N of them behind nginx with their runs in Redis (app/cluster/), each admitting
+    # max_sessions. Python's interpreter lock holds one process to about one core.
+    workers: int | Literal["auto"] = 1
     # Training threads, torch at one thread each. One: a small model's step is mostly Python,
     # and threads share one interpreter lock (see app/realtime/scheduler.py).
     worker_threads: int = Field(default=1, ge=1, le=64)
@@ -85,6 +103,11 @@ class Settings(BaseSettings):
     # that comes back with its id resumes and is not counted.
     new_sessions_per_address: int = Field(default=150, ge=1, le=100_000)
     new_session_refill_seconds: float = Field(default=1.0, gt=0, le=3600)
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _worker_count(cls, value: object) -> int | Literal["auto"]:
+        return parse_workers(value)
 
     def public_limits(self) -> PublicLimits:
         return PublicLimits(

@@ -39,8 +39,30 @@ def stored_step(store: SessionStore, session_id: str) -> int | None:
     return None if raw is None else decode_run(raw).state.step
 
 
+def redis_stored_step(url: str, session_id: str) -> int | None:
+    """The step the Redis at `url` holds for `session_id` (a client of its own, on one loop)."""
+    from app.store.redis_store import RedisStore
+
+    async def read() -> bytes | None:
+        store = RedisStore(url, ttl_seconds=3600)
+        try:
+            return await store.get(session_id)
+        finally:
+            await store.close()
+
+    raw = asyncio.run(read())
+    return None if raw is None else decode_run(raw).state.step
+
+
 class Page:
-    def __init__(self, http_url: str, session_id: str, source_address: str | None = None) -> None:
+    def __init__(
+        self,
+        http_url: str,
+        session_id: str,
+        source_address: str | None = None,
+        origin: str | None = None,
+    ) -> None:
+        """`origin`: sent as a browser sends its page's (scripts send none)."""
         self.session_id = session_id
         url = http_url.replace("http://", "ws://") + f"/ws?session={session_id}"
         sock = None
@@ -51,7 +73,12 @@ class Page:
             sock.bind((source_address, 0))
             sock.connect((host, int(port)))
         # Entered here and closed by close(): a page lives across several steps of a test.
-        self.ws: ClientConnection = connect(url, sock=sock, max_size=2**24).__enter__()
+        self.ws: ClientConnection = connect(
+            url,
+            sock=sock,
+            max_size=2**24,
+            origin=origin,  # type: ignore[arg-type]
+        ).__enter__()
 
     def hello(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
         hello: dict[str, Any] = {"type": "hello", "session_id": self.session_id}

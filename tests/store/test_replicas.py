@@ -13,10 +13,9 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from app.store.keys import new_session_id
-from app.store.records import decode_run
 from app.store.redis_store import RedisStore
 from tests.protocol.helpers import strict_loads
-from tests.store.pages import Page, health, wait_until
+from tests.store.pages import Page, health, redis_stored_step, wait_until
 from tests.support.live_server import LiveServer
 from tests.support.nginx_server import NginxServer
 from tests.support.redis_server import RedisServer
@@ -40,17 +39,7 @@ def nginx(replicas: list[LiveServer]) -> Iterator[NginxServer]:
 
 
 def stored(redis_server: RedisServer, session_id: str) -> int | None:
-    """The step Redis holds for `session_id` (a client of its own, on one event loop)."""
-
-    async def read() -> bytes | None:
-        store = RedisStore(redis_server.url, ttl_seconds=3600)
-        try:
-            return await store.get(session_id)
-        finally:
-            await store.close()
-
-    raw = asyncio.run(read())
-    return None if raw is None else decode_run(raw).state.step
+    return redis_stored_step(redis_server.url, session_id)
 
 
 def serving(replicas: list[LiveServer]) -> list[LiveServer]:

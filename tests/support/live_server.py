@@ -86,7 +86,8 @@ class LiveServer:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            # A server on every core stops its workers, then nginx and Redis, one after another.
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

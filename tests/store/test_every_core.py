@@ -1,0 +1,140 @@
+"""One server on every core (BACKPROP_WORKERS=2): `python -m app serve` starts its own Redis,
+two workers and nginx, as the Docker image does. A class spreads over the workers and each run
+stays on one; a killed worker is started again and its runs resume; SIGTERM stops every process
+and the runs resume after a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.cluster.probes import port_open, worker_health
+from app.store.keys import new_session_id
+from tests.store.pages import Page, redis_stored_step, wait_until
+from tests.support.live_server import LiveServer
+from tests.support.redis_server import require_binary
+
+
+def start(data_dir: Path, port: int | None = None) -> LiveServer:
+    require_binary("nginx")
+    require_binary("redis-server")
+    return LiveServer({"BACKPROP_WORKERS": "2", "BACKPROP_DATA_DIR": str(data_dir)}, port=port)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+def children(pid: int) -> dict[str, int]:
+    """The supervisor's processes by role: "redis", "nginx", or a worker's socket path."""
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        pids = [int(p) for p in listing.read().split()]
+    roles = {}
+    for child in pids:
+        with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode().split("\0")
+        if "--uds" in argv:
+            roles[argv[argv.index("--uds") + 1]] = child
+        else:
+            roles["nginx" if "nginx" in argv[0] else "redis"] = child
+    return roles
+
+
+def worker_sockets(server: LiveServer) -> list[str]:
+    return sorted(role for role in children(server.process.pid) if role.endswith(".sock"))
+
+
+def attached(socket_path: str) -> int:
+    """Pages attached to one worker, asked on its own socket (not through nginx)."""
+    health = worker_health(socket_path)
+    assert health is not None, f"no answer on {socket_path}"
+    return int(health["attached"])
+
+
+def playing_page(url: str, session_id: str) -> Page:
+    page = Page(url, session_id, origin=url)
+    page.hello()
+    page.send({"type": "set", "learning_rate": 0.1, "optimizer": "adam"})
+    page.send({"type": "control", "action": "play"})
+    return page
+
+
+def test_a_class_spreads_over_the_workers_and_each_run_stays_on_one(server: LiveServer) -> None:
+    sockets = worker_sockets(server)
+    assert len(sockets) == 2 and set(children(server.process.pid)) >= {"nginx", "redis"}
+    # A browser's Origin passes the check behind nginx (nginx passes the Host with its port).
+    pages = [Page(server.url, new_session_id(), origin=server.url) for _ in range(20)]
+    for page in pages:
+        page.hello()
+    counts = [attached(path) for path in sockets]
+    assert sum(counts) == 20 and min(counts) > 0, counts
+    # A run's HTTP routes reach the worker that holds it: each of the 20 answers, none 404s.
+    for page in pages:
+        sid = page.session_id
+        response = httpx.get(f"{server.url}/api/sessions/{sid}/code.py?session={sid}", timeout=10)
+        assert response.status_code == 200, response.text
+        assert "import torch" in response.text
+    # And reopening a page lands on the same worker: the counts do not move.
+    for page in pages[:5]:
+        assert Page(server.url, page.session_id).hello()["resumed"] is True
+    assert [attached(path) for path in sockets] == counts
+    for page in pages:
+        page.close()
+
+
+def test_a_killed_worker_is_started_again_and_its_run_resumes(server: LiveServer) -> None:
+    session_id = new_session_id()
+    page = playing_page(server.url, session_id)
+    seen = page.frame_at_least(200)["step"]
+    (home,) = [path for path in worker_sockets(server) if attached(path)]
+    # The server's own Redis, on the socket next to the workers'.
+    redis_url = f"unix://{Path(home).parent / 'redis.sock'}"
+    wait_until(lambda: (redis_stored_step(redis_url, session_id) or 0) >= seen, "a Redis write")
+    kept = redis_stored_step(redis_url, session_id)
+    killed = children(server.process.pid)[home]
+    os.kill(killed, signal.SIGKILL)
+    page.frames_until_closed()
+    # The page reconnects, as its socket.js does: the other worker resumes the run from Redis.
+    page = Page(server.url, session_id)
+    info = page.hello()
+    assert info["resumed"] is True and info["resumed_step"] >= (kept or 0) >= seen
+    assert page.frame_at_least(info["resumed_step"] + 1)["status"] == "running"
+    # And the supervisor starts the killed worker again on its socket.
+    wait_until(
+        lambda: children(server.process.pid).get(home, killed) != killed,
+        "the killed worker started again",
+    )
+    wait_until(lambda: worker_health(home) is not None, "the new worker answering")
+    page.close()
+
+
+def test_sigterm_stops_every_process_and_the_runs_resume_after_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start(data_dir)
+    session_id = new_session_id()
+    try:
+        page = playing_page(server.url, session_id)
+        page.frame_at_least(200)
+        processes = children(server.process.pid)
+        server.process.send_signal(signal.SIGTERM)
+        last = page.frames_until_closed()[-1]
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    for role, pid in processes.items():
+        assert not os.path.exists(f"/proc/{pid}"), f"{role} outlived the server"
+    assert not port_open("127.0.0.1", server.port)
+    server = start(data_dir, port=server.port)
+    try:
+        info = Page(server.url, session_id).hello()
+        assert (info["resumed"], info["resumed_step"]) == (True, last["step"])
+    finally:
+        server.stop()
