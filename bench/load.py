@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -116,11 +117,22 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def rss_mb(pid: int) -> float:
+    """A server's resident memory with all its processes (a server on every core: its workers,
+    nginx and Redis)."""
+    total = 0.0
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+                total += int(line.split()[1]) / 1024
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            children = [int(child) for child in listing.read().split()]
+    except OSError:
+        children = []
+    for child in children:
+        with contextlib.suppress(OSError):  # exited meanwhile
+            total += rss_mb(child)
+    return total
 
 
 def summary(learners: list[Learner]) -> dict[str, Any]:
