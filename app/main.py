@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,13 +27,17 @@ from app.realtime.image_book import ImageRunBook
 from app.realtime.image_socket import router as image_socket_router
 from app.realtime.registry import SessionRegistry
 from app.realtime.shutdown import notice_before_exit
+from app.realtime.watch_relay import WatchRelays
 from app.realtime.websocket import router as websocket_router
 from app.room_api import router as room_router
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.store.errors import StoreUnavailable
+from app.store.redis_store import RedisStore
 from app.vendor import router as vendor_router
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 # The digits runs are written to the store as the server stops (app/realtime/image_book.py).
 IMAGE_SHUTDOWN_NOTICE = ShutdownNotice(
     message="The server is restarting: this page reconnects when it is back and the digits "
@@ -44,6 +49,21 @@ def _warm_torch() -> None:
     """torch imports its compiler stack (~1.7 s here) when the first optimizer is built: done
     at start, on a side thread, the first learner's run opens at once instead."""
     torch.optim.SGD([torch.zeros(1, requires_grad=True)])
+
+
+async def start_watch_relays(app: FastAPI, registry: SessionRegistry) -> WatchRelays | None:
+    """With a store every worker shares (Redis), this one relays the runs it holds to watchers
+    on the others (a teacher's tile click, a spotlight)."""
+    store = getattr(registry.persistence, "store", None)
+    if not isinstance(store, RedisStore):
+        return None
+    relays = WatchRelays(registry.sessions, store)
+    try:
+        await relays.start()
+    except StoreUnavailable:
+        log.warning("the store is down: runs here cannot be watched from other workers")
+        return None
+    return relays
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         await registry.start()
         app.state.image_runs.start(registry)
+        relays = await start_watch_relays(app, registry)
         try:
 
             def announce() -> None:
@@ -69,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with notice_before_exit(announce, asyncio.get_running_loop()):
                 yield
         finally:
+            if relays is not None:
+                await relays.stop()
             await app.state.image_runs.stop()  # written before the store closes
             await registry.stop()
 

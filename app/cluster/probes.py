@@ -26,21 +26,29 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def worker_health(socket_path: str) -> dict[str, Any] | None:
-    """A worker's /healthz, asked on its own socket; None while it does not answer 200."""
+def worker_get(socket_path: str, path: str) -> tuple[int, bytes] | None:
+    """GET `path` of one worker on its own socket: (status, body), None when it does not answer."""
     connection = _UnixConnection(socket_path, timeout=2)
     try:
-        connection.request("GET", "/healthz")
+        connection.request("GET", path)
         response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            return None
-        health: dict[str, Any] = json.loads(body)
-        return health
-    except (OSError, http.client.HTTPException, ValueError):
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
         return None
     finally:
         connection.close()
+
+
+def worker_health(socket_path: str) -> dict[str, Any] | None:
+    """A worker's /healthz, asked on its own socket; None while it does not answer 200."""
+    answer = worker_get(socket_path, "/healthz")
+    if answer is None or answer[0] != 200:
+        return None
+    try:
+        health: dict[str, Any] = json.loads(answer[1])
+    except ValueError:
+        return None
+    return health
 
 
 def worker_healthy(socket_path: str) -> bool:

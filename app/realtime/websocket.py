@@ -40,6 +40,7 @@ from app.realtime.rate_limit import TokenBucket
 from app.realtime.registry import SessionLimitError, SessionRegistry
 from app.realtime.session import LiveSession
 from app.realtime.surgery_commands import operate
+from app.realtime.watch_relay import RemoteWatch
 from app.room.book import RoomBook, RoomError
 from app.room.commands import ROOM_REQUESTS, handle_room, room_refusal
 from app.room.member import RoomMember
@@ -47,6 +48,7 @@ from app.room.memory_store import MemoryRoomStore
 from app.room_api import room_book
 from app.security import origin_allowed
 from app.settings import Settings
+from app.store.redis_store import RedisStore
 from app.training.point_edits import PointEditError
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,8 @@ class Connection:
         self.client = websocket.client.host if websocket.client else "?"
         self.own: LiveSession | None = None
         self.member: RoomMember | None = None
+        # Watching a run another worker holds: its texts, relayed (app/realtime/watch_relay.py).
+        self.remote: RemoteWatch | None = None
 
     async def serve(self) -> None:
         try:
@@ -184,6 +188,8 @@ class Connection:
         except WebSocketDisconnect:
             return
         finally:
+            if self.remote is not None:
+                await self.remote.close()
             if self.member is not None:
                 await self.member.stop()
             if self.own is not None and self.session is not self.own:
@@ -228,8 +234,7 @@ class Connection:
             if self.sender is None:
                 self.sender = asyncio.create_task(self.send_forever())
             return True
-        if self.session is None or self.subscriber is None:
-            await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
+        if await self._skipped(request) or self.session is None or self.subscriber is None:
             return True
         request_id = getattr(request, "request_id", None)
         refusal = room_refusal(self, request)
@@ -267,8 +272,50 @@ class Connection:
     def find_session(self, session_id: str) -> LiveSession | None:
         return self.registry.sessions.get(session_id)
 
+    async def _skipped(self, request: BaseModel) -> bool:
+        """Not applied: before a hello (said), or hovering while watching a relayed run."""
+        if self.session is None or self.subscriber is None:
+            await self.reply(ErrorFrame(field="type", message="send 'hello' first"))
+            return True
+        # Hovering reads the model in memory, and the watched run is in another worker's: no
+        # readout, rather than the socket's own run's under the watched run's picture.
+        return self.remote is not None and isinstance(request, InspectRequest)
+
+    @property
+    def watching_elsewhere(self) -> bool:
+        return self.remote is not None
+
+    async def watch_elsewhere(self, session_id: str) -> bool:
+        """Show the run another worker holds, relayed through the store; False when the store
+        reaches no other process (one server, SQLite) or no worker holds the run."""
+        if not isinstance(self.book.values, RedisStore) or self.own is None:
+            return False
+        await self.watch(None)
+        wakeup = asyncio.Event()
+        remote = RemoteWatch(self.book.values, session_id, wakeup)
+        if not await remote.start():
+            return False
+        assert self.session is not None and self.subscriber is not None
+        await self.session.detach(self.subscriber)
+        # Left only to watch: its run must wait for this socket, not expire meanwhile.
+        self.own.detached_at = None
+        old, self.subscriber = self.subscriber, Subscriber()
+        # The sender waits on this subscriber: the relayed texts and this socket's replies.
+        self.subscriber.wakeup = wakeup
+        self.remote = remote
+        old.wakeup.set()
+        return True
+
     async def watch(self, session: LiveSession | None) -> None:
         """Show `session` on this socket (None: its own run again), as a hello would."""
+        if self.remote is not None:
+            await self.remote.close()
+            self.remote = None
+            # Back from a relayed run: this socket is a page of its own run again.
+            assert self.own is not None and self.subscriber is not None
+            relayed, self.session = self.subscriber, self.own
+            self.subscriber = await self.own.attach()
+            relayed.wakeup.set()
         target = session or self.own
         if target is None or target is self.session:
             return
@@ -353,7 +400,7 @@ class Connection:
             session = self.session
             await subscriber.wakeup.wait()
             subscriber.wakeup.clear()
-            for text in session.pages.render(subscriber):
+            for text in self._texts(session, subscriber):
                 if self.websocket.application_state != WebSocketState.CONNECTED:
                     return
                 await self.websocket.send_text(text)
@@ -361,6 +408,14 @@ class Connection:
                 # Its run moved to another replica: the page reconnects to wherever it is now.
                 await self.websocket.close(CLOSE_SERVICE_RESTART, "run moved")
                 return
+
+    def _texts(self, session: LiveSession, subscriber: Subscriber) -> list[str]:
+        if self.remote is None or subscriber is not self.subscriber:
+            return session.pages.render(subscriber)
+        # Watching a relayed run: this socket's own replies, then the run's texts.
+        replies = [m.model_dump_json() for m in subscriber.outbox]
+        subscriber.outbox.clear()
+        return replies + self.remote.take()
 
 
 @router.websocket("/ws")

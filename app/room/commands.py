@@ -44,7 +44,14 @@ class RoomSocket(Protocol):
     subscriber: Subscriber | None
     member: RoomMember | None
 
+    @property
+    def watching_elsewhere(self) -> bool:
+        """Watching a run that another worker holds (relayed)."""
+
     def find_session(self, session_id: str) -> LiveSession | None: ...
+
+    async def watch_elsewhere(self, session_id: str) -> bool:
+        """Show the run another worker holds, relayed; False if none answers."""
 
     async def watch(self, session: LiveSession | None) -> None:
         """Show `session` read-only on this socket; None goes back to its own run."""
@@ -55,7 +62,7 @@ def room_refusal(socket: RoomSocket, request: BaseModel) -> str | None:
     me" locks every student's controls."""
     if isinstance(request, (*ROOM_REQUESTS, InspectRequest)):
         return None  # hovering the plane reads the model, it changes nothing
-    if socket.session is not socket.own:
+    if socket.session is not socket.own or socket.watching_elsewhere:
         return "you are watching another run (read-only): go back to your own to change it"
     member = socket.member
     if member is not None and member.role == "student" and member.room.locked:
@@ -110,11 +117,13 @@ async def _watch(socket: RoomSocket, member: RoomMember, student: str | None) ->
     if member.role != "teacher" and room.spotlight != student:
         raise RoomError("student", "you can watch only the run your teacher spotlights")
     entry = room.students.get(student)
-    session = socket.find_session(entry.session_id) if entry and entry.session_id else None
-    if session is None:
+    session_id = entry.session_id if entry else None
+    session = socket.find_session(session_id) if session_id else None
+    if session is not None:
+        await socket.watch(session)
+    elif not (session_id and await socket.watch_elsewhere(session_id)):
         raise RoomError("student", "that run is not open on this server right now")
     member.watching = student
-    await socket.watch(session)
     member.send_state()
 
 

@@ -9,11 +9,12 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from app.cluster.probes import port_open, worker_health
+from app.cluster.probes import port_open, worker_get, worker_health
 from app.store.keys import new_session_id
 from tests.store.pages import Page, redis_stored_step, wait_until
 from tests.support.live_server import LiveServer
@@ -138,3 +139,62 @@ def test_sigterm_stops_every_process_and_the_runs_resume_after_a_restart(tmp_pat
         assert (info["resumed"], info["resumed_step"]) == (True, last["step"])
     finally:
         server.stop()
+
+
+def holder(server: LiveServer, session_id: str) -> str:
+    """The worker socket whose memory holds the run (its HTTP routes answer only there)."""
+    for path in worker_sockets(server):
+        answer = worker_get(path, f"/api/sessions/{session_id}/code.py")
+        if answer is not None and answer[0] == 200:
+            return path
+    raise AssertionError(f"no worker holds {session_id}")
+
+
+def room_member(server: LiveServer, message: dict[str, Any]) -> tuple[Page, dict[str, Any]]:
+    page = Page(server.url, new_session_id(), origin=server.url)
+    page.hello()
+    page.send(message)
+    return page, page.receive("room_state")
+
+
+def test_a_teacher_watches_a_run_that_the_other_worker_holds(server: LiveServer) -> None:
+    room = httpx.post(f"{server.url}/api/rooms", timeout=10).json()
+    code = room["code"]
+    teacher, _ = room_member(server, {"type": "room_teach", "code": code, "secret": room["secret"]})
+    teachers_worker = holder(server, teacher.session_id)
+    # Students join until one's run is on the other worker (each lands there one time in two).
+    for attempt in range(20):
+        joined = httpx.post(
+            f"{server.url}/api/rooms/join", json={"code": code, "name": f"s{attempt}"}, timeout=10
+        ).json()
+        join = {"type": "room_join", "code": code, "token": joined["token"]}
+        student, _ = room_member(server, join)
+        if holder(server, student.session_id) != teachers_worker:
+            break
+        student.close()
+    else:
+        raise AssertionError("20 students all landed on the teacher's worker")
+    student.send({"type": "control", "action": "play"})
+    played = student.frame_at_least(100)["step"]
+
+    teacher.send({"type": "room_watch", "student": joined["student"]})
+    while teacher.receive("room_state")["watching"] != joined["student"]:
+        pass
+    # The student's run, relayed: it trains on the other worker, under the teacher's eyes.
+    first = teacher.frame_at_least(played)
+    later = teacher.frame_at_least(first["step"] + 50)
+    assert later["status"] == "running" and later["step"] > first["step"] >= played
+    assert holder(server, student.session_id) != teachers_worker, "the run moved"
+    # Read-only, as a watch on one worker is.
+    teacher.send({"type": "control", "action": "reset"})
+    assert "read-only" in teacher.receive("error")["message"]
+    # Back to the teacher's own run: not playing, at step 0.
+    teacher.send({"type": "room_watch", "student": None})
+    while teacher.receive("room_state")["watching"] is not None:
+        pass
+    own = teacher.receive("frame")
+    while own["status"] == "running":
+        own = teacher.receive("frame")
+    assert own["step"] == 0
+    teacher.close()
+    student.close()
