@@ -5,6 +5,7 @@ and the runs resume after a restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from app.cluster.probes import port_open, worker_get, worker_health
 from app.store.keys import new_session_id
@@ -198,3 +200,31 @@ def test_a_teacher_watches_a_run_that_the_other_worker_holds(server: LiveServer)
     assert own["step"] == 0
     teacher.close()
     student.close()
+
+
+def test_every_digits_run_downloads_from_the_worker_that_holds_it(server: LiveServer) -> None:
+    """The digits page's history links name the run in ?session= (static/js/images/channel.js),
+    so nginx sends each download to the worker whose memory holds the run."""
+    ws_url = server.url.replace("http://", "ws://") + "/ws/images"
+    run_ids = [new_session_id() for _ in range(8)]
+    for run_id in run_ids:
+        with connect(f"{ws_url}?session={run_id}", origin=server.url) as ws:  # type: ignore[arg-type]
+            ws.send(json.dumps({"type": "image_control", "action": "step"}))
+            while (frame := json.loads(ws.recv(timeout=30)))["type"] != "image_frame" or frame[
+                "step"
+            ] < 1:
+                pass
+            session = f"/api/images/{run_id}/runs/1/history.csv?session={run_id}"
+            response = httpx.get(server.url + session, timeout=10)
+            assert response.status_code == 200, response.text
+            assert response.text.startswith("step,")
+    holders = {holder_of_digits(server, run_id) for run_id in run_ids}
+    assert len(holders) == 2, "eight runs all on one worker: the spread is not tested"
+
+
+def holder_of_digits(server: LiveServer, run_id: str) -> str:
+    for path in worker_sockets(server):
+        answer = worker_get(path, f"/api/images/{run_id}/runs/1/history.json")
+        if answer is not None and answer[0] == 200:
+            return path
+    raise AssertionError(f"no worker holds digits run {run_id}")

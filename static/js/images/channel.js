@@ -6,6 +6,14 @@ import { ImageServerMessage } from "./protocol.js";
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
 const RUN_KEY = "backprop-lab-digits-run";
 
+// A route of the digits run's own (`/api/images/<id>/<suffix>`), naming it in the query too,
+// where the balancer looks for it: without it a download reaches a random worker or replica,
+// which does not hold the run.
+export function imageRunPath(runId, suffix) {
+  const key = encodeURIComponent(runId);
+  return `/api/images/${key}/${suffix}?session=${key}`;
+}
+
 export function openChannel({ onMessage, onState }) {
   let ws = null;
   let attempt = 0;

@@ -1,7 +1,7 @@
 // The digits lab: a CNN (or an MLP on the pixels) learning the 8×8 digits live, its filters,
 // feature maps, confusion matrix, a draw pad and the saliency of what it sees; the timeline
 // rewinds it to a kept step, and training on from there is a branch.
-import { openChannel } from "./channel.js";
+import { imageRunPath, openChannel } from "./channel.js";
 import { createConfusionView } from "./confusionView.js";
 import { createDrawPad } from "./drawPad.js";
 import { createFiltersView } from "./filtersView.js";
@@ -87,8 +87,7 @@ if (new URLSearchParams(location.hash.slice(1)).get("lesson") === "why-convoluti
 const lossCurve = createLossCurveView($("loss-chart"));
 const timeline = createTimelineView(document.querySelector("[data-role=timeline-view]"), {
   onRewind: (step) => channel.send(ImageClientMessage.REWIND, { step }),
-  exportUrl: (runId, branchId, format) =>
-    `/api/images/${encodeURIComponent(runId)}/runs/${branchId}/history.${format}`,
+  exportUrl: (runId, branchId, format) => imageRunPath(runId, `runs/${branchId}/history.${format}`),
 });
 $("show-other-runs").addEventListener("change", () => {
   if (lineage.frame) lossCurve.update(curveOf(lineage.frame));
