@@ -33,6 +33,9 @@ RELAY_IDLE_SECONDS = 3 * HEARTBEAT_SECONDS
 FIRST_MESSAGE_SECONDS = 3.0
 # Texts a watcher's socket has not sent yet; past this the oldest go (a slow page misses some).
 MAX_PENDING_TEXTS = 64
+# New watchers are sent the whole picture at most this often: a spotlight brings a class's
+# requests within a second, and each resend (points, runs, the whole loss history) goes to all.
+RESEND_SECONDS = 0.5
 
 
 def texts_channel(session_id: str) -> str:
@@ -52,6 +55,7 @@ class Relay:
         self.deadline = time.monotonic() + RELAY_IDLE_SECONDS
         self.subscriber: Subscriber | None = None
         self.task: asyncio.Task[None] | None = None
+        self._resend_due = False
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._forward())
@@ -61,17 +65,22 @@ class Relay:
         if fresh and self.subscriber is not None:
             # A new watcher needs the whole picture: the points, the runs, the loss history,
             # the graph and the latest frame, as a page that just attached gets them.
-            resend(self.subscriber, self.session)
+            self._resend_due = True
+            self.subscriber.wakeup.set()
 
     async def _forward(self) -> None:
         session = self.session
         self.subscriber = subscriber = await session.attach()
         channel = texts_channel(session.id)
+        resent = time.monotonic()
         try:
             while time.monotonic() < self.deadline:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscriber.wakeup.wait(), HEARTBEAT_SECONDS)
+                    await asyncio.wait_for(subscriber.wakeup.wait(), RESEND_SECONDS)
                 subscriber.wakeup.clear()
+                if self._resend_due and time.monotonic() - resent >= RESEND_SECONDS:
+                    self._resend_due, resent = False, time.monotonic()
+                    resend(subscriber, session)
                 for text in session.pages.render(subscriber):
                     await self.store.publish(channel, text.encode())
         finally:
