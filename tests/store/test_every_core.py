@@ -223,3 +223,50 @@ def test_every_digits_run_downloads_from_the_worker_that_holds_it(server: LiveSe
         assert response.status_code == 200, response.text
         assert response.text.startswith("step,")
         holders.append(holder(server, run_id, digits_route))
+
+
+def test_a_spotlight_reaches_students_on_the_other_worker_through_one_relay(
+    server: LiveServer,
+) -> None:
+    room = httpx.post(f"{server.url}/api/rooms", timeout=10).json()
+    code = room["code"]
+    teacher, _ = room_member(server, {"type": "room_teach", "code": code, "secret": room["secret"]})
+
+    def student(name: str) -> tuple[Page, dict[str, Any]]:
+        joined = httpx.post(
+            f"{server.url}/api/rooms/join", json={"code": code, "name": name}, timeout=10
+        ).json()
+        page, _ = room_member(server, {"type": "room_join", "code": code, "token": joined["token"]})
+        return page, joined
+
+    star, starred = student("star")
+    star.send({"type": "control", "action": "play"})
+    played = star.frame_at_least(100)["step"]
+    stars_worker = holder(server, star.session_id)
+    # Two students whose runs the other worker holds (each is there one time in two).
+    followers: list[Page] = []
+    for attempt in range(40):
+        if len(followers) == 2:
+            break
+        page, _ = student(f"f{attempt}")
+        if holder(server, page.session_id) != stars_worker:
+            followers.append(page)
+        else:
+            page.close()
+    assert len(followers) == 2, "40 students all on the star's worker"
+
+    teacher.send({"type": "room_spotlight", "student": starred["student"]})
+    for page in followers:
+        # What each student's page does when a spotlight begins (static/js/room.js).
+        while page.receive("room_state")["spotlight"] != starred["student"]:
+            pass
+        page.send({"type": "room_watch", "student": starred["student"]})
+    for page in followers:
+        while page.receive("room_state")["watching"] != starred["student"]:
+            pass
+        # The star's run, relayed: past the step it had reached, still playing.
+        frame = page.frame_at_least(played + 50)
+        assert frame["status"] == "running"
+        page.close()
+    teacher.close()
+    star.close()
