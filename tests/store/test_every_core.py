@@ -31,7 +31,16 @@ def start(data_dir: Path, port: int | None = None) -> LiveServer:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of the test's own (one that kills a worker)."""
     server = start(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the tests that only open runs on it: starting two workers costs seconds."""
+    server = start(tmp_path_factory.mktemp("every-core") / "data")
     yield server
     server.stop()
 
@@ -70,14 +79,16 @@ def playing_page(url: str, session_id: str) -> Page:
     return page
 
 
-def test_a_class_spreads_over_the_workers_and_each_run_stays_on_one(server: LiveServer) -> None:
+def test_a_class_spreads_over_the_workers_and_each_run_stays_on_one(shared: LiveServer) -> None:
+    server = shared
     sockets = worker_sockets(server)
+    before = [attached(path) for path in sockets]
     assert len(sockets) == 2 and set(children(server.process.pid)) >= {"nginx", "redis"}
     # A browser's Origin passes the check behind nginx (nginx passes the Host with its port).
     pages = [Page(server.url, new_session_id(), origin=server.url) for _ in range(20)]
     for page in pages:
         page.hello()
-    counts = [attached(path) for path in sockets]
+    counts = [attached(path) - earlier for path, earlier in zip(sockets, before, strict=True)]
     assert sum(counts) == 20 and min(counts) > 0, counts
     # A run's HTTP routes reach the worker that holds it: each of the 20 answers, none 404s.
     for page in pages:
@@ -88,7 +99,7 @@ def test_a_class_spreads_over_the_workers_and_each_run_stays_on_one(server: Live
     # And reopening a page lands on the same worker: the counts do not move.
     for page in pages[:5]:
         assert Page(server.url, page.session_id).hello()["resumed"] is True
-    assert [attached(path) for path in sockets] == counts
+    assert [attached(p) - b for p, b in zip(sockets, before, strict=True)] == counts
     for page in pages:
         page.close()
 
@@ -159,7 +170,8 @@ def room_member(server: LiveServer, message: dict[str, Any]) -> tuple[Page, dict
     return page, page.receive("room_state")
 
 
-def test_a_teacher_watches_a_run_that_the_other_worker_holds(server: LiveServer) -> None:
+def test_a_teacher_watches_a_run_that_the_other_worker_holds(shared: LiveServer) -> None:
+    server = shared
     room = httpx.post(f"{server.url}/api/rooms", timeout=10).json()
     code = room["code"]
     teacher, _ = room_member(server, {"type": "room_teach", "code": code, "secret": room["secret"]})
@@ -202,9 +214,10 @@ def test_a_teacher_watches_a_run_that_the_other_worker_holds(server: LiveServer)
     student.close()
 
 
-def test_every_digits_run_downloads_from_the_worker_that_holds_it(server: LiveServer) -> None:
+def test_every_digits_run_downloads_from_the_worker_that_holds_it(shared: LiveServer) -> None:
     """The digits page's history links name the run in ?session= (static/js/images/channel.js),
     so nginx sends each download to the worker whose memory holds the run."""
+    server = shared
     ws_url = server.url.replace("http://", "ws://") + "/ws/images"
     digits_route = "/api/images/{}/runs/1/history.json"
     holders: list[str] = []
@@ -226,8 +239,9 @@ def test_every_digits_run_downloads_from_the_worker_that_holds_it(server: LiveSe
 
 
 def test_a_spotlight_reaches_students_on_the_other_worker_through_one_relay(
-    server: LiveServer,
+    shared: LiveServer,
 ) -> None:
+    server = shared
     room = httpx.post(f"{server.url}/api/rooms", timeout=10).json()
     code = room["code"]
     teacher, _ = room_member(server, {"type": "room_teach", "code": code, "secret": room["secret"]})
