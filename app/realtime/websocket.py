@@ -332,6 +332,10 @@ class Connection:
             old.wakeup.set()
 
     async def hello(self, request: HelloRequest) -> bool:
+        if self.remote is not None:
+            # A hello ends a relayed watch too: the socket's texts are its own run's again.
+            await self.remote.close()
+            self.remote = None
         if self.member is not None:
             await self.member.stop()
             self.member = None

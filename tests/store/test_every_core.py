@@ -210,6 +210,15 @@ def test_a_teacher_watches_a_run_that_the_other_worker_holds(shared: LiveServer)
     while own["status"] == "running":
         own = teacher.receive("frame")
     assert own["step"] == 0
+    # A hello on the socket while watching (the page's own reconnect logic does it on a new
+    # socket; a script may on the same one) ends the relayed watch as well.
+    teacher.send({"type": "room_watch", "student": joined["student"]})
+    teacher.frame_at_least(played)
+    assert teacher.hello()["session_id"] == teacher.session_id
+    own = teacher.receive("frame")
+    while own["status"] == "running":
+        own = teacher.receive("frame")
+    assert own["step"] == 0
     teacher.close()
     student.close()
 
